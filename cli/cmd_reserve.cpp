@@ -1,0 +1,235 @@
+// reserve, and what becomes of the reserved job: released (the default), deleted, buried, or
+// handed to a command (--exec). release, bury and touch exist only as these actions, because
+// only the connection that reserved a job may use them; the commands of those names explain
+// that and point here.
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <beanpole/error.hpp>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "errors.hpp"
+#include "exec.hpp"
+#include "io.hpp"
+#include "output.hpp"
+
+namespace beanpole::cli {
+namespace {
+
+struct reserve_args {
+  std::vector<std::string> watch;
+  std::optional<std::string> wait;
+  std::optional<std::string> job;
+  bool remove = false;
+  bool bury = false;
+  bool release = false;
+  std::optional<std::string> exec;
+  std::optional<std::string> pri;
+  std::string delay = "0";
+};
+
+/// Releases the job; used on every path that does not settle it otherwise.
+void release_job(client& c, job_id id, priority pri, std::chrono::seconds delay) {
+  std::error_code ec;
+  c.release(id, pri, delay, ec);
+  check(ec, fmt::format("release {}", id.value));
+}
+
+int run_exec(const context& ctx, client& c, const job& j, const proto::job_stats& st,
+             const std::string& command, priority pri, std::chrono::seconds delay) {
+  // Touch at half the TTR: the server keeps the last second as a safety margin, so half leaves
+  // room even for short TTRs, and a long-running CMD keeps the job.
+  const auto ttr = std::chrono::seconds(std::max<std::uint64_t>(st.ttr, 1));
+  const auto every = std::chrono::duration_cast<std::chrono::milliseconds>(ttr) / 2;
+  std::error_code touch_ec;
+  const int status = run_command(
+      command, j.body, {{"BEANPOLE_JOB_ID", std::to_string(j.id.value)}, {"BEANPOLE_JOB_TUBE", st.tube}},
+      every, [&] {
+        if (!touch_ec) c.touch(j.id, touch_ec);
+      });
+  // A failed touch is reported once CMD is done; if the connection is gone, so is the job.
+  if (touch_ec && touch_ec != condition::server_answer) {
+    check(touch_ec, fmt::format("touch {}", j.id.value));
+  }
+
+  std::error_code ec;
+  if (status == 0) {
+    c.remove(j.id, ec);
+    check(ec, fmt::format("delete {}", j.id.value));
+  } else {
+    c.release(j.id, pri, delay, ec);
+    check(ec, fmt::format("release {}", j.id.value));
+  }
+  if (ctx.json) {
+    print_json(json{{"id", j.id.value},
+                    {"tube", st.tube},
+                    {"exit_status", status},
+                    {"action", status == 0 ? "deleted" : "released"}});
+  }
+  if (status != 0) {
+    throw plain_failure(exit_exec_failed,
+                        fmt::format("reserve --exec: command exited with status {}; job {} "
+                                    "released",
+                                    status, j.id.value));
+  }
+  return exit_ok;
+}
+
+int run_reserve(const context& ctx, const reserve_args& a) {
+  std::vector<tube_name> tubes;
+  for (const auto& t : a.watch) tubes.push_back(parse_tube(t));
+  std::optional<std::uint32_t> wait;
+  if (a.wait) wait = parse_u32(*a.wait, "wait");
+  std::optional<job_id> wanted;
+  if (a.job) wanted = parse_job_id(*a.job);
+  std::optional<priority> pri;
+  if (a.pri) pri = parse_u32(*a.pri, "priority");
+  const auto delay = std::chrono::seconds(parse_u32(a.delay, "delay"));
+  ctx.validate();
+
+  client c = ctx.connect();
+  std::error_code ec;
+  std::optional<job_handle> h;
+  if (wanted) {
+    h = c.reserve_job(*wanted, ec);
+    check(ec, fmt::format("reserve-job {}", wanted->value));
+    if (!h) check(make_error_code(errc::not_found), fmt::format("reserve-job {}", wanted->value));
+  } else {
+    const bool keep_default = tubes.empty() || std::find(tubes.begin(), tubes.end(),
+                                                         tube_name("default")) != tubes.end();
+    for (const auto& t : tubes) {
+      c.watch(t, ec);
+      check(ec, "watch " + t.str());
+    }
+    if (!keep_default) {
+      c.ignore(tube_name("default"), ec);
+      check(ec, "ignore default");
+    }
+    if (wait) {
+      h = c.reserve_with_timeout(std::chrono::seconds(*wait), ec);
+      check(ec, "reserve");
+      if (!h) {
+        check(make_error_code(errc::timed_out), fmt::format("reserve: no job within {} s", *wait));
+      }
+    } else {
+      h = c.reserve(ec);
+      check(ec, "reserve");
+    }
+  }
+  const job& j = h->job();
+
+  // The tube (for --json and $BEANPOLE_JOB_TUBE), the priority to release or bury with (the
+  // job keeps its own unless --pri says otherwise) and the TTR (for touches) come from here.
+  const proto::job_stats st = c.stats_job(j.id, ec);
+  check(ec, fmt::format("stats-job {}", j.id.value));
+  const priority p = pri ? *pri : st.pri;
+
+  if (a.exec) return run_exec(ctx, c, j, st, *a.exec, p, delay);
+
+  // The job is settled only after its body is out: if stdout fails, it goes back to the queue.
+  try {
+    if (ctx.json) {
+      print_json(job_json(j.id, st.tube, j.body));
+    } else {
+      write_stdout(j.body);
+    }
+  } catch (const command_failure&) {
+    std::error_code ignored;
+    c.release(j.id, p, delay, ignored);
+    throw;
+  }
+  if (a.remove) {
+    c.remove(j.id, ec);
+    check(ec, fmt::format("delete {}", j.id.value));
+  } else if (a.bury) {
+    c.bury(j.id, p, ec);
+    check(ec, fmt::format("bury {}", j.id.value));
+  } else {
+    release_job(c, j.id, p, delay);
+  }
+  return exit_ok;
+}
+
+/// release / bury / touch: a new connection cannot act on a job another one reserved, so these
+/// say how to do it with reserve instead of failing with a puzzling NOT_FOUND.
+void add_note_command(CLI::App& app, context& ctx, const char* name, const char* help,
+                      const char* how) {
+  auto* cmd = app.add_subcommand(name, help);
+  cmd->group(group_consume);
+  cmd->allow_extras();
+  const std::string message = fmt::format(
+      "{} acts only on a job reserved by the same connection, and each beanpole command is a "
+      "connection of its own; {}",
+      name, how);
+  cmd->footer(message);
+  cmd->callback([&ctx, message] { ctx.run = [message]() -> int { throw usage_error(message); }; });
+}
+
+}  // namespace
+
+void add_reserve_command(CLI::App& app, context& ctx) {
+  auto a = std::make_shared<reserve_args>();
+  auto* cmd = app.add_subcommand("reserve", "Reserve a job, print it, then settle it");
+  cmd->group(group_consume);
+  cmd->footer(
+      "Prints the body byte for byte and nothing else; with --json:\n"
+      "{\"id\":N,\"tube\":\"...\",\"body\":\"...\"} (\"body_base64\" when the body is not valid "
+      "UTF-8).\n"
+      "Without --wait, waits as long as it takes (--timeout does not bound this wait); with\n"
+      "--wait, TIMED_OUT (exit 1) when no job came in time. --job reserves one job by id\n"
+      "(ready, delayed or buried), NOT_FOUND (exit 1) otherwise.\n"
+      "\n"
+      "Then the job is settled, once its body has been written:\n"
+      "  (default), --release  released: back to the queue, ready after --delay\n"
+      "  --delete              deleted\n"
+      "  --bury                buried, until kicked\n"
+      "  --exec CMD            run CMD (with sh -c) with the body on stdin and the job id in\n"
+      "                        $BEANPOLE_JOB_ID (its tube in $BEANPOLE_JOB_TUBE); the job is\n"
+      "                        touched every half TTR while CMD runs, deleted when CMD exits 0,\n"
+      "                        released (after --delay) otherwise, and then beanpole exits 4.\n"
+      "                        Nothing is printed but CMD's own output; with --json:\n"
+      "                        {\"id\":N,\"tube\":\"...\",\"exit_status\":N,\"action\":\"...\"}.\n"
+      "Release and bury keep the job's priority unless --pri is given.");
+  cmd->add_option("-w,--watch", a->watch, "Tube to take jobs from (repeatable; default: default)")
+      ->type_name("TUBE")
+      ->allow_extra_args(false);
+  auto* wait = cmd->add_option("--wait", a->wait, "Wait at most SECONDS for a job")
+                   ->type_name("SECONDS");
+  auto* job = cmd->add_option("--job", a->job, "Reserve the job with this id")->type_name("ID");
+  job->excludes(wait);
+  auto* remove = cmd->add_flag("--delete", a->remove, "Delete the job after printing it");
+  auto* bury = cmd->add_flag("--bury", a->bury, "Bury the job after printing it");
+  auto* release = cmd->add_flag("--release", a->release,
+                                "Release the job after printing it (the default)");
+  auto* exec = cmd->add_option("--exec", a->exec, "Run CMD on the job instead of printing it")
+                   ->type_name("CMD");
+  remove->excludes(bury)->excludes(release)->excludes(exec);
+  bury->excludes(release)->excludes(exec);
+  release->excludes(exec);
+  auto* pri = cmd->add_option("--pri", a->pri, "Priority to release or bury with")
+                  ->type_name("PRI");
+  pri->excludes(remove);
+  cmd->add_option("--delay", a->delay, "Seconds before a released job is ready again")
+      ->type_name("SECONDS")
+      ->capture_default_str()
+      ->excludes(remove)
+      ->excludes(bury);
+  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_reserve(ctx, *a); }; });
+
+  add_note_command(app, ctx, "release", "Release a reserved job: see reserve",
+                   "reserve releases the job it got unless told otherwise (reserve --release "
+                   "--delay SECONDS; reserve --job ID --release puts a delayed or buried job "
+                   "back to the queue).");
+  add_note_command(app, ctx, "bury", "Bury a reserved job: see reserve",
+                   "use reserve --bury, or reserve --job ID --bury for a given job.");
+  add_note_command(app, ctx, "touch", "Touch a reserved job: see reserve --exec",
+                   "reserve --exec CMD touches the job while CMD runs.");
+}
+
+}  // namespace beanpole::cli

@@ -1,0 +1,161 @@
+// top: a live view of the server and its tubes. On a terminal it redraws in the alternate
+// screen and quits on q or Ctrl-C; otherwise it prints a plain snapshot every interval.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "errors.hpp"
+#include "io.hpp"
+#include "output.hpp"
+#include "terminal.hpp"
+#include "top_view.hpp"
+
+namespace beanpole::cli {
+namespace {
+
+struct top_args {
+  std::string interval = "1";
+  std::string iterations = "0";
+  std::vector<std::string> tubes;
+};
+
+/// Enters the alternate screen and leaves it (cursor back, terminal restored) on every way out.
+class screen {
+ public:
+  explicit screen(bool keys) {
+    if (keys) raw_.emplace(STDIN_FILENO);
+    write_stdout(std::string(ansi::alt_screen_on) + std::string(ansi::cursor_hide));
+  }
+  ~screen() {
+    const std::string restore = std::string(ansi::cursor_show) + std::string(ansi::alt_screen_off);
+    [[maybe_unused]] const auto n = ::write(STDOUT_FILENO, restore.data(), restore.size());
+  }
+  screen(const screen&) = delete;
+  screen& operator=(const screen&) = delete;
+
+ private:
+  std::optional<raw_mode> raw_;
+};
+
+std::string frame(const std::vector<std::string>& lines, int rows) {
+  std::string out(ansi::home);
+  const auto shown = std::min<std::size_t>(lines.size(), static_cast<std::size_t>(std::max(rows, 1)));
+  for (std::size_t i = 0; i < shown; ++i) {
+    out += lines[i];
+    out += ansi::clear_eol;
+    if (i + 1 < shown) out += '\n';
+  }
+  out += ansi::clear_below;
+  return out;
+}
+
+enum class wake { timeout, quit, resize };
+
+/// Waits until `until`, a key (q quits), a resize or a stop signal, whichever comes first.
+wake wait_until(std::chrono::steady_clock::time_point until, bool keys) {
+  for (;;) {
+    if (signal_watch::stop_signal() != 0) return wake::quit;
+    if (signal_watch::take_resize()) return wake::resize;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return wake::timeout;
+    pollfd pfd{keys ? STDIN_FILENO : -1, POLLIN, 0};  // fd -1: poll only sleeps
+    const int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0 && (pfd.revents & POLLIN) != 0) {
+      char buf[64];
+      const ssize_t got = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (got == 0) keys = false;  // stdin closed: only signals and the clock are left
+      for (ssize_t i = 0; i < got; ++i) {
+        if (buf[i] == 'q' || buf[i] == 'Q') return wake::quit;
+      }
+    } else if (n > 0) {
+      keys = false;  // POLLHUP/POLLERR: stop polling the dead input
+    }
+  }
+}
+
+int run_top(const context& ctx, const top_args& a) {
+  const auto interval = parse_seconds(a.interval, "--interval", false);
+  const std::uint32_t iterations = parse_u32(a.iterations, "iterations");
+  std::vector<tube_name> only;
+  for (const auto& t : a.tubes) only.push_back(parse_tube(t));
+  ctx.validate();
+
+  client c = ctx.connect();
+  const bool live = !ctx.json && is_terminal(STDOUT_FILENO);
+  const bool keys = live && is_terminal(STDIN_FILENO);
+  top_style style;
+  style.address = ctx.server().to_string();
+  style.interactive = keys;
+  style.color = live && color_wanted();
+
+  signal_watch signals(live);
+  std::optional<screen> scr;
+  if (live) scr.emplace(keys);
+
+  std::optional<top_sample> older;
+  std::optional<top_sample> latest;
+  std::uint32_t round = 0;
+  const auto draw = [&] {
+    const top_sample* before = older ? &*older : nullptr;
+    if (ctx.json) {
+      print_json(top_json(*latest, before));
+    } else if (live) {
+      const auto size = size_of(STDOUT_FILENO);
+      style.width = size.cols;
+      write_stdout(frame(render_top(*latest, before, style), size.rows));
+    } else {
+      std::string out = round > 1 ? "\n" : "";
+      for (const auto& l : render_top(*latest, before, style)) out += l + '\n';
+      write_stdout(out);
+    }
+  };
+  for (;;) {
+    ++round;
+    older = std::move(latest);
+    latest = take_sample(c, only);
+    const auto next = std::chrono::steady_clock::now() + interval;
+    draw();
+    if (iterations != 0 && round >= iterations) break;
+    wake w;
+    while ((w = wait_until(next, keys)) == wake::resize) {
+      if (live) draw();
+    }
+    if (w == wake::quit) break;
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_top_command(CLI::App& app, context& ctx) {
+  auto a = std::make_shared<top_args>();
+  auto* cmd = app.add_subcommand("top", "Live view of all tubes, with put/delete rates");
+  cmd->group(group_bulk);
+  cmd->footer(
+      "Shows server totals and, for every tube, ready, reserved, delayed, buried, urgent,\n"
+      "waiting, watching and paused jobs with puts and deletes per second.\n"
+      "On a terminal: a refreshing screen; q or Ctrl-C quits; colour unless $NO_COLOR is set.\n"
+      "Otherwise: a plain snapshot every interval (blank line between), until interrupted.\n"
+      "With --json: one JSON object per interval (one per line).");
+  cmd->add_option("-i,--interval", a->interval, "Seconds between refreshes")
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  cmd->add_option("-n,--iterations", a->iterations, "Stop after N refreshes (0: never)")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("-t,--tube", a->tubes, "Show only this tube (repeatable)")
+      ->type_name("TUBE")
+      ->allow_extra_args(false);
+  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_top(ctx, *a); }; });
+}
+
+}  // namespace beanpole::cli

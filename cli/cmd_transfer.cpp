@@ -1,0 +1,283 @@
+// export and import: jobs as NDJSON, one job a line, so that a tube can be backed up or moved
+// to another server.
+//
+// export takes each job by id (peek, then reserve-job), which works in paused tubes too and
+// leaves buried jobs out of other workers' reach while they are moved; it deletes a job only
+// after its line has been written, so an interrupted export loses nothing (at worst a job is
+// both in the file and still on the server).
+#include <unistd.h>
+
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <beanpole/error.hpp>
+
+#include "args.hpp"
+#include "bulk_put.hpp"
+#include "commands.hpp"
+#include "errors.hpp"
+#include "io.hpp"
+#include "output.hpp"
+#include "progress.hpp"
+#include "terminal.hpp"
+
+namespace beanpole::cli {
+namespace {
+
+struct export_args {
+  std::vector<std::string> tubes;
+  bool all = false;
+  bool buried = false;
+  std::string output;
+};
+
+struct import_args {
+  std::string input;
+  std::optional<std::string> tube;
+};
+
+/// Ends the process the way the signal would have, after the caller cleaned up, so that the
+/// shell sees an interrupted command rather than a success.
+[[noreturn]] void die_of(int sig, const std::string& message) {
+  print_error(message);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+  std::_Exit(128 + sig);
+}
+
+/// Writes one job's line, then deletes the job. Returns false when the delete found the job
+/// gone (its TTR ran out and another worker took it): it is then in the output all the same.
+bool export_one(client& c, const file_arg& out, const job& j, const char* state) {
+  std::error_code ec;
+  const proto::job_stats st = c.stats_job(j.id, ec);
+  check(ec, fmt::format("stats-job {}", j.id.value));
+  json line = {{"id", j.id.value}, {"tube", st.tube},   {"pri", st.pri},
+               {"ttr", st.ttr},    {"delay", st.delay}, {"state", state}};
+  set_body(line, j.body);
+  try {
+    write_all(out.fd(), dump(line) + '\n', out.name());
+  } catch (const command_failure&) {
+    std::error_code ignored;
+    c.release(j.id, st.pri, std::chrono::seconds(0), ignored);
+    throw;
+  }
+  c.remove(j.id, ec);
+  if (ec == condition::server_answer) {
+    print_error(describe(ec, fmt::format("export: delete {} (exported, but still on the server)",
+                                         j.id.value)));
+    return false;
+  }
+  check(ec, fmt::format("delete {}", j.id.value));
+  return true;
+}
+
+int run_export(const context& ctx, const export_args& a) {
+  std::vector<tube_name> tubes;
+  for (const auto& t : a.tubes) tubes.push_back(parse_tube(t));
+  if (a.all && !tubes.empty()) throw usage_error("export: --all and --tube exclude each other");
+  if (!a.all && tubes.empty()) tubes.emplace_back();  // "default"
+  ctx.validate();
+  const file_arg out(a.output, file_arg::mode::write);
+
+  client c = ctx.connect();
+  std::error_code ec;
+  if (a.all) {
+    for (const auto& name : c.list_tubes(ec)) {
+      tube_name t;
+      if (!tube_name::make(name, t)) tubes.push_back(t);
+    }
+    check(ec, "list-tubes");
+  }
+
+  std::uint64_t total = 0;
+  if (is_terminal(STDERR_FILENO)) {
+    for (const auto& t : tubes) {
+      const auto st = c.stats_tube(t, ec);
+      if (ec == errc::not_found) continue;
+      check(ec, "stats-tube " + t.str());
+      total += st.current_jobs_ready + (a.buried ? st.current_jobs_buried : 0);
+    }
+  }
+  progress bar("export", total);
+  signal_watch signals;
+  std::uint64_t exported = 0;
+  bool all_deleted = true;
+
+  for (const auto& t : tubes) {
+    c.use(t, ec);
+    check(ec, "use " + t.str());
+    for (const char* state : {"buried", "ready"}) {
+      const bool buried = std::string_view(state) == "buried";
+      if (buried && !a.buried) continue;
+      while (signal_watch::stop_signal() == 0) {
+        const auto found = buried ? c.peek_buried(ec) : c.peek_ready(ec);
+        check(ec, fmt::format("peek-{} in {}", state, t.str()));
+        if (!found) break;
+        auto h = c.reserve_job(found->id, ec);
+        check(ec, fmt::format("reserve-job {}", found->id.value));
+        if (!h) continue;  // another worker took it between the peek and here
+        all_deleted = export_one(c, out, h->job(), state) && all_deleted;
+        ++exported;
+        bar.update(exported, exported);
+      }
+    }
+  }
+  bar.finish(exported);
+  if (const int sig = signal_watch::stop_signal(); sig != 0) {
+    die_of(sig, fmt::format("export interrupted after {} jobs; the others are still on the server",
+                            exported));
+  }
+  return all_deleted ? exit_ok : exit_server_answer;
+}
+
+/// Turns one NDJSON line into a job, or says what is wrong with it.
+std::optional<std::string> parse_line(const std::string& text,
+                                      const std::optional<tube_name>& tube_override,
+                                      bulk_job& out) {
+  const json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return "not valid JSON";
+  if (!j.is_object()) return "not a JSON object";
+  if (tube_override) {
+    out.tube = *tube_override;
+  } else if (const auto it = j.find("tube"); it != j.end()) {
+    if (!it->is_string() || tube_name::make(it->get_ref<const std::string&>(), out.tube)) {
+      return "\"tube\" is not a valid tube name";
+    }
+  } else {
+    out.tube = tube_name();
+  }
+  const auto u32_field = [&](const char* key, std::uint32_t fallback,
+                             std::uint32_t& value) -> bool {
+    const auto it = j.find(key);
+    if (it == j.end()) {
+      value = fallback;
+      return true;
+    }
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() > 0xFFFFFFFFu) return false;
+    value = static_cast<std::uint32_t>(it->get<std::uint64_t>());
+    return true;
+  };
+  std::uint32_t pri = 0;
+  std::uint32_t ttr = 0;
+  if (!u32_field("pri", default_priority, pri)) return "\"pri\" is not a number from 0 to 4294967295";
+  if (!u32_field("ttr", 60, ttr)) return "\"ttr\" is not a number from 0 to 4294967295";
+  out.opts = put_options{};
+  out.opts.pri = pri;
+  out.opts.ttr = std::chrono::seconds(ttr);
+  if (!get_body(j, out.body)) return "no \"body\" string, nor valid \"body_base64\"";
+  return std::nullopt;
+}
+
+int run_import(const context& ctx, const import_args& a) {
+  std::optional<tube_name> tube_override;
+  if (a.tube) tube_override = parse_tube(*a.tube);
+  ctx.validate();
+  const file_arg in(a.input, file_arg::mode::read);
+
+  client c = ctx.connect();
+  line_reader reader(in.fd(), in.name());
+  progress bar("import", in.size());
+  signal_watch signals;
+  std::vector<bulk_job> batch;
+  std::vector<std::uint64_t> batch_lines;
+  std::size_t batch_bytes = 0;
+  std::uint64_t imported = 0;
+  std::uint64_t line_no = 0;
+  int status = exit_ok;
+
+  const auto flush = [&] {
+    const auto results = bulk_put(c, batch);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      if (!r.ec || r.ec == errc::buried) ++imported;
+      if (!r.ec) continue;
+      if (r.ec == errc::not_connected && status == exit_failure) continue;  // said once
+      print_error(describe(r.ec, fmt::format("import: {} line {}", in.name(), batch_lines[i])));
+      status = std::max(status, exit_status_of(r.ec));
+    }
+    batch.clear();
+    batch_lines.clear();
+    batch_bytes = 0;
+    bar.update(imported, reader.bytes_read());
+  };
+
+  std::string text;
+  std::optional<std::string> bad;
+  while (status != exit_failure && signal_watch::stop_signal() == 0 && reader.next(text)) {
+    ++line_no;
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    bulk_job job;
+    if ((bad = parse_line(text, tube_override, job))) break;
+    batch_bytes += job.body.size();
+    batch.push_back(std::move(job));
+    batch_lines.push_back(line_no);
+    if (batch.size() >= 512 || batch_bytes >= (1u << 20)) flush();
+  }
+  if (!batch.empty() && status != exit_failure) flush();
+  bar.finish(imported);
+  if (ctx.json) print_json(json{{"imported", imported}});
+  if (bad) {
+    throw usage_error(fmt::format(
+        "import: {} line {}: {}; the {} jobs before it were imported (resume with tail -n +{})",
+        in.name(), line_no, *bad, imported, line_no));
+  }
+  if (const int sig = signal_watch::stop_signal(); sig != 0) {
+    die_of(sig, fmt::format("import interrupted after {} jobs (at {} line {})", imported,
+                            in.name(), line_no));
+  }
+  return status;
+}
+
+}  // namespace
+
+void add_transfer_commands(CLI::App& app, context& ctx) {
+  {
+    auto a = std::make_shared<export_args>();
+    auto* cmd = app.add_subcommand("export", "Move jobs out of tubes into NDJSON");
+    cmd->group(group_bulk);
+    cmd->footer(
+        "Writes one JSON object a line for each ready job of the tubes (and each buried one\n"
+        "with --buried), then deletes the job, only once its line is written and flushed:\n"
+        "  {\"id\":N,\"tube\":\"...\",\"pri\":N,\"ttr\":N,\"delay\":N,\"state\":\"ready\",\"body\":\"...\"}\n"
+        "\"body\" is a JSON string when the body is valid UTF-8, else \"body_base64\". \"state\" is\n"
+        "\"ready\" or \"buried\"; \"delay\" is the delay the job was put with. Delayed jobs and jobs\n"
+        "reserved by others stay on the server. Paused tubes are exported too.\n"
+        "Buried jobs are taken out of the buried list by reserving them by id (reserve-job,\n"
+        "beanstalkd 1.12+), so that no worker can take them as they are moved.\n"
+        "Ctrl-C stops after the current job: nothing is lost.\n"
+        "A progress bar with rate and ETA is drawn on stderr when it is a terminal.");
+    cmd->add_option("-t,--tube", a->tubes, "Tube to export (repeatable; default: default)")
+        ->type_name("TUBE")
+        ->allow_extra_args(false);
+    cmd->add_flag("--all", a->all, "Export every tube");
+    cmd->add_flag("--buried", a->buried, "Export buried jobs too");
+    cmd->add_option("-o,--output", a->output, "Write to FILE instead of stdout")
+        ->type_name("FILE");
+    cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_export(ctx, *a); }; });
+  }
+  {
+    auto a = std::make_shared<import_args>();
+    auto* cmd = app.add_subcommand("import", "Put jobs back from export's NDJSON");
+    cmd->group(group_bulk);
+    cmd->footer(
+        "Reads export's lines from FILE (default: stdin) and puts every job, pipelined, into\n"
+        "its tube with its priority and TTR (\"id\", \"delay\" and \"state\" are ignored: every\n"
+        "job comes back ready, under a new id). Blank lines are skipped.\n"
+        "A line that is not such an object stops the import with exit 2; the lines before it\n"
+        "were imported, and stderr says how to resume. A job the server refuses (JOB_TOO_BIG,\n"
+        "...) is reported with its line number and the import goes on; the exit status is\n"
+        "then 1. Prints nothing; with --json: {\"imported\":N}.\n"
+        "A progress bar with rate and ETA is drawn on stderr when it is a terminal.");
+    cmd->add_option("FILE", a->input, "NDJSON input (default: stdin)")->type_name("FILE");
+    cmd->add_option("-t,--tube", a->tube, "Put every job into TUBE instead of its own")
+        ->type_name("TUBE");
+    cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_import(ctx, *a); }; });
+  }
+}
+
+}  // namespace beanpole::cli

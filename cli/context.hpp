@@ -1,0 +1,36 @@
+// What every command shares: the global options and the one way to connect with them.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <beanpole/client.hpp>
+#include <beanpole/endpoint.hpp>
+#include <beanpole/options.hpp>
+
+namespace beanpole::cli {
+
+/// The address used when neither --addr nor $BEANSTALKD_ADDR is given.
+inline constexpr const char* default_address = "127.0.0.1:11300";
+
+struct context {
+  // Global options, as CLI11 parsed them (validated later, by the command, before connecting).
+  std::string addr;             ///< --addr; empty: $BEANSTALKD_ADDR, else default_address
+  bool json = false;            ///< --json
+  std::string timeout = "10";   ///< --timeout SECONDS
+
+  /// The chosen command's body, set by its CLI11 callback; main runs it after parsing.
+  std::function<int()> run;
+
+  /// The address to connect to (--addr, $BEANSTALKD_ADDR, default). usage_error if invalid.
+  endpoint server() const;
+  /// Connection options from --timeout. usage_error if invalid.
+  connection_options connection() const;
+  /// Validates the global options (usage_error), so that a command can check all of its
+  /// arguments before it connects.
+  void validate() const;
+  /// Connects; throws `command_failure` ("connect to HOST:PORT: ...") on failure.
+  client connect() const;
+};
+
+}  // namespace beanpole::cli

@@ -1,0 +1,121 @@
+// beanpole: a command-line client for the beanstalkd work queue. The contract of its commands,
+// options, outputs and exit codes is issue 5; scripts depend on it.
+#include <csignal>
+#include <exception>
+#include <string>
+#include <system_error>
+
+#include <CLI/CLI.hpp>
+#include <beanpole/version.hpp>
+
+#include "commands.hpp"
+#include "context.hpp"
+#include "errors.hpp"
+
+namespace {
+
+constexpr const char* footer = R"(Global options go before the command. Every command takes -h/--help.
+
+Exit status:
+  0  success
+  1  the server answered with a negative status (NOT_FOUND, TIMED_OUT, JOB_TOO_BIG,
+     BURIED, DRAINING, ...); the status word ends the message on stderr
+  2  usage error, found before anything was sent: bad arguments, an invalid tube
+     name, a number that does not fit 32 bits unsigned, an invalid address
+  3  connection or protocol failure (refused, reset, timeout, malformed or unexpected
+     reply), or failure to read or write a local file; stderr says which
+  4  reserve --exec only: CMD failed, and the job was released
+
+Reserved jobs (release, bury, touch):
+  beanstalkd lets only the connection that reserved a job release, bury or touch it,
+  and every beanpole command is a connection of its own. So they are actions of
+  reserve: the job is released when reserve ends (unless --delete, --bury or --exec
+  settle it), --bury buries it, and --exec touches it while CMD runs. Any ready,
+  delayed or buried job can be reserved by id first: reserve --job ID --bury.
+
+Environment:
+  BEANSTALKD_ADDR    the default server address (HOST:PORT, [IPV6]:PORT or unix:PATH)
+  NO_COLOR           when set and not empty, top uses no colour
+  BEANPOLE_JOB_ID    set for the CMD of reserve --exec: the job's id
+  BEANPOLE_JOB_TUBE  set for the CMD of reserve --exec: the job's tube
+
+Examples:
+  beanpole put -t emails 'hello'              put a job, print its id
+  seq 100 | beanpole put -t numbers --lines   one job per line
+  beanpole reserve -w emails --wait 5 --delete
+  beanpole reserve -w emails --exec ./send-email.sh
+  beanpole --json stats-tube emails
+  beanpole export -t emails > emails.ndjson && beanpole -a other:11300 import emails.ndjson)";
+
+int run(int argc, char** argv) {
+  using namespace beanpole::cli;
+  context ctx;
+  CLI::App app{"beanpole: a command-line client for the beanstalkd work queue.", "beanpole"};
+  app.footer(footer);
+  app.fallthrough();  // global options are also accepted after the command
+  app.set_version_flag("--version", std::string("beanpole ") + beanpole::version,
+                       "Print the version and exit");
+  app.get_formatter()->label("SUBCOMMAND", "COMMAND");
+  app.get_formatter()->label("SUBCOMMANDS", "COMMANDS");
+  app.get_formatter()->column_width(32);
+  app.add_option("-a,--addr", ctx.addr,
+                 "Server address: HOST:PORT, [IPV6]:PORT or unix:PATH (default: "
+                 "$BEANSTALKD_ADDR, else 127.0.0.1:11300)")
+      ->type_name("ADDR");
+  app.add_flag("--json", ctx.json, "Machine-readable output on stdout");
+  app.add_option("--timeout", ctx.timeout,
+                 "Bound on connecting and on each reply, in seconds (not on a reserve's "
+                 "deliberate wait); 0 means none")
+      ->type_name("SECONDS")
+      ->capture_default_str();
+
+  add_put_command(app, ctx);
+  add_reserve_command(app, ctx);
+  add_job_commands(app, ctx);
+  add_info_commands(app, ctx);
+  add_top_command(app, ctx);
+  add_transfer_commands(app, ctx);
+  app.require_subcommand(0, 1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version: stdout, status 0
+    print_error(std::string(e.what()) + " (see beanpole --help)");
+    return exit_usage;
+  }
+  if (!ctx.run) {
+    print_error("no command given (see beanpole --help)");
+    return exit_usage;
+  }
+
+  try {
+    return ctx.run();
+  } catch (const usage_error& e) {
+    print_error(std::string(e.what()) + " (see beanpole --help)");
+    return exit_usage;
+  } catch (const command_failure& e) {
+    print_error(describe(e.ec, e.what()));
+    return exit_status_of(e.ec);
+  } catch (const plain_failure& e) {
+    print_error(e.what());
+    return e.status;
+  } catch (const std::system_error& e) {
+    print_error(e.what());
+    return exit_status_of(e.code());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Broken pipes become EPIPE errors that the code checks (a job is never deleted after a
+  // failed write) instead of a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    beanpole::cli::print_error(std::string("internal error: ") + e.what());
+    return beanpole::cli::exit_failure;
+  }
+}

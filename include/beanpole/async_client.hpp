@@ -1,0 +1,318 @@
+// The async client: every command as an Asio asynchronous operation, pipelined, with reserves
+// that never hold up other work, client-managed tube state, reconnect, timeouts, cancellation.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "beanpole/detail/async_core.hpp"
+#include "beanpole/detail/async_op.hpp"
+#include "beanpole/endpoint.hpp"
+#include "beanpole/error.hpp"
+#include "beanpole/options.hpp"
+#include "beanpole/proto/commands.hpp"
+#include "beanpole/types.hpp"
+
+namespace beanpole {
+
+/// Automatic reconnection: capped exponential backoff with jitter.
+struct reconnect_options {
+  /// Whether the client reconnects by itself after a connection drops. Default off: a dropped
+  /// connection fails what was in flight and later commands fail with `errc::not_connected`.
+  bool enabled = false;
+  /// Wait before the first attempt. Default 100 ms.
+  std::chrono::milliseconds initial_backoff{100};
+  /// Longest wait between attempts. Default 5 s.
+  std::chrono::milliseconds max_backoff{5000};
+  /// Each wait is multiplied by a random factor in [1 - jitter, 1]. Default 0.5.
+  double jitter = 0.5;
+};
+
+/// Something that happened to the client's connections, for logs and metrics.
+struct client_event {
+  enum class kind : std::uint8_t {
+    connected,         ///< the first connection of `async_connect` is up
+    disconnected,      ///< a connection dropped; `error` says why
+    reconnecting,      ///< an attempt is about to start after `backoff`; `attempt` counts from 1
+    reconnected,       ///< the connection is back and its use/watch state is restored
+    lost_reservation,  ///< `job` was reserved on a connection that dropped: the server released it
+  };
+  kind what = kind::connected;
+  std::error_code error;
+  job_id job{};
+  unsigned attempt = 0;
+  std::chrono::milliseconds backoff{0};
+};
+
+/// Options of the async client; the connection options (timeouts, limits) plus:
+struct async_client_options : connection_options {
+  /// Most commands written to the main connection and not yet answered. Commands beyond it wait
+  /// in the client, unwritten. A thread that is not running the client's executor and submits
+  /// while that many more are already waiting blocks until there is room (back-pressure), so a
+  /// producer that fires commands without awaiting them cannot make the client grow without
+  /// limit. Calls made on the executor's own threads never block; they queue. Default 1024.
+  std::size_t max_in_flight = 1024;
+  /// Most connections opened for reserves that may wait (see `async_reserve`). A waiting reserve
+  /// beyond it waits for a free one. Default 64.
+  std::size_t max_reserve_connections = 64;
+  /// Reconnection policy; off by default.
+  reconnect_options reconnect{};
+  /// Called with every `client_event`, on the client's strand; must not block. Default none.
+  std::function<void(const client_event&)> on_event;
+};
+
+/// An asynchronous beanstalkd client built on Asio.
+///
+/// Every command is an `async_` function that takes an Asio completion token last, so one call
+/// works with a callback, `asio::use_future`, `asio::use_awaitable` (C++20 coroutines) or
+/// `asio::deferred`. Completion signatures are `void(std::error_code)` for commands without a
+/// result and `void(std::error_code, T)` otherwise; errors are those of the blocking client
+/// (category "beanpole"), plus `errc::connection_lost`, `errc::outcome_unknown` (a put whose
+/// reply was lost: the job may exist), `errc::reply_timeout` and `asio::error::operation_aborted`.
+/// Handlers run on their associated executor (the client's when they have none).
+///
+/// Design:
+/// - Pipelining. Commands go to one main connection as they are issued; commands issued close
+///   together leave in one write, and replies are matched to commands in order.
+/// - Waiting reserves get connections of their own. beanstalkd answers a connection's commands
+///   in order, so a reserve waiting on the main connection would hold back every command behind
+///   it. `async_reserve` and `async_reserve_with_timeout` with a non-zero timeout therefore run
+///   on a reserve connection that holds nothing else; the job they return stays with that
+///   connection (only it may delete, release, bury or touch the job, and the client routes those
+///   actions there), and the connection takes a new waiting reserve once its jobs are finished.
+///   `async_reserve_with_timeout(0s)` never waits and runs on the main connection.
+/// - Tube state. `async_use`, `async_watch` and `async_ignore` update the client's own record
+///   and send the command only when it changes something; every connection (main, reserve,
+///   reconnected) is brought to that state before it sends anything that depends on it.
+/// - Reconnect (opt-in): see `reconnect_options` and `client_event`. What was written but not
+///   answered when a connection dropped fails with `errc::connection_lost`, or
+///   `errc::outcome_unknown` for a put; nothing is retried behind the caller's back. Commands not
+///   yet written wait for the new connection.
+/// - Timeouts: `connect_timeout` bounds each connection attempt; `reply_timeout` bounds each
+///   reply (a reserve's own wait is added; a plain reserve has none). A reply timeout closes that
+///   connection, since a late reply would answer the wrong command.
+/// - Cancellation: waiting reserves support terminal, partial and total cancellation through the
+///   handler's cancellation slot. The reserve's connection is closed, so a job the server hands
+///   over at that moment is released by the server at once, never lost or held until its TTR.
+///   Other commands are already on the wire and ignore cancellation.
+///
+/// `delete` is a C++ keyword: the command is spelled `async_remove`.
+///
+/// Thread safety: every member function may be called from any thread at the same time; the
+/// client serializes its own work on an internal strand. The client must outlive the calls it
+/// starts unless it is destroyed, which completes them with `operation_aborted`.
+class async_client {
+ public:
+  using executor_type = asio::any_io_executor;
+
+  /// A client that will talk to `ep`. Nothing happens until `async_connect`.
+  async_client(executor_type ex, endpoint ep, async_client_options options = {});
+  /// Closes all connections; pending operations complete with `operation_aborted`.
+  ~async_client();
+  async_client(const async_client&) = delete;
+  async_client& operator=(const async_client&) = delete;
+
+  /// The executor handlers without one of their own run on.
+  executor_type get_executor() const noexcept { return executor_; }
+
+  /// Connects the main connection. Completion: `void(std::error_code)`. Commands issued before it
+  /// completes wait for it. Safe to call again after a failure.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_connect(Token&& token = {}) {
+    return initiate<detail::connect_request>(
+        [](detail::async_core& core, detail::op_base* op) { detail::connect(core, op); },
+        detail::connect_request{}, std::forward<Token>(token));
+  }
+
+  /// Closes every connection now; pending operations complete with `operation_aborted`.
+  void close();
+
+  /// Commands written to the main connection or waiting to be, not yet answered.
+  std::size_t in_flight() const;
+
+  // ------------------------------------------------------------------ producer commands
+
+  /// `put`. Completion: `void(std::error_code, job_id)`. The body is copied when the operation
+  /// starts. `errc::buried` comes with the id of the (buried) job; `errc::outcome_unknown` means
+  /// the connection dropped after the put was written: the job may or may not exist.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_put(std::string_view body, const put_options& opts = {}, Token&& token = {}) {
+    return submit(proto::put_command{opts.pri, opts.delay, opts.ttr, body},
+                  std::forward<Token>(token), detail::op_route::main, {}, true);
+  }
+
+  /// `use`: later puts, peek-ready/-delayed/-buried and kicks act on `tube`.
+  /// Completion: `void(std::error_code)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_use(const tube_name& tube, Token&& token = {}) {
+    return submit(proto::use_command{tube}, std::forward<Token>(token));
+  }
+
+  // -------------------------------------------------------------------- worker commands
+
+  /// `reserve` on a reserve connection (it may wait forever; no reply timeout).
+  /// Completion: `void(std::error_code, job)`. Cancellable.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_reserve(Token&& token = {}) {
+    return submit(proto::reserve_command{}, std::forward<Token>(token),
+                  detail::op_route::waiting);
+  }
+
+  /// `reserve-with-timeout`. Completion: `void(std::error_code, std::optional<job>)`, empty when
+  /// no job came in time. Zero runs on the main connection; longer waits on a reserve connection,
+  /// and are cancellable.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_reserve_with_timeout(std::chrono::seconds timeout, Token&& token = {}) {
+    return submit(proto::reserve_with_timeout_command{timeout}, std::forward<Token>(token),
+                  timeout.count() == 0 ? detail::op_route::main : detail::op_route::waiting);
+  }
+
+  /// `reserve-job` (1.12+). Completion: `void(std::error_code, std::optional<job>)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_reserve_job(job_id id, Token&& token = {}) {
+    return submit(proto::reserve_job_command{id}, std::forward<Token>(token));
+  }
+
+  /// `delete`, sent on the connection that holds the job. Completion: `void(std::error_code)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_remove(job_id id, Token&& token = {}) {
+    return submit(proto::delete_command{id}, std::forward<Token>(token),
+                  detail::op_route::job_action, id);
+  }
+
+  /// `release`, on the connection that holds the job. Completion: `void(std::error_code)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_release(job_id id, priority pri, std::chrono::seconds delay, Token&& token = {}) {
+    return submit(proto::release_command{id, pri, delay}, std::forward<Token>(token),
+                  detail::op_route::job_action, id);
+  }
+
+  /// `bury`, on the connection that holds the job. Completion: `void(std::error_code)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_bury(job_id id, priority pri, Token&& token = {}) {
+    return submit(proto::bury_command{id, pri}, std::forward<Token>(token),
+                  detail::op_route::job_action, id);
+  }
+
+  /// `touch`, on the connection that holds the job. Completion: `void(std::error_code)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_touch(job_id id, Token&& token = {}) {
+    return submit(proto::touch_command{id}, std::forward<Token>(token),
+                  detail::op_route::job_action, id);
+  }
+
+  /// `watch`. Completion: `void(std::error_code, std::size_t)`: how many tubes are watched.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_watch(const tube_name& tube, Token&& token = {}) {
+    return submit(proto::watch_command{tube}, std::forward<Token>(token));
+  }
+
+  /// `ignore`. Completion: `void(std::error_code, std::size_t)`. `errc::not_ignored` for the last
+  /// watched tube.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_ignore(const tube_name& tube, Token&& token = {}) {
+    return submit(proto::ignore_command{tube}, std::forward<Token>(token));
+  }
+
+  // --------------------------------------------------------------------- other commands
+
+  /// `peek <id>`. Completion: `void(std::error_code, std::optional<job>)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_peek(job_id id, Token&& token = {}) {
+    return submit(proto::peek_command{id}, std::forward<Token>(token));
+  }
+  /// `peek-ready` / `peek-delayed` / `peek-buried` in the used tube.
+  /// Completion: `void(std::error_code, std::optional<job>)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_peek_state(proto::job_state state, Token&& token = {}) {
+    return submit(proto::peek_state_command{state}, std::forward<Token>(token));
+  }
+
+  /// `kick`. Completion: `void(std::error_code, std::uint64_t)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_kick(std::uint64_t bound, Token&& token = {}) {
+    return submit(proto::kick_command{bound}, std::forward<Token>(token));
+  }
+  /// `kick-job`. Completion: `void(std::error_code)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_kick_job(job_id id, Token&& token = {}) {
+    return submit(proto::kick_job_command{id}, std::forward<Token>(token));
+  }
+
+  /// `stats-job`. Completion: `void(std::error_code, proto::job_stats)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_stats_job(job_id id, Token&& token = {}) {
+    return submit(proto::stats_job_command{id}, std::forward<Token>(token));
+  }
+  /// `stats-tube`. Completion: `void(std::error_code, proto::tube_stats)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_stats_tube(const tube_name& tube, Token&& token = {}) {
+    return submit(proto::stats_tube_command{tube}, std::forward<Token>(token));
+  }
+  /// `stats`. Completion: `void(std::error_code, proto::server_stats)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_stats(Token&& token = {}) {
+    return submit(proto::stats_command{}, std::forward<Token>(token));
+  }
+
+  /// `list-tubes`. Completion: `void(std::error_code, std::vector<std::string>)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_list_tubes(Token&& token = {}) {
+    return submit(proto::list_tubes_command{}, std::forward<Token>(token));
+  }
+  /// `list-tube-used` (main connection). Completion: `void(std::error_code, std::string)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_list_tube_used(Token&& token = {}) {
+    return submit(proto::list_tube_used_command{}, std::forward<Token>(token));
+  }
+  /// `list-tubes-watched` (main connection).
+  /// Completion: `void(std::error_code, std::vector<std::string>)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_list_tubes_watched(Token&& token = {}) {
+    return submit(proto::list_tubes_watched_command{}, std::forward<Token>(token));
+  }
+
+  /// `pause-tube`. Completion: `void(std::error_code)`.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_pause_tube(const tube_name& tube, std::chrono::seconds delay, Token&& token = {}) {
+    return submit(proto::pause_tube_command{tube, delay}, std::forward<Token>(token));
+  }
+
+ private:
+  template <class Command, class Start, class Token>
+  auto initiate(Start start, Command cmd, Token&& token, detail::op_route route = {},
+                job_id job = {}, bool is_put = false) {
+    return asio::async_initiate<Token, detail::signature_t<Command>>(
+        [core = core_, ex = executor_, start, route, job, is_put](auto handler, Command c) {
+          using handler_t = std::decay_t<decltype(handler)>;
+          auto* node = new detail::op<Command, handler_t, executor_type>(std::move(c),
+                                                                         std::move(handler), ex);
+          node->route = route;
+          node->job = job;
+          node->is_put = is_put;
+          start(*core, node);
+        },
+        token, std::move(cmd));
+  }
+
+  template <class Command, class Token>
+  auto submit(Command cmd, Token&& token, detail::op_route route = detail::op_route::main,
+              job_id job = {}, bool is_put = false) {
+    return initiate<Command>(
+        [](detail::async_core& core, detail::op_base* op) { detail::submit(core, op); },
+        std::move(cmd), std::forward<Token>(token), route, job, is_put);
+  }
+
+  executor_type executor_;
+  std::shared_ptr<detail::async_core> core_;
+};
+
+}  // namespace beanpole

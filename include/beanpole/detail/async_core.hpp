@@ -1,0 +1,47 @@
+// The non-template heart of the async client, behind a narrow interface so that the public
+// header stays small. Internal: no stability promise.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <memory>
+
+#include "beanpole/detail/async_op.hpp"
+#include "beanpole/endpoint.hpp"
+
+namespace beanpole {
+struct async_client_options;
+}
+
+namespace beanpole::detail {
+
+class async_core;
+
+/// Creates the core; it lives as long as the client or any operation still needs it.
+std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, const endpoint& ep,
+                                            const async_client_options& options);
+
+/// Hands an operation to the core; the core completes it exactly once. Safe from any thread.
+/// May block the calling thread for back-pressure (see `async_client_options::max_in_flight`).
+void submit(async_core& core, op_base* op);
+
+/// Starts connecting (if not connected or connecting) and completes `op` once connected or failed.
+void connect(async_core& core, op_base* op);
+
+/// Closes every connection; pending operations complete with `asio::error::operation_aborted`.
+void shutdown(async_core& core);
+
+/// Operations in flight (written or waiting to be written) on the main connection.
+std::size_t in_flight(async_core& core);
+
+/// The executor the core runs on (a strand of the client's executor).
+const asio::any_io_executor& strand_of(async_core& core);
+
+/// A command with no wire form, used to complete `async_connect` through the same op machinery.
+struct connect_request {
+  using result_type = void;
+  static constexpr proto::command_traits traits{.has_reply = false};
+  std::error_code encode(std::string&) const { return {}; }
+  void interpret(proto::reply&&, std::error_code&) const {}
+};
+
+}  // namespace beanpole::detail

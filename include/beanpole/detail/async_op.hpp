@@ -1,0 +1,139 @@
+// The type-erased operation node of the async client: what the public templates create and the
+// non-template core moves between queues, writes and completes. Internal: no stability promise.
+#pragma once
+
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/execution/outstanding_work.hpp>
+#include <asio/prefer.hpp>
+#include <chrono>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "beanpole/proto/commands.hpp"
+#include "beanpole/proto/reply.hpp"
+
+namespace beanpole::detail {
+
+/// What the core must know about an operation to route it and to report its loss honestly.
+enum class op_route : std::uint8_t {
+  main,        ///< any command that never waits: goes to the pipelined main connection
+  waiting,     ///< a reserve that may wait: goes to a reserve connection of its own
+  job_action,  ///< delete/release/bury/touch: goes to the connection that holds the job
+};
+
+/// How a command changes the tube state the client keeps for every connection.
+enum class tube_effect : std::uint8_t { none, use, watch, ignore };
+
+/// One command in flight. The core owns it from `submit` until it calls `complete` (exactly once),
+/// which interprets the reply, frees the node and hands the result to the user's handler on the
+/// handler's own executor.
+class op_base {
+ public:
+  op_base(const op_base&) = delete;
+  op_base& operator=(const op_base&) = delete;
+
+  /// Writes the request; a local-misuse error means nothing may be sent.
+  virtual std::error_code encode(std::string& out) const = 0;
+  /// Completes with `reply` (or, when `reply` is null, with `ec`) and destroys the node. Returns
+  /// the error the handler gets, so the core can tell a protocol violation in the reply.
+  virtual std::error_code complete(std::error_code ec, proto::reply* reply) = 0;
+  /// The handler's cancellation slot (unconnected when the handler has none).
+  virtual asio::cancellation_slot cancellation_slot() const noexcept = 0;
+
+  proto::command_traits traits;
+  proto::server_wait wait;
+  op_route route = op_route::main;
+  bool is_put = false;       ///< a lost reply means "outcome unknown", never "failed"
+  bool internal = false;     ///< sent by the client itself (state restore): no user handler
+  job_id job;                ///< for job actions: the job acted on
+  std::chrono::steady_clock::time_point deadline{};  ///< reply deadline, set when written
+  std::uint64_t serial = 0;  ///< unique per core: lets a cancellation find its op safely
+  tube_effect effect = tube_effect::none;  ///< use / watch / ignore
+  const tube_name* tube = nullptr;         ///< their tube (points into the node's command)
+  op_base* next = nullptr;   ///< intrusive queue link (owned by whichever queue holds the op)
+
+ protected:
+  op_base() = default;
+  ~op_base() = default;
+};
+
+/// The completion signature of a command: `void(std::error_code)` for commands without a result,
+/// `void(std::error_code, T)` otherwise.
+template <class Result>
+struct signature_of {
+  using type = void(std::error_code, Result);
+};
+template <>
+struct signature_of<void> {
+  using type = void(std::error_code);
+};
+template <class Command>
+using signature_t = typename signature_of<typename Command::result_type>::type;
+
+/// The concrete node for one command and one handler.
+template <class Command, class Handler, class IoExecutor>
+class op final : public op_base {
+ public:
+  op(Command cmd, Handler&& handler, const IoExecutor& io_ex)
+      : cmd_(std::move(cmd)),
+        handler_(std::move(handler)),
+        work_(asio::prefer(asio::get_associated_executor(handler_, io_ex),
+                           asio::execution::outstanding_work.tracked)) {
+    traits = Command::traits;
+    wait = proto::wait_of(cmd_);
+    if constexpr (std::is_same_v<Command, proto::use_command>) {
+      effect = tube_effect::use;
+    } else if constexpr (std::is_same_v<Command, proto::watch_command>) {
+      effect = tube_effect::watch;
+    } else if constexpr (std::is_same_v<Command, proto::ignore_command>) {
+      effect = tube_effect::ignore;
+    }
+    if constexpr (requires { cmd_.tube; }) tube = &cmd_.tube;
+  }
+
+  std::error_code encode(std::string& out) const override { return cmd_.encode(out); }
+
+  asio::cancellation_slot cancellation_slot() const noexcept override {
+    return asio::get_associated_cancellation_slot(handler_);
+  }
+
+  std::error_code complete(std::error_code ec, proto::reply* reply) override {
+    using result = typename Command::result_type;
+    // The operation is over: a later cancellation request must find nothing to cancel.
+    if (auto slot = cancellation_slot(); slot.is_connected()) slot.clear();
+    auto work = std::move(work_);
+    auto handler = std::move(handler_);
+    if constexpr (std::is_void_v<result>) {
+      if (reply != nullptr) cmd_.interpret(std::move(*reply), ec);
+      delete this;
+      asio::dispatch(work, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+      return ec;
+    } else {
+      result value{};
+      if (reply != nullptr) value = cmd_.interpret(std::move(*reply), ec);
+      delete this;
+      asio::dispatch(work, [h = std::move(handler), ec, v = std::move(value)]() mutable {
+        std::move(h)(ec, std::move(v));
+      });
+      return ec;
+    }
+  }
+
+ private:
+  ~op() = default;
+  friend class op_base;
+
+  Command cmd_;
+  Handler handler_;
+  std::decay_t<decltype(asio::prefer(
+      std::declval<asio::associated_executor_t<Handler, IoExecutor>>(),
+      asio::execution::outstanding_work.tracked))>
+      work_;
+};
+
+}  // namespace beanpole::detail

@@ -1,0 +1,253 @@
+#include "client/async_connection.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/write.hpp>
+
+#include "beanpole/error.hpp"
+
+namespace beanpole::detail {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using generic_endpoint = asio::generic::stream_protocol::endpoint;
+
+constexpr std::size_t read_chunk = 64 * 1024;
+
+/// The reply deadline of a command written now.
+clock::time_point deadline_for(const op_base& op, const connection_options& opts,
+                               clock::time_point now) {
+  if (op.wait.unbounded || opts.reply_timeout.count() == 0) return clock::time_point::max();
+  return now + opts.reply_timeout + op.wait.bounded;
+}
+
+}  // namespace
+
+async_connection::async_connection(const asio::any_io_executor& strand,
+                                   const connection_options& options,
+                                   connection_listener& listener)
+    : strand_(strand),
+      options_(options),
+      listener_(listener),
+      socket_(strand),
+      connect_timer_(strand),
+      reply_timer_(strand),
+      parser_(options.limits),
+      in_(read_chunk) {}
+
+bool async_connection::holds_op(std::uint64_t serial) const noexcept {
+  for (const op_queue* q : {&awaiting_, &unwritten_}) {
+    for (const op_base* o = q->front(); o != nullptr; o = o->next) {
+      if (o->serial == serial) return true;
+    }
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------------------- connect
+
+void async_connection::start_connect(const endpoint& ep,
+                                     std::function<void(std::error_code)> done) {
+  auto finish = std::make_shared<std::function<void(std::error_code)>>(std::move(done));
+  auto self = shared_from_this();
+  if (options_.connect_timeout.count() > 0) {
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([self, finish](std::error_code ec) {
+      if (ec || !*finish) return;  // cancelled: the connect finished first
+      auto f = std::exchange(*finish, nullptr);
+      std::error_code ignored;
+      self->socket_.close(ignored);
+      f(make_error_code(errc::connect_timeout));
+    });
+  }
+
+  auto eps = std::make_shared<std::vector<generic_endpoint>>();
+  if (ep.is_unix()) {
+    eps->emplace_back(asio::local::stream_protocol::endpoint(ep.unix_path));
+    try_connect(eps, 0, {}, finish);
+    return;
+  }
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(strand_);
+  resolver->async_resolve(
+      ep.host, std::to_string(ep.port),
+      [self, eps, finish, resolver](std::error_code ec,
+                                    const asio::ip::tcp::resolver::results_type& results) {
+        if (!*finish) return;  // timed out meanwhile
+        if (ec) {
+          std::exchange(*finish, nullptr)(ec);
+          self->connect_timer_.cancel();
+          return;
+        }
+        for (const auto& entry : results) eps->emplace_back(entry.endpoint());
+        self->try_connect(eps, 0, {}, finish);
+      });
+}
+
+void async_connection::try_connect(std::shared_ptr<std::vector<generic_endpoint>> eps,
+                                   std::size_t index, std::error_code last,
+                                   std::shared_ptr<std::function<void(std::error_code)>> done) {
+  if (!*done) return;  // timed out
+  if (index == eps->size()) {
+    connect_timer_.cancel();
+    std::exchange(*done, nullptr)(last ? last : make_error_code(errc::not_connected));
+    return;
+  }
+  const generic_endpoint& target = (*eps)[index];
+  std::error_code ec;
+  socket_.close(ec);
+  socket_.open(target.protocol(), ec);
+  if (ec) {
+    try_connect(eps, index + 1, ec, done);
+    return;
+  }
+  auto self = shared_from_this();
+  socket_.async_connect(target, [self, eps, index, done](std::error_code cec) {
+    if (!*done) return;  // timed out: the timer already reported
+    if (cec) {
+      self->try_connect(eps, index + 1, cec, done);
+      return;
+    }
+    self->connect_timer_.cancel();
+    const int family = (*eps)[index].protocol().family();
+    if (family == AF_INET || family == AF_INET6) {
+      // Commands are written as they are issued; Nagle would hold small writes back for the
+      // server's delayed ACK (about 40 ms each).
+      const int one = 1;
+      ::setsockopt(self->socket_.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    self->open_ = true;
+    self->parser_.reset();
+    self->start_read();
+    std::exchange(*done, nullptr)({});
+  });
+}
+
+// --------------------------------------------------------------------------------- write
+
+void async_connection::send(std::string& bytes, op_queue& ops) {
+  if (out_.empty()) {
+    out_.swap(bytes);  // the common case: no copy
+  } else {
+    out_ += bytes;
+  }
+  bytes.clear();
+  unwritten_.splice_back(ops);
+  if (open_ && !writing_) start_write();
+}
+
+void async_connection::start_write() {
+  if (out_.empty()) return;
+  writing_ = true;
+  writing_buf_.clear();
+  writing_buf_.swap(out_);
+  const auto now = clock::now();
+  for (op_base* op = unwritten_.front(); op != nullptr; op = op->next) {
+    op->deadline = deadline_for(*op, options_, now);
+  }
+  awaiting_.splice_back(unwritten_);
+  arm_timer();
+  auto self = shared_from_this();
+  asio::async_write(socket_, asio::buffer(writing_buf_),
+                    [self](std::error_code ec, std::size_t /*n*/) {
+                      self->writing_ = false;
+                      if (!self->open_) return;
+                      if (ec) {
+                        self->close(ec);
+                        return;
+                      }
+                      if (!self->out_.empty()) {
+                        self->start_write();
+                      } else {
+                        self->listener_.on_writable(*self);
+                      }
+                    });
+}
+
+// ---------------------------------------------------------------------------------- read
+
+void async_connection::start_read() {
+  if (reading_ || !open_) return;
+  reading_ = true;
+  auto self = shared_from_this();
+  socket_.async_read_some(asio::buffer(in_),
+                          [self](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
+}
+
+void async_connection::on_read(std::error_code ec, std::size_t n) {
+  reading_ = false;
+  if (!open_) return;
+  if (ec) {
+    close(ec == asio::error::eof ? make_error_code(errc::connection_lost) : ec);
+    return;
+  }
+  std::string_view data(in_.data(), n);
+  while (!data.empty()) {
+    const auto step = parser_.parse(data);
+    data.remove_prefix(step.consumed);
+    if (step.status == proto::parse_status::need_more) break;
+    if (step.status == proto::parse_status::error) {
+      close(parser_.error());
+      return;
+    }
+    op_base* op = awaiting_.pop_front();
+    if (op == nullptr) {
+      close(make_error_code(errc::unexpected_reply));  // a reply nobody asked for
+      return;
+    }
+    proto::reply reply = parser_.take();
+    listener_.on_reply(*this, op, reply);
+    if (!open_) return;  // the listener closed us (a protocol violation in the reply)
+  }
+  start_read();
+}
+
+// -------------------------------------------------------------------------------- timers
+
+void async_connection::arm_timer() {
+  if (timer_armed_ || awaiting_.empty()) return;
+  const auto deadline = awaiting_.front()->deadline;
+  if (deadline == clock::time_point::max()) return;
+  timer_armed_ = true;
+  reply_timer_.expires_at(deadline);
+  auto self = shared_from_this();
+  reply_timer_.async_wait([self](std::error_code ec) { self->on_timer(ec); });
+}
+
+void async_connection::on_timer(std::error_code ec) {
+  timer_armed_ = false;
+  if (ec || !open_) return;
+  // The timer is armed for the oldest command when it was armed, and not moved as replies come
+  // (moving it per reply would cost a system call each). Check the command now oldest instead.
+  if (!awaiting_.empty() && awaiting_.front()->deadline <= clock::now()) {
+    close(make_error_code(errc::reply_timeout));
+    return;
+  }
+  arm_timer();
+}
+
+// --------------------------------------------------------------------------------- close
+
+void async_connection::close(std::error_code reason) {
+  if (!open_ && awaiting_.empty() && unwritten_.empty() && out_.empty()) {
+    std::error_code ignored;  // still connecting, or closed before: nothing to report
+    socket_.close(ignored);
+    connect_timer_.cancel();
+    return;
+  }
+  open_ = false;
+  std::error_code ignored;
+  socket_.close(ignored);
+  connect_timer_.cancel();
+  reply_timer_.cancel();
+  parser_.reset();
+  std::string unwritten_bytes = std::move(out_);
+  out_.clear();
+  listener_.on_closed(*this, reason, std::move(awaiting_), std::move(unwritten_),
+                      std::move(unwritten_bytes));
+}
+
+}  // namespace beanpole::detail

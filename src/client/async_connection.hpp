@@ -1,0 +1,101 @@
+// One pipelined connection of the async client: a socket, the commands written to it and awaiting
+// replies (in order), the reply parser and the reply-deadline timer. It knows nothing of routing,
+// tube state or reconnecting; it reports replies and failure to its owner. Strand-only.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "beanpole/endpoint.hpp"
+#include "beanpole/options.hpp"
+#include "beanpole/proto/reply_parser.hpp"
+#include "client/op_queue.hpp"
+
+namespace beanpole::detail {
+
+class async_connection;
+
+/// What a connection tells its owner. Called on the strand.
+class connection_listener {
+ public:
+  /// A reply for `op`, the oldest command awaiting one. The listener completes `op`.
+  virtual void on_reply(async_connection& conn, op_base* op, proto::reply& reply) = 0;
+  /// The connection failed (`ec`) or was closed. `written` holds the commands that were written
+  /// (or being written) and got no reply; `unwritten` the commands never handed to the socket,
+  /// with their request bytes in `unwritten_bytes` (safe to send elsewhere). The listener
+  /// completes or requeues them.
+  virtual void on_closed(async_connection& conn, std::error_code ec, op_queue written,
+                         op_queue unwritten, std::string unwritten_bytes) = 0;
+  /// A write finished and the connection can take more.
+  virtual void on_writable(async_connection& conn) = 0;
+
+ protected:
+  ~connection_listener() = default;
+};
+
+class async_connection : public std::enable_shared_from_this<async_connection> {
+ public:
+  using socket_type = asio::generic::stream_protocol::socket;
+
+  async_connection(const asio::any_io_executor& strand, const connection_options& options,
+                   connection_listener& listener);
+
+  /// Connects to `ep` (every resolved address in turn) within the connect timeout.
+  void start_connect(const endpoint& ep, std::function<void(std::error_code)> done);
+
+  /// Appends `bytes` (requests of `ops`, in order) to what this connection writes, and queues
+  /// `ops` for replies. `bytes` is consumed. Starts a write unless one is running.
+  void send(std::string& bytes, op_queue& ops);
+
+  /// Closes the socket; `on_closed` follows with the unanswered commands (unless already closed).
+  void close(std::error_code reason);
+
+  bool is_open() const noexcept { return open_; }
+  bool is_writing() const noexcept { return writing_; }
+  /// Commands written or queued for writing that await a reply.
+  std::size_t awaiting() const noexcept { return awaiting_.size() + unwritten_.size(); }
+  /// Whether the operation with this serial number awaits a reply here.
+  bool holds_op(std::uint64_t serial) const noexcept;
+
+  // State the owner keeps per connection (strand-only).
+  std::unordered_set<std::uint64_t> held;  ///< jobs this connection reserved and still holds
+  std::uint64_t tube_version = 0;          ///< the client tube-state version applied here
+  std::vector<tube_name> watched{tube_name()};  ///< the watch list applied here
+  tube_name used;                               ///< the tube used here
+  bool is_reserve_lane = false;                 ///< serves waiting reserves
+
+ private:
+  void try_connect(std::shared_ptr<std::vector<asio::generic::stream_protocol::endpoint>> eps,
+                   std::size_t index, std::error_code last,
+                   std::shared_ptr<std::function<void(std::error_code)>> done);
+  void start_write();
+  void start_read();
+  void on_read(std::error_code ec, std::size_t n);
+  void arm_timer();
+  void on_timer(std::error_code ec);
+
+  asio::any_io_executor strand_;
+  connection_options options_;
+  connection_listener& listener_;
+  socket_type socket_;
+  asio::steady_timer connect_timer_;
+  asio::steady_timer reply_timer_;
+  bool timer_armed_ = false;
+  bool open_ = false;
+  bool writing_ = false;
+  bool reading_ = false;
+  std::string out_;       // requests not yet handed to the socket
+  std::string writing_buf_;  // requests being written
+  op_queue awaiting_;     // written or being written, in wire order
+  op_queue unwritten_;    // queued in out_, in wire order
+  proto::reply_parser parser_;
+  std::vector<char> in_;
+};
+
+}  // namespace beanpole::detail

@@ -1,0 +1,702 @@
+// The async client's core: routes commands to connections, keeps the client's tube state,
+// applies back-pressure, reconnects, and runs waiting reserves on connections of their own.
+//
+// Threads: `submit` runs on the caller's thread. What it shares with the strand (the queue of
+// commands for the main connection, the tube state, the job -> connection routes) is guarded by
+// `mu_`; everything else, sockets included, is touched only on the strand.
+#include <algorithm>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+#include "beanpole/async_client.hpp"
+#include "client/async_connection.hpp"
+
+namespace beanpole::detail {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// A command the client sends on its own to bring a connection to the client's tube state
+/// (use / watch / ignore). Its reply only has to be a success.
+class state_op final : public op_base {
+ public:
+  explicit state_op(proto::reply_kind expected) : expected_(expected) { internal = true; }
+  std::error_code encode(std::string&) const override { return {}; }
+  asio::cancellation_slot cancellation_slot() const noexcept override { return {}; }
+  std::error_code complete(std::error_code ec, proto::reply* reply) override {
+    if (!ec && (reply == nullptr || reply->kind != expected_)) ec = errc::unexpected_reply;
+    delete this;
+    return ec;
+  }
+
+ private:
+  ~state_op() = default;
+  proto::reply_kind expected_;
+};
+
+/// Appends `word tube\r\n` and its state_op.
+void append_state_command(std::string& bytes, op_queue& ops, std::string_view word,
+                          const tube_name& tube, proto::reply_kind expected) {
+  bytes += word;
+  bytes += ' ';
+  bytes += tube.view();
+  bytes += "\r\n";
+  ops.push_back(new state_op(expected));
+}
+
+/// Commands that take `from` (a connection's watch list) to `to`: watches first, so the list is
+/// never empty on the way (the server refuses to ignore the last tube).
+void append_watch_diff(std::string& bytes, op_queue& ops, const std::vector<tube_name>& from,
+                       const std::vector<tube_name>& to) {
+  for (const auto& t : to) {
+    if (std::find(from.begin(), from.end(), t) == from.end()) {
+      append_state_command(bytes, ops, "watch", t, proto::reply_kind::watching);
+    }
+  }
+  for (const auto& t : from) {
+    if (std::find(to.begin(), to.end(), t) == to.end()) {
+      append_state_command(bytes, ops, "ignore", t, proto::reply_kind::watching);
+    }
+  }
+}
+
+/// Whether the calling thread runs the client's executor, where blocking would deadlock.
+bool on_executor_thread(const asio::any_io_executor& ex) {
+  using io_ex = asio::io_context::executor_type;
+  using pool_ex = asio::thread_pool::executor_type;
+  if (const auto* io = ex.target<io_ex>()) return io->running_in_this_thread();
+  if (const auto* s = ex.target<asio::strand<io_ex>>()) {
+    return s->get_inner_executor().running_in_this_thread();
+  }
+  if (const auto* pool = ex.target<pool_ex>()) return pool->running_in_this_thread();
+  if (const auto* s = ex.target<asio::strand<pool_ex>>()) {
+    return s->get_inner_executor().running_in_this_thread();
+  }
+  return true;  // an executor of another kind: never block, to be safe
+}
+
+client_event event(client_event::kind what, std::error_code ec = {}, job_id job = {},
+                   unsigned attempt = 0, std::chrono::milliseconds backoff = {}) {
+  client_event e;
+  e.what = what;
+  e.error = ec;
+  e.job = job;
+  e.attempt = attempt;
+  e.backoff = backoff;
+  return e;
+}
+
+}  // namespace
+
+class async_core final : public connection_listener,
+                         public std::enable_shared_from_this<async_core> {
+ public:
+  async_core(const asio::any_io_executor& ex, endpoint ep, async_client_options options)
+      : user_executor_(ex),
+        strand_(asio::make_strand(ex)),
+        endpoint_(std::move(ep)),
+        options_(std::move(options)),
+        retry_timer_(strand_),
+        lane_retry_timer_(strand_),
+        rng_(std::random_device{}()) {
+    if (options_.max_in_flight == 0) options_.max_in_flight = 1;
+    if (options_.max_reserve_connections == 0) options_.max_reserve_connections = 1;
+  }
+
+  const asio::any_io_executor& strand() const noexcept { return strand_; }
+
+  // ------------------------------------------------------------------- any thread
+
+  void submit(op_base* op) {
+    if (op->route == op_route::waiting) {
+      submit_waiting_reserve(op);
+      return;
+    }
+    std::unique_lock lock(mu_);
+    op->serial = next_serial_++;
+    if (op->route == op_route::job_action) {
+      if (auto it = job_lanes_.find(op->job.value); it != job_lanes_.end()) {
+        auto lane = it->second;
+        lock.unlock();
+        asio::post(strand_, [self = shared_from_this(), lane, op] { self->send_job_action(lane, op); });
+        return;
+      }
+    }
+    if (state_ == main_state::idle || state_ == main_state::closed) {
+      lock.unlock();
+      complete_later(op, errc::not_connected);
+      return;
+    }
+    if (op->effect != tube_effect::none) {
+      std::optional<proto::reply> answer = apply_tube_effect(*op);
+      if (answer) {  // nothing to send: answer from the client's own record
+        lock.unlock();
+        answer_later(op, std::move(*answer));
+        return;
+      }
+    }
+    if (outstanding_ >= options_.max_in_flight && !on_executor_thread(user_executor_)) {
+      ++waiters_;
+      room_.wait(lock, [&] {
+        return outstanding_ < options_.max_in_flight || state_ == main_state::closed;
+      });
+      --waiters_;
+    }
+    if (auto ec = op->encode(pending_bytes_)) {
+      lock.unlock();
+      complete_later(op, ec);  // refused before anything was sent
+      return;
+    }
+    pending_ops_.push_back(op);
+    ++outstanding_;
+    if (state_ == main_state::up && !flush_posted_) {
+      flush_posted_ = true;
+      lock.unlock();
+      asio::post(strand_, [self = shared_from_this()] { self->flush(); });
+    }
+  }
+
+  void connect(op_base* op) {
+    {
+      std::lock_guard lock(mu_);
+      op->serial = next_serial_++;
+    }
+    asio::post(strand_, [self = shared_from_this(), op] {
+      std::unique_lock lock(self->mu_);
+      const auto state = self->state_;
+      if (state == main_state::closed) {
+        lock.unlock();
+        op->complete(make_error_code(asio::error::operation_aborted), nullptr);
+        return;
+      }
+      if (state == main_state::up) {
+        lock.unlock();
+        op->complete({}, nullptr);
+        return;
+      }
+      if (state == main_state::idle) self->state_ = main_state::connecting;
+      lock.unlock();
+      self->connect_waiters_.push_back(op);
+      if (state == main_state::idle) self->open_main();
+    });
+  }
+
+  void shutdown() {
+    {
+      std::lock_guard lock(mu_);
+      if (state_ == main_state::closed) return;
+      state_ = main_state::closed;
+    }
+    room_.notify_all();
+    asio::post(strand_, [self = shared_from_this()] { self->close_everything(); });
+  }
+
+  std::size_t in_flight() {
+    std::lock_guard lock(mu_);
+    return outstanding_;
+  }
+
+  // --------------------------------------------------------- connection_listener (strand)
+
+  void on_reply(async_connection& conn, op_base* op, proto::reply& reply) override {
+    track_reservations(conn, *op, reply);
+    const bool internal = op->internal;
+    const bool counted = !internal && &conn == main_.get();
+    const std::error_code ec = op->complete({}, &reply);  // `op` is gone after this
+    if (counted) release_slot();
+    // A reply that breaks the protocol, or a failed state restore, leaves the connection in an
+    // unknown state: close it (and reconnect, if enabled).
+    if (ec == condition::protocol_violation || (internal && ec)) {
+      conn.close(ec);
+      return;
+    }
+    if (conn.is_reserve_lane) serve_waiting_reserves();
+  }
+
+  void on_closed(async_connection& conn, std::error_code reason, op_queue written,
+                 op_queue unwritten, std::string /*unwritten_bytes*/) override {
+    const bool is_main = &conn == main_.get();
+    for (const std::uint64_t id : conn.held) {
+      forget_lane_job(conn, id);
+      emit(event(client_event::kind::lost_reservation, reason, job_id{id}));
+    }
+    conn.held.clear();
+    bool first = true;
+    while (op_base* op = written.pop_front()) {
+      fail(op, is_main, written_error(*op, reason, first));
+      first = false;
+    }
+    // Never handed to the socket: known not to have happened.
+    while (op_base* op = unwritten.pop_front()) {
+      fail(op, is_main,
+           reason == asio::error::operation_aborted ? reason
+                                                    : make_error_code(errc::connection_lost));
+    }
+    if (is_main) {
+      main_closed(reason);
+    } else {
+      std::erase_if(lanes_, [&](const auto& lane) { return lane.get() == &conn; });
+      serve_waiting_reserves();
+    }
+  }
+
+  void on_writable(async_connection& conn) override {
+    if (&conn == main_.get()) flush();
+  }
+
+ private:
+  enum class main_state : std::uint8_t { idle, connecting, up, waiting_retry, closed };
+
+  // ------------------------------------------------------------------- tube state
+
+  /// Records a use/watch/ignore in the client's state (under `mu_`). Returns the answer when the
+  /// command would change nothing (or must be refused) and so is not sent.
+  std::optional<proto::reply> apply_tube_effect(const op_base& op) {
+    const tube_name& tube = *op.tube;
+    const auto it = std::find(watched_.begin(), watched_.end(), tube);
+    proto::reply answer;
+    switch (op.effect) {
+      case tube_effect::use:
+        if (tube == used_) {
+          answer.kind = proto::reply_kind::using_tube;
+          answer.body = tube.str();
+          return answer;
+        }
+        used_ = tube;
+        break;
+      case tube_effect::watch:
+        if (it != watched_.end()) {
+          answer.kind = proto::reply_kind::watching;
+          answer.has_number = true;
+          answer.number = watched_.size();
+          return answer;
+        }
+        watched_.push_back(tube);
+        break;
+      case tube_effect::ignore:
+        if (it == watched_.end() || watched_.size() == 1) {
+          answer.kind = it == watched_.end() ? proto::reply_kind::watching
+                                             : proto::reply_kind::not_ignored;
+          answer.has_number = it == watched_.end();
+          answer.number = watched_.size();
+          return answer;
+        }
+        watched_.erase(it);
+        break;
+      case tube_effect::none: break;
+    }
+    ++tube_version_;
+    return std::nullopt;
+  }
+
+  /// Commands that bring a fresh connection (using and watching "default") to the client's state.
+  void append_restore(std::string& bytes, op_queue& ops) {
+    std::lock_guard lock(mu_);
+    if (used_ != tube_name()) {
+      append_state_command(bytes, ops, "use", used_, proto::reply_kind::using_tube);
+    }
+    append_watch_diff(bytes, ops, {tube_name()}, watched_);
+  }
+
+  // ------------------------------------------------------------ main connection (strand)
+
+  void open_main() {
+    main_ = std::make_shared<async_connection>(strand_, options_, *this);
+    auto conn = main_;
+    conn->start_connect(endpoint_, [self = shared_from_this(), conn](std::error_code ec) {
+      self->main_connected(conn, ec);
+    });
+  }
+
+  void main_connected(const std::shared_ptr<async_connection>& conn, std::error_code ec) {
+    if (conn != main_) return;  // superseded (closed meanwhile)
+    if (ec) {
+      main_ = nullptr;
+      complete_connect_waiters(ec);
+      std::unique_lock lock(mu_);
+      if (state_ == main_state::closed) return;
+      if (options_.reconnect.enabled) {
+        // Waiters were told of this failure; commands already submitted wait for a later try.
+        state_ = main_state::waiting_retry;
+        lock.unlock();
+        schedule_retry(ec);
+      } else {
+        state_ = main_state::idle;
+        op_queue stranded = take_pending();
+        lock.unlock();
+        while (op_base* op = stranded.pop_front()) fail(op, true, ec);
+      }
+      return;
+    }
+    std::string bytes;
+    op_queue ops;
+    append_restore(bytes, ops);  // before anything else goes out
+    if (!bytes.empty()) conn->send(bytes, ops);
+    const bool again = ever_connected_;
+    ever_connected_ = true;
+    attempt_ = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (state_ == main_state::closed) return;
+      state_ = main_state::up;
+    }
+    emit(event(again ? client_event::kind::reconnected : client_event::kind::connected));
+    complete_connect_waiters({});
+    flush();
+  }
+
+  void main_closed(std::error_code reason) {
+    main_ = nullptr;
+    std::unique_lock lock(mu_);
+    if (state_ == main_state::closed) return;
+    lock.unlock();
+    emit(event(client_event::kind::disconnected, reason));
+    lock.lock();
+    if (options_.reconnect.enabled) {
+      state_ = main_state::waiting_retry;
+      lock.unlock();
+      schedule_retry(reason);
+      return;
+    }
+    state_ = main_state::idle;
+    op_queue stranded = take_pending();
+    lock.unlock();
+    while (op_base* op = stranded.pop_front()) {
+      fail(op, true, make_error_code(errc::connection_lost));
+    }
+  }
+
+  std::chrono::milliseconds next_backoff(unsigned attempt) {
+    const auto& r = options_.reconnect;
+    const unsigned shift = std::min(attempt > 0 ? attempt - 1 : 0u, 20u);
+    const std::chrono::milliseconds wait =
+        std::min(r.max_backoff, std::chrono::milliseconds(r.initial_backoff.count() << shift));
+    std::uniform_real_distribution<double> factor(1.0 - std::clamp(r.jitter, 0.0, 1.0), 1.0);
+    return std::chrono::milliseconds(
+        static_cast<std::chrono::milliseconds::rep>(static_cast<double>(wait.count()) * factor(rng_)));
+  }
+
+  void schedule_retry(std::error_code why) {
+    ++attempt_;
+    const auto backoff = next_backoff(attempt_);
+    emit(event(client_event::kind::reconnecting, why, {}, attempt_, backoff));
+    retry_timer_.expires_after(backoff);
+    retry_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (ec) return;
+      {
+        std::lock_guard lock(self->mu_);
+        if (self->state_ != main_state::waiting_retry) return;
+        self->state_ = main_state::connecting;
+      }
+      self->open_main();
+    });
+  }
+
+  /// Hands what was submitted to the main connection, unless a write is running (it will call
+  /// `on_writable`, and everything submitted meanwhile leaves in one write).
+  void flush() {
+    std::string bytes;
+    op_queue ops;
+    {
+      std::lock_guard lock(mu_);
+      flush_posted_ = false;
+      if (!main_ || !main_->is_open() || main_->is_writing() || state_ != main_state::up) return;
+      if (pending_ops_.empty()) return;
+      bytes.swap(pending_bytes_);
+      ops.splice_back(pending_ops_);
+    }
+    main_->send(bytes, ops);
+    // `bytes` now holds an emptied buffer of the connection's: reuse it, so that steady
+    // pipelining allocates no buffers.
+    std::lock_guard lock(mu_);
+    if (pending_bytes_.empty() && bytes.capacity() > pending_bytes_.capacity()) {
+      pending_bytes_.swap(bytes);
+    }
+  }
+
+  op_queue take_pending() {  // under mu_
+    pending_bytes_.clear();
+    op_queue out;
+    out.splice_back(pending_ops_);
+    return out;
+  }
+
+  void release_slot() {
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      --outstanding_;
+      // Wake blocked producers in batches, not per reply: each wake is a system call.
+      wake = waiters_ > 0 && outstanding_ <= options_.max_in_flight / 2;
+    }
+    if (wake) room_.notify_all();
+  }
+
+  void complete_connect_waiters(std::error_code ec) {
+    op_queue waiters;
+    waiters.splice_back(connect_waiters_);
+    while (op_base* op = waiters.pop_front()) op->complete(ec, nullptr);
+  }
+
+  // ---------------------------------------------------------- reserve connections (strand)
+
+  void submit_waiting_reserve(op_base* op) {
+    {
+      std::lock_guard lock(mu_);
+      op->serial = next_serial_++;
+    }
+    if (auto slot = op->cancellation_slot(); slot.is_connected()) {
+      slot.assign([weak = weak_from_this(), serial = op->serial](asio::cancellation_type) {
+        if (auto self = weak.lock()) {
+          asio::post(self->strand_, [self, serial] { self->cancel_waiting(serial); });
+        }
+      });
+    }
+    asio::post(strand_, [self = shared_from_this(), op] {
+      {
+        std::lock_guard lock(self->mu_);
+        if (self->state_ == main_state::closed) {
+          op->complete(make_error_code(asio::error::operation_aborted), nullptr);
+          return;
+        }
+      }
+      self->waiting_reserves_.push_back(op);
+      self->serve_waiting_reserves();
+    });
+  }
+
+  /// Gives queued waiting reserves to idle reserve connections, opening new ones as needed.
+  void serve_waiting_reserves() {
+    while (!waiting_reserves_.empty()) {
+      auto idle = std::find_if(lanes_.begin(), lanes_.end(), [](const auto& lane) {
+        return lane->is_open() && lane->held.empty() && lane->awaiting() == 0;
+      });
+      if (idle == lanes_.end()) break;
+      send_reserve(*idle, waiting_reserves_.pop_front());
+    }
+    const auto connecting = static_cast<std::size_t>(std::count_if(
+        lanes_.begin(), lanes_.end(), [](const auto& lane) { return !lane->is_open(); }));
+    std::size_t wanted = waiting_reserves_.size() > connecting
+                             ? waiting_reserves_.size() - connecting : 0;
+    while (wanted-- > 0 && lanes_.size() < options_.max_reserve_connections &&
+           !lane_retry_pending_) {
+      open_lane();
+    }
+  }
+
+  void open_lane() {
+    auto lane = std::make_shared<async_connection>(strand_, options_, *this);
+    lane->is_reserve_lane = true;
+    lanes_.push_back(lane);
+    lane->start_connect(endpoint_, [self = shared_from_this(), lane](std::error_code ec) {
+      if (std::find(self->lanes_.begin(), self->lanes_.end(), lane) == self->lanes_.end()) return;
+      if (!ec) {
+        self->lane_attempt_ = 0;
+        self->serve_waiting_reserves();
+        return;
+      }
+      std::erase(self->lanes_, lane);
+      if (self->options_.reconnect.enabled) {
+        self->lane_retry_pending_ = true;
+        self->lane_retry_timer_.expires_after(self->next_backoff(++self->lane_attempt_));
+        self->lane_retry_timer_.async_wait([self](std::error_code tec) {
+          self->lane_retry_pending_ = false;
+          if (!tec) self->serve_waiting_reserves();
+        });
+        return;
+      }
+      // No reconnecting: the reserves waiting for this connection cannot be served.
+      while (op_base* op = self->waiting_reserves_.pop_front()) op->complete(ec, nullptr);
+    });
+  }
+
+  void send_reserve(const std::shared_ptr<async_connection>& lane, op_base* op) {
+    std::string bytes;
+    op_queue ops;
+    {
+      std::lock_guard lock(mu_);
+      if (lane->tube_version != tube_version_) {
+        append_watch_diff(bytes, ops, lane->watched, watched_);
+        lane->watched = watched_;
+        lane->tube_version = tube_version_;
+      }
+    }
+    if (auto ec = op->encode(bytes)) {
+      while (op_base* s = ops.pop_front()) s->complete(ec, nullptr);
+      op->complete(ec, nullptr);
+      return;
+    }
+    ops.push_back(op);
+    lane->send(bytes, ops);
+  }
+
+  void send_job_action(const std::shared_ptr<async_connection>& lane, op_base* op) {
+    if (!lane->is_open()) {  // the connection that held the job dropped since the lookup
+      op->complete(make_error_code(errc::lost_reservation), nullptr);
+      return;
+    }
+    std::string bytes;
+    if (auto ec = op->encode(bytes)) {
+      op->complete(ec, nullptr);
+      return;
+    }
+    op_queue ops;
+    ops.push_back(op);
+    lane->send(bytes, ops);
+  }
+
+  void cancel_waiting(std::uint64_t serial) {
+    for (op_base* op = waiting_reserves_.front(); op != nullptr; op = op->next) {
+      if (op->serial != serial) continue;
+      waiting_reserves_.remove(op);
+      op->complete(make_error_code(asio::error::operation_aborted), nullptr);
+      return;
+    }
+    for (const auto& lane : lanes_) {
+      if (!lane->holds_op(serial)) continue;
+      // Closing is the only clean way to take a reserve back: the server releases a job it may
+      // be handing over at this moment, and no other command shares this connection.
+      auto keep = lane;
+      keep->close(make_error_code(asio::error::operation_aborted));
+      return;
+    }
+  }
+
+  // ------------------------------------------------------------------ bookkeeping
+
+  /// Keeps `conn.held` (and the job -> reserve connection routes) in step with replies.
+  void track_reservations(async_connection& conn, const op_base& op, const proto::reply& reply) {
+    if (op.traits.reserves_job && reply.kind == proto::reply_kind::reserved) {
+      conn.held.insert(reply.number);
+      if (conn.is_reserve_lane) {
+        std::lock_guard lock(mu_);
+        for (const auto& lane : lanes_) {
+          if (lane.get() == &conn) job_lanes_[reply.number] = lane;
+        }
+      }
+      return;
+    }
+    if (!op.traits.acts_on_reserved) return;
+    const bool ends = reply.kind == proto::reply_kind::not_found ||
+                      reply.kind == proto::reply_kind::deleted ||
+                      reply.kind == proto::reply_kind::released ||
+                      reply.kind == proto::reply_kind::buried;
+    if (ends && conn.held.erase(op.job.value) > 0) forget_lane_job(conn, op.job.value);
+  }
+
+  void forget_lane_job(const async_connection& conn, std::uint64_t id) {
+    if (!conn.is_reserve_lane) return;
+    std::lock_guard lock(mu_);
+    job_lanes_.erase(id);
+  }
+
+  /// The error for a command that was written and got no reply.
+  static std::error_code written_error(const op_base& op, std::error_code reason, bool oldest) {
+    if (op.is_put) return errc::outcome_unknown;  // the job may exist: never say it failed
+    if (reason == asio::error::operation_aborted) return reason;
+    if (reason == errc::reply_timeout && oldest) return reason;
+    return errc::connection_lost;
+  }
+
+  void fail(op_base* op, bool counted_on_main, std::error_code ec) {
+    const bool counted = counted_on_main && !op->internal;
+    op->complete(ec, nullptr);
+    if (counted) release_slot();
+  }
+
+  void complete_later(op_base* op, std::error_code ec) {
+    asio::post(strand_, [op, ec] { op->complete(ec, nullptr); });
+  }
+
+  void answer_later(op_base* op, proto::reply reply) {
+    asio::post(strand_, [op, r = std::move(reply)]() mutable { op->complete({}, &r); });
+  }
+
+  void close_everything() {
+    const auto aborted = make_error_code(asio::error::operation_aborted);
+    retry_timer_.cancel();
+    lane_retry_timer_.cancel();
+    op_queue stranded;
+    {
+      std::lock_guard lock(mu_);
+      stranded = take_pending();
+    }
+    while (op_base* op = stranded.pop_front()) fail(op, true, aborted);
+    if (auto main = main_) main->close(aborted);
+    main_ = nullptr;
+    for (auto lanes = lanes_; const auto& lane : lanes) lane->close(aborted);
+    lanes_.clear();
+    while (op_base* op = waiting_reserves_.pop_front()) op->complete(aborted, nullptr);
+    complete_connect_waiters(aborted);
+  }
+
+  void emit(const client_event& e) {
+    if (options_.on_event) options_.on_event(e);
+  }
+
+  asio::any_io_executor user_executor_;
+  asio::any_io_executor strand_;
+  endpoint endpoint_;
+  async_client_options options_;
+
+  // Shared with submitting threads: guarded by mu_.
+  std::mutex mu_;
+  std::condition_variable room_;
+  main_state state_ = main_state::idle;
+  std::string pending_bytes_;  // requests submitted for the main connection, not yet handed over
+  op_queue pending_ops_;
+  std::size_t outstanding_ = 0;  // user commands of the main connection not yet completed
+  std::size_t waiters_ = 0;
+  bool flush_posted_ = false;
+  std::uint64_t next_serial_ = 1;
+  tube_name used_;
+  std::vector<tube_name> watched_{tube_name()};
+  std::uint64_t tube_version_ = 0;
+  std::unordered_map<std::uint64_t, std::shared_ptr<async_connection>> job_lanes_;
+
+  // Strand only.
+  std::shared_ptr<async_connection> main_;
+  std::vector<std::shared_ptr<async_connection>> lanes_;
+  op_queue waiting_reserves_;
+  op_queue connect_waiters_;
+  bool ever_connected_ = false;
+  unsigned attempt_ = 0;
+  unsigned lane_attempt_ = 0;
+  bool lane_retry_pending_ = false;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer lane_retry_timer_;
+  std::minstd_rand rng_;
+};
+
+std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, const endpoint& ep,
+                                            const async_client_options& options) {
+  return std::make_shared<async_core>(ex, ep, options);
+}
+
+void submit(async_core& core, op_base* op) { core.submit(op); }
+void connect(async_core& core, op_base* op) { core.connect(op); }
+void shutdown(async_core& core) { core.shutdown(); }
+std::size_t in_flight(async_core& core) { return core.in_flight(); }
+const asio::any_io_executor& strand_of(async_core& core) { return core.strand(); }
+
+}  // namespace beanpole::detail
+
+namespace beanpole {
+
+async_client::async_client(executor_type ex, endpoint ep, async_client_options options)
+    : executor_(std::move(ex)), core_(detail::make_async_core(executor_, ep, options)) {}
+
+async_client::~async_client() { detail::shutdown(*core_); }
+
+void async_client::close() { detail::shutdown(*core_); }
+
+std::size_t async_client::in_flight() const { return detail::in_flight(*core_); }
+
+}  // namespace beanpole

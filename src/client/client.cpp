@@ -1,0 +1,313 @@
+// The blocking client: drives the proto command types over a blocking socket.
+#include "beanpole/client.hpp"
+
+#include <mutex>
+#include <type_traits>
+
+#include "beanpole/proto/commands.hpp"
+#include "beanpole/proto/reply_parser.hpp"
+#include "net/blocking_socket.hpp"
+
+namespace beanpole {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// The deadline of a command's reply: the reply timeout plus the server's deliberate wait, or
+/// none when either is unbounded.
+detail::deadline reply_deadline(const connection_options& opts, proto::server_wait wait) {
+  if (wait.unbounded || opts.reply_timeout.count() == 0) return std::nullopt;
+  return steady::now() + opts.reply_timeout + wait.bounded;
+}
+
+detail::deadline write_deadline(const connection_options& opts) {
+  if (opts.reply_timeout.count() == 0) return std::nullopt;
+  return steady::now() + opts.reply_timeout;
+}
+
+/// Whether an error means the byte stream can no longer be trusted (or is gone).
+bool breaks_connection(std::error_code ec) {
+  return ec && ec != condition::server_answer && ec != condition::local_misuse;
+}
+
+}  // namespace
+
+struct client::impl {
+  explicit impl(connection_options o) : options(o), parser(o.limits) {}
+
+  /// Sends `request` and reads one reply into `out`.
+  std::error_code round_trip(std::string_view request, proto::server_wait wait, bool has_reply,
+                             proto::reply& reply) {
+    if (!socket.is_open()) return errc::not_connected;
+    if (auto ec = socket.write_all(request, write_deadline(options))) return ec;
+    if (!has_reply) return {};
+    const auto until = reply_deadline(options, wait);
+    for (;;) {
+      if (in_begin == in_end) {
+        in_begin = in_end = 0;
+        std::size_t got = 0;
+        if (auto ec = socket.read_some(in.data(), in.size(), until, got)) return ec;
+        in_end = got;
+      }
+      const auto step = parser.parse(std::string_view(in.data() + in_begin, in_end - in_begin));
+      in_begin += step.consumed;
+      if (step.status == proto::parse_status::ready) {
+        reply = parser.take();
+        return {};
+      }
+      if (step.status == proto::parse_status::error) return parser.error();
+    }
+  }
+
+  void drop_connection() {
+    socket.close();
+    parser.reset();
+    in_begin = in_end = 0;
+  }
+
+  connection_options options;
+  std::mutex mutex;
+  detail::blocking_socket socket;
+  proto::reply_parser parser;
+  std::string out;              // the request being written, reused between commands
+  std::vector<char> in = std::vector<char>(64 * 1024);
+  std::size_t in_begin = 0;     // unparsed bytes are in[in_begin, in_end)
+  std::size_t in_end = 0;
+};
+
+template <class Command>
+auto client::run(const Command& cmd, std::error_code& ec) {
+  using result = typename Command::result_type;
+  ec.clear();
+  std::lock_guard lock(impl_->mutex);
+  impl& s = *impl_;
+  s.out.clear();
+  if ((ec = cmd.encode(s.out))) return result();  // refused: nothing was sent
+
+  proto::reply reply;
+  ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, reply);
+  if (!ec && !Command::traits.has_reply) s.drop_connection();  // quit: the server closes
+  if (ec || !Command::traits.has_reply) {
+    if (breaks_connection(ec)) s.drop_connection();
+    return result();
+  }
+  if constexpr (std::is_void_v<result>) {
+    cmd.interpret(std::move(reply), ec);
+    if (breaks_connection(ec)) s.drop_connection();
+  } else {
+    auto value = cmd.interpret(std::move(reply), ec);
+    if (breaks_connection(ec)) s.drop_connection();
+    return value;
+  }
+}
+
+template <class Command>
+auto client::run_or_throw(const Command& cmd) {
+  std::error_code ec;
+  if constexpr (std::is_void_v<typename Command::result_type>) {
+    run(cmd, ec);
+    if (ec) throw error(ec);
+  } else {
+    auto value = run(cmd, ec);
+    if (ec) throw error(ec);
+    return value;
+  }
+}
+
+std::optional<job_handle> client::handle(std::optional<job>&& j) {
+  if (!j) return std::nullopt;
+  return job_handle(*this, std::move(*j));
+}
+
+// --------------------------------------------------------------------------- life cycle
+
+client::client(connection_options options) : impl_(std::make_unique<impl>(options)) {}
+
+client::client(const endpoint& ep, connection_options options) : client(options) { connect(ep); }
+
+client::~client() = default;
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+
+void client::connect(const endpoint& ep) {
+  std::error_code ec;
+  connect(ep, ec);
+  if (ec) throw error(ec, "connect to " + ep.to_string());
+}
+
+void client::connect(const endpoint& ep, std::error_code& ec) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->drop_connection();
+  ec = impl_->socket.connect(ep, impl_->options.connect_timeout);
+}
+
+bool client::is_open() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->socket.is_open();
+}
+
+void client::close() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->drop_connection();
+}
+
+const connection_options& client::options() const noexcept { return impl_->options; }
+
+// ----------------------------------------------------------------------------- commands
+
+job_id client::put(std::string_view body, const put_options& opts) {
+  std::error_code ec;
+  const job_id id = put(body, opts, ec);
+  if (ec == errc::buried) throw error(ec, id.value, "put: job " + std::to_string(id.value));
+  if (ec) throw error(ec);
+  return id;
+}
+
+job_id client::put(std::string_view body, const put_options& opts, std::error_code& ec) {
+  return run(proto::put_command{opts.pri, opts.delay, opts.ttr, body}, ec);
+}
+
+void client::use(const tube_name& tube) { run_or_throw(proto::use_command{tube}); }
+void client::use(const tube_name& tube, std::error_code& ec) { run(proto::use_command{tube}, ec); }
+
+job_handle client::reserve() { return job_handle(*this, run_or_throw(proto::reserve_command{})); }
+job_handle client::reserve(std::error_code& ec) {
+  return job_handle(*this, run(proto::reserve_command{}, ec));
+}
+
+std::optional<job_handle> client::reserve_with_timeout(std::chrono::seconds timeout) {
+  return handle(run_or_throw(proto::reserve_with_timeout_command{timeout}));
+}
+std::optional<job_handle> client::reserve_with_timeout(std::chrono::seconds timeout,
+                                                       std::error_code& ec) {
+  return handle(run(proto::reserve_with_timeout_command{timeout}, ec));
+}
+
+std::optional<job_handle> client::reserve_job(job_id id) {
+  return handle(run_or_throw(proto::reserve_job_command{id}));
+}
+std::optional<job_handle> client::reserve_job(job_id id, std::error_code& ec) {
+  return handle(run(proto::reserve_job_command{id}, ec));
+}
+
+void client::remove(job_id id) { run_or_throw(proto::delete_command{id}); }
+void client::remove(job_id id, std::error_code& ec) { run(proto::delete_command{id}, ec); }
+
+void client::release(job_id id, priority pri, std::chrono::seconds delay) {
+  run_or_throw(proto::release_command{id, pri, delay});
+}
+void client::release(job_id id, priority pri, std::chrono::seconds delay, std::error_code& ec) {
+  run(proto::release_command{id, pri, delay}, ec);
+}
+
+void client::bury(job_id id, priority pri) { run_or_throw(proto::bury_command{id, pri}); }
+void client::bury(job_id id, priority pri, std::error_code& ec) {
+  run(proto::bury_command{id, pri}, ec);
+}
+
+void client::touch(job_id id) { run_or_throw(proto::touch_command{id}); }
+void client::touch(job_id id, std::error_code& ec) { run(proto::touch_command{id}, ec); }
+
+std::size_t client::watch(const tube_name& tube) { return run_or_throw(proto::watch_command{tube}); }
+std::size_t client::watch(const tube_name& tube, std::error_code& ec) {
+  return run(proto::watch_command{tube}, ec);
+}
+
+std::size_t client::ignore(const tube_name& tube) {
+  return run_or_throw(proto::ignore_command{tube});
+}
+std::size_t client::ignore(const tube_name& tube, std::error_code& ec) {
+  return run(proto::ignore_command{tube}, ec);
+}
+
+std::optional<job> client::peek(job_id id) { return run_or_throw(proto::peek_command{id}); }
+std::optional<job> client::peek(job_id id, std::error_code& ec) {
+  return run(proto::peek_command{id}, ec);
+}
+
+std::optional<job> client::peek_ready() {
+  return run_or_throw(proto::peek_state_command{proto::job_state::ready});
+}
+std::optional<job> client::peek_ready(std::error_code& ec) {
+  return run(proto::peek_state_command{proto::job_state::ready}, ec);
+}
+std::optional<job> client::peek_delayed() {
+  return run_or_throw(proto::peek_state_command{proto::job_state::delayed});
+}
+std::optional<job> client::peek_delayed(std::error_code& ec) {
+  return run(proto::peek_state_command{proto::job_state::delayed}, ec);
+}
+std::optional<job> client::peek_buried() {
+  return run_or_throw(proto::peek_state_command{proto::job_state::buried});
+}
+std::optional<job> client::peek_buried(std::error_code& ec) {
+  return run(proto::peek_state_command{proto::job_state::buried}, ec);
+}
+
+std::uint64_t client::kick(std::uint64_t bound) { return run_or_throw(proto::kick_command{bound}); }
+std::uint64_t client::kick(std::uint64_t bound, std::error_code& ec) {
+  return run(proto::kick_command{bound}, ec);
+}
+
+void client::kick_job(job_id id) { run_or_throw(proto::kick_job_command{id}); }
+void client::kick_job(job_id id, std::error_code& ec) { run(proto::kick_job_command{id}, ec); }
+
+proto::job_stats client::stats_job(job_id id) { return run_or_throw(proto::stats_job_command{id}); }
+proto::job_stats client::stats_job(job_id id, std::error_code& ec) {
+  return run(proto::stats_job_command{id}, ec);
+}
+
+proto::tube_stats client::stats_tube(const tube_name& tube) {
+  return run_or_throw(proto::stats_tube_command{tube});
+}
+proto::tube_stats client::stats_tube(const tube_name& tube, std::error_code& ec) {
+  return run(proto::stats_tube_command{tube}, ec);
+}
+
+proto::server_stats client::stats() { return run_or_throw(proto::stats_command{}); }
+proto::server_stats client::stats(std::error_code& ec) { return run(proto::stats_command{}, ec); }
+
+std::vector<std::string> client::list_tubes() { return run_or_throw(proto::list_tubes_command{}); }
+std::vector<std::string> client::list_tubes(std::error_code& ec) {
+  return run(proto::list_tubes_command{}, ec);
+}
+
+std::string client::list_tube_used() { return run_or_throw(proto::list_tube_used_command{}); }
+std::string client::list_tube_used(std::error_code& ec) {
+  return run(proto::list_tube_used_command{}, ec);
+}
+
+std::vector<std::string> client::list_tubes_watched() {
+  return run_or_throw(proto::list_tubes_watched_command{});
+}
+std::vector<std::string> client::list_tubes_watched(std::error_code& ec) {
+  return run(proto::list_tubes_watched_command{}, ec);
+}
+
+void client::pause_tube(const tube_name& tube, std::chrono::seconds delay) {
+  run_or_throw(proto::pause_tube_command{tube, delay});
+}
+void client::pause_tube(const tube_name& tube, std::chrono::seconds delay, std::error_code& ec) {
+  run(proto::pause_tube_command{tube, delay}, ec);
+}
+
+void client::quit() { run_or_throw(proto::quit_command{}); }
+void client::quit(std::error_code& ec) { run(proto::quit_command{}, ec); }
+
+// ---------------------------------------------------------------------------- job_handle
+
+void job_handle::remove() { owner_->remove(job_.id); }
+void job_handle::release(priority pri, std::chrono::seconds delay) {
+  owner_->release(job_.id, pri, delay);
+}
+void job_handle::bury(priority pri) { owner_->bury(job_.id, pri); }
+void job_handle::touch() { owner_->touch(job_.id); }
+void job_handle::remove(std::error_code& ec) { owner_->remove(job_.id, ec); }
+void job_handle::release(priority pri, std::chrono::seconds delay, std::error_code& ec) {
+  owner_->release(job_.id, pri, delay, ec);
+}
+void job_handle::bury(priority pri, std::error_code& ec) { owner_->bury(job_.id, pri, ec); }
+void job_handle::touch(std::error_code& ec) { owner_->touch(job_.id, ec); }
+
+}  // namespace beanpole

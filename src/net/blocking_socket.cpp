@@ -1,0 +1,205 @@
+#include "net/blocking_socket.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "beanpole/error.hpp"
+
+namespace beanpole::detail {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+std::error_code last_error() { return {errno, std::system_category()}; }
+
+class netdb_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "netdb"; }
+  std::string message(int ev) const override { return ::gai_strerror(ev); }
+};
+
+const std::error_category& netdb_category() {
+  static const netdb_category_impl instance;
+  return instance;
+}
+
+/// Milliseconds left until `until` (at least 1 while time remains), or -1 for "no limit".
+int poll_timeout(const deadline& until) {
+  if (!until) return -1;
+  const auto left = std::chrono::ceil<milliseconds>(*until - steady_clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
+}
+
+/// Connects `fd` (non-blocking) to `addr`, waiting until `until`.
+std::error_code connect_one(int fd, const sockaddr* addr, socklen_t len, const deadline& until) {
+  if (::connect(fd, addr, len) == 0) return {};
+  if (errno != EINPROGRESS) return last_error();
+  pollfd pfd{fd, POLLOUT, 0};
+  for (;;) {
+    const int n = ::poll(&pfd, 1, poll_timeout(until));
+    if (n > 0) break;
+    if (n == 0) return errc::connect_timeout;
+    if (errno != EINTR) return last_error();
+  }
+  int err = 0;
+  socklen_t err_len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return last_error();
+  return err == 0 ? std::error_code{} : std::error_code{err, std::system_category()};
+}
+
+/// A socket of `family`, non-blocking while it connects.
+int open_socket(int family) {
+  return ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+}
+
+std::error_code make_blocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) return last_error();
+  return {};
+}
+
+}  // namespace
+
+blocking_socket::blocking_socket(blocking_socket&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      recv_timeout_(other.recv_timeout_),
+      send_timeout_(other.send_timeout_) {}
+
+blocking_socket& blocking_socket::operator=(blocking_socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    recv_timeout_ = other.recv_timeout_;
+    send_timeout_ = other.send_timeout_;
+  }
+  return *this;
+}
+
+void blocking_socket::close() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  recv_timeout_ = send_timeout_ = std::chrono::nanoseconds{0};
+}
+
+std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeout) {
+  close();
+  const deadline until =
+      timeout.count() > 0 ? deadline{steady_clock::now() + timeout} : std::nullopt;
+
+  if (ep.is_unix()) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (ep.unix_path.size() >= sizeof addr.sun_path) return errc::invalid_address;
+    std::memcpy(addr.sun_path, ep.unix_path.c_str(), ep.unix_path.size() + 1);
+    const int fd = open_socket(AF_UNIX);
+    if (fd < 0) return last_error();
+    if (auto ec = connect_one(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr, until)) {
+      ::close(fd);
+      return ec;
+    }
+    fd_ = fd;
+    return make_blocking(fd_);
+  }
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(ep.port);
+  if (const int rc = ::getaddrinfo(ep.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return rc == EAI_SYSTEM ? last_error() : std::error_code{rc, netdb_category()};
+  }
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
+
+  std::error_code ec = errc::not_connected;
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    const int fd = open_socket(ai->ai_family);
+    if (fd < 0) {
+      ec = last_error();
+      continue;
+    }
+    ec = connect_one(fd, ai->ai_addr, ai->ai_addrlen, until);
+    if (!ec) {
+      // Each request goes out in one write and is answered before the next: Nagle's algorithm
+      // would hold small writes back for the peer's delayed ACK (about 40 ms each).
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      fd_ = fd;
+      return make_blocking(fd_);
+    }
+    ::close(fd);
+    if (ec == errc::connect_timeout) break;  // the time is spent on every address alike
+  }
+  return ec;
+}
+
+std::error_code blocking_socket::set_timeout(int option, const deadline& until,
+                                             std::chrono::nanoseconds& cached) {
+  std::chrono::nanoseconds wanted{0};  // zero: block without limit
+  if (until) {
+    wanted = *until - steady_clock::now();
+    if (wanted <= std::chrono::nanoseconds{0}) return errc::reply_timeout;
+    // Round up to whole milliseconds so repeated calls with the same timeout hit the cache.
+    wanted = std::chrono::ceil<milliseconds>(wanted);
+  }
+  // A cached timeout that is a little longer is fine for the first read of a reply; re-arm only
+  // when it differs by more than a millisecond, so the usual command costs no setsockopt.
+  const auto diff = wanted > cached ? wanted - cached : cached - wanted;
+  if (diff <= milliseconds{1} && (wanted.count() == 0) == (cached.count() == 0)) return {};
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(wanted).count());
+  tv.tv_usec = static_cast<suseconds_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(wanted % std::chrono::seconds{1})
+          .count());
+  if (::setsockopt(fd_, SOL_SOCKET, option, &tv, sizeof tv) != 0) return last_error();
+  cached = wanted;
+  return {};
+}
+
+std::error_code blocking_socket::write_all(std::string_view data, const deadline& until) {
+  if (fd_ < 0) return errc::not_connected;
+  while (!data.empty()) {
+    if (auto ec = set_timeout(SO_SNDTIMEO, until, send_timeout_)) return ec;
+    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
+      return last_error();
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+std::error_code blocking_socket::read_some(char* buf, std::size_t size, const deadline& until,
+                                           std::size_t& got) {
+  if (fd_ < 0) return errc::not_connected;
+  for (;;) {
+    if (auto ec = set_timeout(SO_RCVTIMEO, until, recv_timeout_)) return ec;
+    const ssize_t n = ::recv(fd_, buf, size, 0);
+    if (n > 0) {
+      got = static_cast<std::size_t>(n);
+      return {};
+    }
+    if (n == 0) return errc::connection_lost;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
+    return last_error();
+  }
+}
+
+}  // namespace beanpole::detail

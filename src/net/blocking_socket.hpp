@@ -1,0 +1,59 @@
+// A connected stream socket (TCP or Unix) with blocking I/O bounded by deadlines: the transport
+// of the blocking client. Private to the library.
+//
+// Why not Asio here: a blocking request/response costs two system calls this way (send, then a
+// recv that sleeps in the kernel until the reply comes), where a reactor costs four (send, a recv
+// that finds nothing, epoll_wait, recv). On this protocol's small messages system calls are the
+// whole cost, so the blocking client stays on plain sockets; what a command means is shared with
+// the async client through the proto command types, not through the transport.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+#include "beanpole/endpoint.hpp"
+
+namespace beanpole::detail {
+
+/// A deadline for blocking I/O; `std::nullopt` means "no limit".
+using deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+/// Thread safety: none; the owner serializes calls.
+class blocking_socket {
+ public:
+  blocking_socket() = default;
+  blocking_socket(const blocking_socket&) = delete;
+  blocking_socket& operator=(const blocking_socket&) = delete;
+  blocking_socket(blocking_socket&& other) noexcept;
+  blocking_socket& operator=(blocking_socket&& other) noexcept;
+  ~blocking_socket() { close(); }
+
+  /// Connects to `ep`, trying every resolved address in turn until `timeout` (zero: no limit)
+  /// runs out. Sets TCP_NODELAY on TCP sockets. Errors: resolver and socket errors
+  /// (std::system_category or the netdb category), `errc::connect_timeout`.
+  std::error_code connect(const endpoint& ep, std::chrono::milliseconds timeout);
+
+  /// Sends all of `data`, in as few system calls as the kernel allows. Errors: socket errors,
+  /// `errc::reply_timeout` when the deadline passes (the peer stopped reading).
+  std::error_code write_all(std::string_view data, const deadline& until);
+
+  /// Receives at least one byte into `buf`. Errors: socket errors, `errc::connection_lost` when
+  /// the peer closed, `errc::reply_timeout` when the deadline passes.
+  std::error_code read_some(char* buf, std::size_t size, const deadline& until, std::size_t& got);
+
+  bool is_open() const noexcept { return fd_ >= 0; }
+  void close() noexcept;
+
+ private:
+  std::error_code set_timeout(int option, const deadline& until, std::chrono::nanoseconds& cached);
+
+  int fd_ = -1;
+  // The SO_RCVTIMEO / SO_SNDTIMEO now in force, so the common case costs no setsockopt.
+  std::chrono::nanoseconds recv_timeout_{0};
+  std::chrono::nanoseconds send_timeout_{0};
+};
+
+}  // namespace beanpole::detail

@@ -1,0 +1,221 @@
+#include "beanpole/proto/reply_parser.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <ostream>
+
+#include "beanpole/error.hpp"
+#include "beanpole/types.hpp"
+
+namespace beanpole::proto {
+namespace {
+
+/// What may follow a reply word on its line.
+enum class args : std::uint8_t {
+  none,          ///< nothing
+  number,        ///< exactly one number
+  opt_number,    ///< nothing or one number (BURIED, KICKED)
+  tube,          ///< one tube name (USING)
+  id_and_body,   ///< <id> <bytes>, then a body (RESERVED, FOUND)
+  body,          ///< <bytes>, then a body (OK)
+};
+
+struct word_entry {
+  std::string_view word;
+  reply_kind kind;
+  args shape;
+};
+
+// Ordered like reply_kind, so to_string can index it.
+constexpr word_entry words[] = {
+    {"INSERTED", reply_kind::inserted, args::number},
+    {"BURIED", reply_kind::buried, args::opt_number},
+    {"USING", reply_kind::using_tube, args::tube},
+    {"RESERVED", reply_kind::reserved, args::id_and_body},
+    {"DEADLINE_SOON", reply_kind::deadline_soon, args::none},
+    {"TIMED_OUT", reply_kind::timed_out, args::none},
+    {"DELETED", reply_kind::deleted, args::none},
+    {"NOT_FOUND", reply_kind::not_found, args::none},
+    {"RELEASED", reply_kind::released, args::none},
+    {"TOUCHED", reply_kind::touched, args::none},
+    {"WATCHING", reply_kind::watching, args::number},
+    {"NOT_IGNORED", reply_kind::not_ignored, args::none},
+    {"FOUND", reply_kind::found, args::id_and_body},
+    {"KICKED", reply_kind::kicked, args::opt_number},
+    {"OK", reply_kind::ok, args::body},
+    {"PAUSED", reply_kind::paused, args::none},
+    {"EXPECTED_CRLF", reply_kind::expected_crlf, args::none},
+    {"JOB_TOO_BIG", reply_kind::job_too_big, args::none},
+    {"DRAINING", reply_kind::draining, args::none},
+    {"OUT_OF_MEMORY", reply_kind::out_of_memory, args::none},
+    {"INTERNAL_ERROR", reply_kind::internal_error, args::none},
+    {"BAD_FORMAT", reply_kind::bad_format, args::none},
+    {"UNKNOWN_COMMAND", reply_kind::unknown_command, args::none},
+};
+
+/// Splits off the next space-separated token; the protocol uses exactly one space.
+std::string_view next_token(std::string_view& rest) {
+  const auto space = rest.find(' ');
+  const auto token = rest.substr(0, space);
+  rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+  return token;
+}
+
+/// Parses a decimal number: digits only (no sign, no spaces), no overflow.
+bool parse_number(std::string_view text, std::uint64_t& out) {
+  if (text.empty() || text.size() > 20) return false;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+/// A number argument: missing (or an empty token from a doubled space) is a malformed line; one
+/// that is not decimal digits or overflows is a bad number.
+std::error_code read_number(std::string_view text, std::uint64_t& out) {
+  if (text.empty()) return errc::malformed_reply;
+  if (!parse_number(text, out)) return errc::bad_number;
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(reply_kind kind) noexcept {
+  return words[static_cast<std::size_t>(kind)].word;
+}
+
+std::ostream& operator<<(std::ostream& os, const reply& r) {
+  os << to_string(r.kind);
+  if (r.has_number) os << ' ' << r.number;
+  if (r.kind == reply_kind::using_tube) os << ' ' << r.body;
+  if (r.kind == reply_kind::reserved || r.kind == reply_kind::found || r.kind == reply_kind::ok) {
+    os << " [" << r.body.size() << " bytes]";
+  }
+  return os;
+}
+
+reply reply_parser::take() {
+  reply out = std::move(reply_);
+  reply_ = reply{};
+  state_ = state::line;
+  return out;
+}
+
+void reply_parser::reset() noexcept {
+  state_ = state::line;
+  line_size_ = 0;
+  body_left_ = 0;
+  crlf_seen_ = 0;
+  reply_ = reply{};
+  error_ = {};
+}
+
+reply_parser::result reply_parser::fail(std::error_code ec, std::size_t consumed) {
+  state_ = state::failed;
+  error_ = ec;
+  return {parse_status::error, consumed};
+}
+
+std::error_code reply_parser::decode_line(std::string_view line) {
+  std::string_view rest = line;
+  const std::string_view word = next_token(rest);
+  const auto* entry = std::find_if(std::begin(words), std::end(words),
+                                   [&](const word_entry& e) { return e.word == word; });
+  if (entry == std::end(words)) return errc::unknown_reply;
+  // next_token cannot tell "5" from "5 " at the end of a line: refuse the trailing space here.
+  if (line.back() == ' ') return errc::malformed_reply;
+
+  reply_ = reply{};
+  reply_.kind = entry->kind;
+  switch (entry->shape) {
+    case args::none:
+      return rest.empty() && line.size() == word.size() ? std::error_code{} : errc::malformed_reply;
+    case args::opt_number:
+      if (line.size() == word.size()) return {};
+      [[fallthrough]];
+    case args::number: {
+      const auto text = next_token(rest);
+      if (!rest.empty()) return errc::malformed_reply;
+      if (const auto ec = read_number(text, reply_.number)) return ec;
+      reply_.has_number = true;
+      return {};
+    }
+    case args::tube:
+      if (!tube_name::is_valid(rest)) return errc::malformed_reply;
+      reply_.body.assign(rest);
+      return {};
+    case args::id_and_body:
+    case args::body: {
+      if (entry->shape == args::id_and_body) {
+        if (const auto ec = read_number(next_token(rest), reply_.number)) return ec;
+        reply_.has_number = true;
+      }
+      const auto size_text = next_token(rest);
+      if (!rest.empty()) return errc::malformed_reply;
+      std::uint64_t size = 0;
+      if (const auto ec = read_number(size_text, size)) return ec;
+      if (size > limits_.max_body) return errc::body_too_large;
+      body_left_ = static_cast<std::size_t>(size);
+      reply_.body.reserve(body_left_);
+      state_ = state::body;
+      return {};
+    }
+  }
+  return errc::unknown_reply;
+}
+
+reply_parser::result reply_parser::parse(std::string_view input) {
+  std::size_t used = 0;
+  if (state_ == state::failed) return {parse_status::error, 0};
+  if (state_ == state::done) state_ = state::line;  // a reply was left in place: start the next
+
+  if (state_ == state::line) {
+    const auto newline = input.find('\n');
+    const std::size_t take_bytes = newline == std::string_view::npos ? input.size() : newline + 1;
+    if (line_size_ + take_bytes > parser_limits::max_line) {
+      return fail(errc::reply_line_too_long, std::min(input.size(), parser_limits::max_line));
+    }
+    std::string_view line;
+    if (line_size_ == 0 && newline != std::string_view::npos) {
+      line = input.substr(0, take_bytes);  // the whole line is in the input: no copy
+    } else {
+      // memcpy wants non-null pointers even for 0 bytes, and an empty view may have none.
+      if (take_bytes > 0) std::memcpy(line_.data() + line_size_, input.data(), take_bytes);
+      line_size_ += take_bytes;
+      if (newline == std::string_view::npos) return {parse_status::need_more, take_bytes};
+      line = std::string_view(line_.data(), line_size_);
+    }
+    used = take_bytes;
+    line_size_ = 0;
+    if (line.size() < 2 || line[line.size() - 2] != '\r') return fail(errc::malformed_reply, used);
+    if (const auto ec = decode_line(line.substr(0, line.size() - 2))) return fail(ec, used);
+    if (state_ == state::line) {
+      state_ = state::done;
+      return {parse_status::ready, used};
+    }
+  }
+
+  if (state_ == state::body) {
+    const std::size_t n = std::min(body_left_, input.size() - used);
+    reply_.body.append(input.data() + used, n);
+    used += n;
+    body_left_ -= n;
+    if (body_left_ > 0) return {parse_status::need_more, used};
+    state_ = state::body_crlf;
+    crlf_seen_ = 0;
+  }
+
+  // state::body_crlf: the two bytes after the body must be exactly "\r\n".
+  while (crlf_seen_ < 2 && used < input.size()) {
+    if (input[used] != "\r\n"[crlf_seen_]) return fail(errc::missing_body_crlf, used);
+    ++crlf_seen_;
+    ++used;
+  }
+  if (crlf_seen_ < 2) return {parse_status::need_more, used};
+  state_ = state::done;
+  return {parse_status::ready, used};
+}
+
+}  // namespace beanpole::proto

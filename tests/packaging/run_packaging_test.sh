@@ -1,0 +1,167 @@
+#!/bin/sh
+# Runs one packaging test; called by ctest (see CMakeLists.txt next to this file).
+#
+#   run_packaging_test.sh --mode=MODE --work-dir=DIR [--option=value ...]
+#
+# MODE is one of
+#   install           cmake --install the main build into WORK_DIR/prefix
+#   find_package      copy that prefix elsewhere (it must be relocatable), then configure, build
+#                     and run consumer/ with find_package(beanpole CONFIG) and CMAKE_PREFIX_PATH
+#   add_subdirectory  configure, build and run consumer/ with add_subdirectory(SOURCE_DIR)
+#   pkg_config        compile and link consumer/consumer.cpp with the compiler alone, using
+#                     `pkg-config --cflags --libs beanpole` from that prefix, then run it
+#
+# Options (empty values are allowed and mean "not set"):
+#   --build-dir --source-dir --install-dir (the prefix written by the install mode)
+#   --cmake --generator --make-program --cxx --launcher --config --version --libdir
+#   --library-type=STATIC_LIBRARY|SHARED_LIBRARY --build-shared-libs --pkg-config
+#   --cxx-flags --config-flags --exe-linker-flags --shared-linker-flags
+#
+# The compiler and the flags are those of the main build, sanitizer flags included, so that the
+# consumer links with a library built with -fsanitize=... Exit code 77 means "skipped".
+set -eu
+set -f  # flags are split on spaces below, never globbed
+
+mode='' work_dir='' build_dir='' source_dir='' install_dir='' cmake=cmake generator=''
+make_program='' cxx='' launcher='' config='' version='' libdir=lib library_type=STATIC_LIBRARY
+build_shared_libs='' pkg_config='' cxx_flags='' config_flags='' exe_linker_flags=''
+shared_linker_flags=''
+for arg in "$@"; do
+  value=${arg#*=}
+  case $arg in
+    --mode=*) mode=$value ;;
+    --work-dir=*) work_dir=$value ;;
+    --build-dir=*) build_dir=$value ;;
+    --source-dir=*) source_dir=$value ;;
+    --install-dir=*) install_dir=$value ;;
+    --cmake=*) cmake=$value ;;
+    --generator=*) generator=$value ;;
+    --make-program=*) make_program=$value ;;
+    --cxx=*) cxx=$value ;;
+    --launcher=*) launcher=$value ;;
+    --config=*) config=$value ;;
+    --version=*) version=$value ;;
+    --libdir=*) libdir=$value ;;
+    --library-type=*) library_type=$value ;;
+    --build-shared-libs=*) build_shared_libs=$value ;;
+    --pkg-config=*) pkg_config=$value ;;
+    --cxx-flags=*) cxx_flags=$value ;;
+    --config-flags=*) config_flags=$value ;;
+    --exe-linker-flags=*) exe_linker_flags=$value ;;
+    --shared-linker-flags=*) shared_linker_flags=$value ;;
+    *) echo "run_packaging_test.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$mode" ] || [ -z "$work_dir" ]; then
+  echo "run_packaging_test.sh: --mode and --work-dir are required" >&2
+  exit 2
+fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+consumer_dir=$here/consumer
+
+say() { printf '== %s\n' "$*"; }
+run() { printf '+ %s\n' "$*"; "$@"; }
+
+# Configures, builds and runs consumer/ in $work_dir/build; extra cmake arguments are passed on.
+build_consumer() {
+  set -- -S "$consumer_dir" -B "$work_dir/build" -G "$generator" \
+    -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE="$config" \
+    -DCMAKE_CXX_FLAGS="$cxx_flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="$exe_linker_flags" \
+    -DCMAKE_SHARED_LINKER_FLAGS="$shared_linker_flags" \
+    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON \
+    -DCONSUMER_EXPECTED_VERSION="$version" "$@"
+  [ -n "$make_program" ] && set -- "$@" -DCMAKE_MAKE_PROGRAM="$make_program"
+  [ -n "$launcher" ] && set -- "$@" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"
+  if [ -n "$config" ]; then
+    config_upper=$(printf '%s' "$config" | tr '[:lower:]' '[:upper:]')
+    set -- "$@" -DCMAKE_CXX_FLAGS_"$config_upper"="$config_flags"
+  fi
+  run "$cmake" "$@"
+  if [ -n "$config" ]; then
+    run "$cmake" --build "$work_dir/build" --config "$config"
+  else
+    run "$cmake" --build "$work_dir/build"
+  fi
+  run "$work_dir/build/bin/consumer"
+}
+
+case $mode in
+  install)
+    rm -rf "$work_dir"
+    set -- --install "$build_dir" --prefix "$work_dir/prefix"
+    [ -z "$config" ] || set -- "$@" --config "$config"
+    run "$cmake" "$@" || {
+      echo "cmake --install failed: build the whole project before running the packaging tests" >&2
+      exit 1
+    }
+    for f in "include/beanpole/beanpole.hpp" "include/beanpole/version.hpp" \
+             "$libdir/cmake/beanpole/beanpoleConfig.cmake" \
+             "$libdir/cmake/beanpole/beanpoleConfigVersion.cmake" \
+             "$libdir/cmake/beanpole/beanpoleTargets.cmake" \
+             "$libdir/cmake/beanpole/FindAsio.cmake" "$libdir/pkgconfig/beanpole.pc"; do
+      [ -f "$work_dir/prefix/$f" ] || { echo "not installed: $f" >&2; exit 1; }
+    done
+    if [ -e "$work_dir/prefix/include/beanpole/version.hpp.in" ]; then
+      echo "version.hpp.in must not be installed" >&2; exit 1
+    fi
+    say "installed to $work_dir/prefix"
+    ;;
+
+  find_package)
+    rm -rf "$work_dir"
+    mkdir -p "$work_dir"
+    # A copy in another place: the CMake package must not depend on where it was installed.
+    run cp -R "$install_dir" "$work_dir/prefix"
+    if grep -r -l -F "$install_dir" "$work_dir/prefix/$libdir/cmake/beanpole"; then
+      echo "the CMake package above refers to its install location: not relocatable" >&2
+      exit 1
+    fi
+    build_consumer -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH="$work_dir/prefix"
+    ;;
+
+  add_subdirectory)
+    rm -rf "$work_dir"
+    set -- -DCONSUMER_MODE=add_subdirectory -DBEANPOLE_SOURCE_DIR="$source_dir"
+    [ -n "$build_shared_libs" ] && set -- "$@" -DBUILD_SHARED_LIBS="$build_shared_libs"
+    build_consumer "$@"
+    # Only what the consumer links was built: no tests, examples or CLI of beanpole.
+    if [ -e "$work_dir/build/beanpole-build/tests" ] || [ -e "$work_dir/build/beanpole-build/cli" ]; then
+      echo "beanpole's tests or CLI were configured in a subproject build" >&2; exit 1
+    fi
+    ;;
+
+  pkg_config)
+    if [ -z "$pkg_config" ]; then
+      echo "pkg-config was not found: skipped"
+      exit 77
+    fi
+    rm -rf "$work_dir"
+    mkdir -p "$work_dir"
+    PKG_CONFIG_PATH=$install_dir/$libdir/pkgconfig
+    export PKG_CONFIG_PATH
+    pc_prefix=$("$pkg_config" --variable=prefix beanpole)
+    [ "$pc_prefix" = "$install_dir" ] || { echo "beanpole.pc has prefix '$pc_prefix', expected '$install_dir'" >&2; exit 1; }
+    pc_version=$("$pkg_config" --modversion beanpole)
+    [ -z "$version" ] || [ "$pc_version" = "$version" ] || { echo "beanpole.pc has version '$pc_version', expected '$version'" >&2; exit 1; }
+    static=
+    [ "$library_type" = SHARED_LIBRARY ] || static=--static
+    cflags=$("$pkg_config" --cflags beanpole)
+    libs=$("$pkg_config" $static --libs beanpole)
+    say "pkg-config --cflags: $cflags"
+    say "pkg-config $static --libs: $libs"
+    set -- "$consumer_dir/consumer.cpp" -o "$work_dir/consumer"
+    [ -z "$version" ] || set -- -DCONSUMER_EXPECTED_VERSION="\"$version\"" "$@"
+    # shellcheck disable=SC2086  # the flags are lists of words
+    run $launcher "$cxx" -std=c++20 $cxx_flags $config_flags $cflags "$@" $exe_linker_flags $libs
+    LD_LIBRARY_PATH=$install_dir/$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    export LD_LIBRARY_PATH
+    run "$work_dir/consumer"
+    ;;
+
+  *)
+    echo "run_packaging_test.sh: unknown mode: $mode" >&2
+    exit 2
+    ;;
+esac
