@@ -37,7 +37,7 @@ bool input_waiting(int fd) {
 }
 
 /// Sends a batch and prints its ids; returns the exit status so far (the worst one).
-int flush_batch(client& c, std::vector<bulk_job>& batch, std::uint64_t first_line, bool json,
+int flush_batch(client& c, std::vector<bulk_job>& batch, std::uint64_t first_line, bool as_json,
                 json& ids) {
   int status = exit_ok;
   const auto results = bulk_put(c, batch);
@@ -46,7 +46,7 @@ int flush_batch(client& c, std::vector<bulk_job>& batch, std::uint64_t first_lin
     const auto& r = results[i];
     // BURIED comes with an id: the job exists, so its id is printed like any other.
     if (!r.ec || r.ec == errc::buried) {
-      if (json) {
+      if (as_json) {
         ids.push_back(r.id.value);
       } else {
         out += fmt::format("{}\n", r.id.value);

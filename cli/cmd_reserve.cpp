@@ -115,7 +115,7 @@ int run_reserve(const context& ctx, const reserve_args& a) {
       h = c.reserve_with_timeout(std::chrono::seconds(*wait), ec);
       check(ec, "reserve");
       if (!h) {
-        check(make_error_code(errc::timed_out), fmt::format("reserve: no job within {} s", *wait));
+        check(make_error_code(errc::timed_out), fmt::format("reserve --wait {}", *wait));
       }
     } else {
       h = c.reserve(ec);
@@ -156,13 +156,19 @@ int run_reserve(const context& ctx, const reserve_args& a) {
   return exit_ok;
 }
 
+std::vector<std::string>& ignored_args() {
+  static std::vector<std::string> args;
+  return args;
+}
+
 /// release / bury / touch: a new connection cannot act on a job another one reserved, so these
 /// say how to do it with reserve instead of failing with a puzzling NOT_FOUND.
 void add_note_command(CLI::App& app, context& ctx, const char* name, const char* help,
                       const char* how) {
   auto* cmd = app.add_subcommand(name, help);
   cmd->group(group_consume);
-  cmd->allow_extras();
+  // Whatever follows is accepted, so that the explanation comes instead of a parse error.
+  cmd->add_option("ARGS", ignored_args(), "Ignored")->type_name("...");
   const std::string message = fmt::format(
       "{} acts only on a job reserved by the same connection, and each beanpole command is a "
       "connection of its own; {}",

@@ -33,8 +33,8 @@ struct command_failure : std::runtime_error {
 
 /// A failure that already has its final message and status (e.g. `reserve --exec`'s CMD failed).
 struct plain_failure : std::runtime_error {
-  plain_failure(int status, const std::string& message)
-      : std::runtime_error(message), status(status) {}
+  plain_failure(int exit_status, const std::string& message)
+      : std::runtime_error(message), status(exit_status) {}
   int status;
 };
 

@@ -15,6 +15,8 @@
 namespace {
 
 constexpr const char* footer = R"(Global options go before the command. Every command takes -h/--help.
+The server is --addr, else $BEANSTALKD_ADDR, else 127.0.0.1:11300. --timeout 0 means
+no limit; it never cuts short the wait of a reserve.
 
 Exit status:
   0  success
@@ -57,17 +59,14 @@ int run(int argc, char** argv) {
                        "Print the version and exit");
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
   app.get_formatter()->label("SUBCOMMANDS", "COMMANDS");
-  app.get_formatter()->column_width(32);
-  app.add_option("-a,--addr", ctx.addr,
-                 "Server address: HOST:PORT, [IPV6]:PORT or unix:PATH (default: "
-                 "$BEANSTALKD_ADDR, else 127.0.0.1:11300)")
-      ->type_name("ADDR");
+  app.get_formatter()->column_width(24);
+  app.add_option("-a,--addr", ctx.addr, "Server: HOST:PORT, [IPV6]:PORT or unix:PATH")
+      ->type_name("ADDR")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later -a overrides an alias's
   app.add_flag("--json", ctx.json, "Machine-readable output on stdout");
-  app.add_option("--timeout", ctx.timeout,
-                 "Bound on connecting and on each reply, in seconds (not on a reserve's "
-                 "deliberate wait); 0 means none")
+  app.add_option("--timeout", ctx.timeout, "Seconds to connect and for each reply (default 10)")
       ->type_name("SECONDS")
-      ->capture_default_str();
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   add_put_command(app, ctx);
   add_reserve_command(app, ctx);

@@ -102,12 +102,34 @@ bool parse_value(std::string_view text, std::string& out) {
   return true;
 }
 
+/// `time-left` and `pause-time-left` are printed signed (deadline minus now) and dip below zero
+/// when the server acts on a deadline a little late; such a value means "no time left".
+template <class S>
+struct seconds_left {
+  std::uint64_t S::*member;
+};
+
+template <class S>
+bool parse_field(std::string_view text, S& s, seconds_left<S> f) {
+  if (text.size() > 1 && text.front() == '-' && parse_value(text.substr(1), s.*f.member)) {
+    s.*f.member = 0;
+    return true;
+  }
+  return parse_value(text, s.*f.member);
+}
+
+template <class S, class T>
+bool parse_field(std::string_view text, S& s, T S::*member) {
+  return parse_value(text, s.*member);
+}
+
 /// One table of these per struct lets a single decode() serve all three; the variant holds a
 /// member pointer of each value type the structs use.
 template <class S>
 struct field {
   std::string_view key;
-  std::variant<std::uint64_t S::*, std::uint32_t S::*, double S::*, bool S::*, std::string S::*>
+  std::variant<std::uint64_t S::*, std::uint32_t S::*, double S::*, bool S::*, std::string S::*,
+               seconds_left<S>>
       member;
 };
 
@@ -123,7 +145,7 @@ std::error_code decode(std::string_view body, const field<S> (&fields)[N], S& ou
       parsed.other.insert_or_assign(std::string(key), std::string(value));
       return true;
     }
-    return std::visit([&](auto member) { return parse_value(value, parsed.*member); }, it->member);
+    return std::visit([&](auto member) { return parse_field(value, parsed, member); }, it->member);
   });
   if (!ec) {
     out = std::move(parsed);
@@ -201,7 +223,7 @@ constexpr field<ts> tube_fields[] = {
     {"pause", &ts::pause},
     {"cmd-delete", &ts::cmd_delete},
     {"cmd-pause-tube", &ts::cmd_pause_tube},
-    {"pause-time-left", &ts::pause_time_left},
+    {"pause-time-left", seconds_left<ts>{&ts::pause_time_left}},
 };
 
 using js = job_stats;
@@ -213,7 +235,7 @@ constexpr field<js> job_fields[] = {
     {"age", &js::age},
     {"delay", &js::delay},
     {"ttr", &js::ttr},
-    {"time-left", &js::time_left},
+    {"time-left", seconds_left<js>{&js::time_left}},
     {"file", &js::file},
     {"reserves", &js::reserves},
     {"timeouts", &js::timeouts},

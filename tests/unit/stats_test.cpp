@@ -533,3 +533,20 @@ TEST(StatsList, Malformed) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------- time left
+
+TEST(StatsTimeLeft, NegativeMeansNoTimeLeft) {
+  // The server prints time-left as deadline minus now, signed: a deadline it acts on late shows
+  // as a small negative number. That is "no time left", not a protocol violation.
+  job_stats j;
+  ASSERT_EQ(parse_job_stats("---\nid: 1\ntime-left: -1\n", j), std::error_code{});
+  EXPECT_EQ(j.time_left, 0u);
+  tube_stats t;
+  ASSERT_EQ(parse_tube_stats("---\nname: a\npause-time-left: -2\n", t), std::error_code{});
+  EXPECT_EQ(t.pause_time_left, 0u);
+  // Other numbers stay unsigned, and a lone '-' or "--1" is still malformed.
+  EXPECT_EQ(parse_job_stats("---\nttr: -1\n", j), make_error_code(errc::bad_stats));
+  EXPECT_EQ(parse_job_stats("---\ntime-left: -\n", j), make_error_code(errc::bad_stats));
+  EXPECT_EQ(parse_job_stats("---\ntime-left: --1\n", j), make_error_code(errc::bad_stats));
+}

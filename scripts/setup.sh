@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what beanpole needs on a fresh Debian (bookworm) machine, only what is missing.
+# Run as root (or with sudo available). Each package and why it is here:
+#   g++ cmake ninja-build pkg-config   the toolchain: C++20 compiler, CMake 3.25, Ninja
+#   clang libclang-rt-14-dev           the sanitizer pass and the libFuzzer smoke test
+#   libasio-dev                        standalone Asio: sockets, timers, completion tokens (async client)
+#   libgtest-dev libgmock-dev          unit and integration tests
+#   libbenchmark-dev                   codec micro-benchmarks
+#   libcli11-dev                       the beanpole tool's command line parsing
+#   nlohmann-json3-dev                 the beanpole tool's --json output and export/import NDJSON
+#   beanstalkd                         the real server every integration test and the demo run against
+#   python3 tmux                       CLI tests: JSON checks, and `top` under a pseudo-terminal
+set -euo pipefail
+
+PACKAGES=(g++ cmake ninja-build pkg-config clang libclang-rt-14-dev libasio-dev libgtest-dev
+          libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev beanstalkd python3 tmux)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "[setup] installing: ${missing[*]}" >&2
+for attempt in 1 2 3 4 5 6; do  # another apt may hold the lock for a while
+  if $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+       --no-install-recommends "${missing[@]}" >/tmp/beanpole-apt.log 2>&1; then
+    exit 0
+  fi
+  echo "[setup] apt-get failed (attempt $attempt), retrying in 10 s; see /tmp/beanpole-apt.log" >&2
+  sleep 10
+done
+cat /tmp/beanpole-apt.log >&2
+exit 1
