@@ -84,9 +84,41 @@ class errc_category final : public std::error_category {
   }
 };
 
+/// Socket errors keep their system codes, but they are connection failures all the same:
+/// `ec == condition::connection_failure` holds for a reset or a refused connection too.
+bool is_connection_failure(const std::error_code& ec) noexcept {
+  if (ec.category() != std::system_category() && ec.category() != std::generic_category()) {
+    return ec.category().name() == std::string_view("netdb");  // name resolution failed
+  }
+  switch (static_cast<std::errc>(ec.value())) {
+    case std::errc::connection_reset:
+    case std::errc::connection_refused:
+    case std::errc::connection_aborted:
+    case std::errc::broken_pipe:
+    case std::errc::not_connected:
+    case std::errc::timed_out:
+    case std::errc::host_unreachable:
+    case std::errc::network_unreachable:
+    case std::errc::network_down:
+    case std::errc::network_reset:
+    case std::errc::address_not_available:
+    case std::errc::no_such_file_or_directory:  // a Unix socket path that does not exist
+      return true;
+    default:
+      return false;
+  }
+}
+
 class condition_category_impl final : public std::error_category {
  public:
   const char* name() const noexcept override { return "beanpole.condition"; }
+  bool equivalent(const std::error_code& code, int cond) const noexcept override {
+    if (code.category() == beanpole::error_category()) {
+      return beanpole::error_category().equivalent(code.value(), std::error_condition(cond, *this));
+    }
+    return static_cast<condition>(cond) == condition::connection_failure &&
+           is_connection_failure(code);
+  }
   std::string message(int ev) const override {
     switch (static_cast<condition>(ev)) {
       case condition::server_answer: return "server answered with a negative status";

@@ -59,7 +59,7 @@ struct async_client_options : connection_options {
   /// while that many more are already waiting blocks until there is room (back-pressure), so a
   /// producer that fires commands without awaiting them cannot make the client grow without
   /// limit. Calls made on the executor's own threads never block; they queue. Default 1024.
-  std::size_t max_in_flight = 1024;
+  std::size_t max_in_flight = 2048;
   /// Most connections opened for reserves that may wait (see `async_reserve`). A waiting reserve
   /// beyond it waits for a free one. Default 64.
   std::size_t max_reserve_connections = 64;

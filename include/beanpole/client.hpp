@@ -102,7 +102,9 @@ class client {
   /// `put`: a job with `body` (any bytes) in the used tube; returns its id. When the server
   /// answers `BURIED <id>` (it ran out of memory) the job exists but is buried: the throwing
   /// form throws `errc::buried` with the id in `error::job()`, the other returns the id and sets
-  /// `ec` to `errc::buried`. Other answers: `errc::job_too_big`, `errc::draining`.
+  /// `ec` to `errc::buried`. Other answers: `errc::job_too_big`, `errc::draining`. When the put
+  /// was written but its reply was lost (timeout, connection dropped) the error is
+  /// `errc::outcome_unknown`: the job may or may not exist.
   job_id put(std::string_view body, const put_options& opts = {});
   job_id put(std::string_view body, const put_options& opts, std::error_code& ec);
 

@@ -8,6 +8,8 @@
 #include <asio/local/stream_protocol.hpp>
 #include <asio/write.hpp>
 
+#include <algorithm>
+
 #include "beanpole/error.hpp"
 
 namespace beanpole::detail {
@@ -17,6 +19,9 @@ using clock = std::chrono::steady_clock;
 using generic_endpoint = asio::generic::stream_protocol::endpoint;
 
 constexpr std::size_t read_chunk = 64 * 1024;
+
+/// The most reply bytes a reader waits for before it wakes (see set_read_batch).
+constexpr std::size_t read_batch_bytes = 1024;
 
 /// The reply deadline of a command written now.
 clock::time_point deadline_for(const op_base& op, const connection_options& opts,
@@ -113,7 +118,8 @@ void async_connection::try_connect(std::shared_ptr<std::vector<generic_endpoint>
     }
     self->connect_timer_.cancel();
     const int family = (*eps)[index].protocol().family();
-    if (family == AF_INET || family == AF_INET6) {
+    self->is_tcp_ = family == AF_INET || family == AF_INET6;
+    if (self->is_tcp_) {
       // Commands are written as they are issued; Nagle would hold small writes back for the
       // server's delayed ACK (about 40 ms each).
       const int one = 1;
@@ -172,6 +178,7 @@ void async_connection::start_write() {
 void async_connection::start_read() {
   if (reading_ || !open_) return;
   reading_ = true;
+  set_read_batch();
   auto self = shared_from_this();
   socket_.async_read_some(asio::buffer(in_),
                           [self](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
@@ -202,7 +209,28 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
     listener_.on_reply(*this, op, reply);
     if (!open_) return;  // the listener closed us (a protocol violation in the reply)
   }
+  listener_.on_read_done(*this);
+  if (!open_) return;
   start_read();
+}
+
+void async_connection::set_read_batch() {
+  // Waking for every reply costs a system call or two each; with many commands in flight, wait
+  // until a batch of reply bytes is queued instead. The target never exceeds what the commands
+  // already written must still produce (each reply is at least min_reply_size bytes), so the
+  // reader never waits for bytes that will not come.
+  if (!is_tcp_) return;  // Unix sockets ignore SO_RCVLOWAT for readiness
+  std::size_t want = 1;
+  if (!awaiting_.empty()) {
+    want = parser_.min_bytes_to_complete() +
+           (awaiting_.size() - 1) * proto::reply_parser::min_reply_size;
+  }
+  want = std::clamp<std::size_t>(want, 1, read_batch_bytes);
+  if (static_cast<int>(want) == rcvlowat_) return;
+  const int value = static_cast<int>(want);
+  if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value) == 0) {
+    rcvlowat_ = value;
+  }
 }
 
 // -------------------------------------------------------------------------------- timers

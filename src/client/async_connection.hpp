@@ -34,6 +34,8 @@ class connection_listener {
                          op_queue unwritten, std::string unwritten_bytes) = 0;
   /// A write finished and the connection can take more.
   virtual void on_writable(async_connection& conn) = 0;
+  /// A batch of bytes read from the socket has been handled (every reply in it reported).
+  virtual void on_read_done(async_connection& conn) = 0;
 
  protected:
   ~connection_listener() = default;
@@ -78,6 +80,7 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   void start_read();
   void on_read(std::error_code ec, std::size_t n);
   void arm_timer();
+  void set_read_batch();
   void on_timer(std::error_code ec);
 
   asio::any_io_executor strand_;
@@ -90,6 +93,8 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   bool open_ = false;
   bool writing_ = false;
   bool reading_ = false;
+  bool is_tcp_ = false;
+  int rcvlowat_ = 1;  // SO_RCVLOWAT now in force
   std::string out_;       // requests not yet handed to the socket
   std::string writing_buf_;  // requests being written
   op_queue awaiting_;     // written or being written, in wire order

@@ -5,6 +5,7 @@
 // commands for the main connection, the tube state, the job -> connection routes) is guarded by
 // `mu_`; everything else, sockets included, is touched only on the strand.
 #include <algorithm>
+#include <atomic>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -110,8 +111,6 @@ class async_core final : public connection_listener,
     if (options_.max_reserve_connections == 0) options_.max_reserve_connections = 1;
   }
 
-  const asio::any_io_executor& strand() const noexcept { return strand_; }
-
   // ------------------------------------------------------------------- any thread
 
   void submit(op_base* op) {
@@ -158,6 +157,12 @@ class async_core final : public connection_listener,
     ++outstanding_;
     if (state_ == main_state::up && !flush_posted_) {
       flush_posted_ = true;
+      // Issued by a handler the client is running for a batch of replies: flush once when the
+      // batch is done, so everything the handlers issue leaves in one write and costs no post.
+      if (strand_.running_in_this_thread() && in_read_batch_) {
+        flush_after_batch_ = true;
+        return;
+      }
       lock.unlock();
       asio::post(strand_, [self = shared_from_this()] { self->flush(); });
     }
@@ -199,26 +204,32 @@ class async_core final : public connection_listener,
   }
 
   std::size_t in_flight() {
-    std::lock_guard lock(mu_);
-    return outstanding_;
+    return outstanding_.load(std::memory_order_relaxed);
   }
 
   // --------------------------------------------------------- connection_listener (strand)
 
   void on_reply(async_connection& conn, op_base* op, proto::reply& reply) override {
+    in_read_batch_ = true;
     track_reservations(conn, *op, reply);
     const bool internal = op->internal;
-    const bool counted = !internal && &conn == main_.get();
+    if (!internal && &conn == main_.get()) {
+      // Before the handler runs: whoever sees the completion must not see it counted.
+      --outstanding_;
+      answered_in_batch_ = true;
+    }
     const std::error_code ec = op->complete({}, &reply);  // `op` is gone after this
-    if (counted) release_slot();
     // A reply that breaks the protocol, or a failed state restore, leaves the connection in an
     // unknown state: close it (and reconnect, if enabled).
     if (ec == condition::protocol_violation || (internal && ec)) {
+      end_read_batch();
       conn.close(ec);
       return;
     }
     if (conn.is_reserve_lane) serve_waiting_reserves();
   }
+
+  void on_read_done(async_connection&) override { end_read_batch(); }
 
   void on_closed(async_connection& conn, std::error_code reason, op_queue written,
                  op_queue unwritten, std::string /*unwritten_bytes*/) override {
@@ -428,15 +439,28 @@ class async_core final : public connection_listener,
     return out;
   }
 
-  void release_slot() {
-    bool wake = false;
-    {
-      std::lock_guard lock(mu_);
-      --outstanding_;
-      // Wake blocked producers in batches, not per reply: each wake is a system call.
-      wake = waiters_ > 0 && outstanding_ <= options_.max_in_flight / 2;
+  /// Settles what the replies of one read did: slots freed (one lock per batch, not per reply)
+  /// and commands their handlers issued (one write per batch).
+  void end_read_batch() {
+    in_read_batch_ = false;
+    if (std::exchange(answered_in_batch_, false)) wake_producers();
+    if (flush_after_batch_) {
+      flush_after_batch_ = false;
+      flush();
     }
-    if (wake) room_.notify_all();
+  }
+
+  void release_slot() {
+    --outstanding_;
+    wake_producers();
+  }
+
+  /// Wakes producers blocked on a full pipeline, in batches rather than per reply (each wake is
+  /// a system call): once half the slots are free.
+  void wake_producers() {
+    if (waiters_ == 0 || outstanding_ > options_.max_in_flight / 2) return;
+    std::lock_guard lock(mu_);  // a producer between its check and its wait must not miss this
+    room_.notify_all();
   }
 
   void complete_connect_waiters(std::error_code ec) {
@@ -642,7 +666,7 @@ class async_core final : public connection_listener,
   }
 
   asio::any_io_executor user_executor_;
-  asio::any_io_executor strand_;
+  asio::strand<asio::any_io_executor> strand_;
   endpoint endpoint_;
   async_client_options options_;
 
@@ -652,8 +676,11 @@ class async_core final : public connection_listener,
   main_state state_ = main_state::idle;
   std::string pending_bytes_;  // requests submitted for the main connection, not yet handed over
   op_queue pending_ops_;
-  std::size_t outstanding_ = 0;  // user commands of the main connection not yet completed
-  std::size_t waiters_ = 0;
+  // User commands of the main connection not yet completed, and producers blocked on them.
+  // Atomic so that a completion is uncounted before its handler runs without taking mu_;
+  // changed under mu_ only when a producer adds to it.
+  std::atomic<std::size_t> outstanding_{0};
+  std::atomic<std::size_t> waiters_{0};
   bool flush_posted_ = false;
   std::uint64_t next_serial_ = 1;
   tube_name used_;
@@ -666,6 +693,9 @@ class async_core final : public connection_listener,
   std::vector<std::shared_ptr<async_connection>> lanes_;
   op_queue waiting_reserves_;
   op_queue connect_waiters_;
+  bool in_read_batch_ = false;      // replies of one read are being handled
+  bool flush_after_batch_ = false;  // handlers issued commands: flush when the batch ends
+  bool answered_in_batch_ = false;
   bool ever_connected_ = false;
   unsigned attempt_ = 0;
   unsigned lane_attempt_ = 0;
@@ -684,7 +714,6 @@ void submit(async_core& core, op_base* op) { core.submit(op); }
 void connect(async_core& core, op_base* op) { core.connect(op); }
 void shutdown(async_core& core) { core.shutdown(); }
 std::size_t in_flight(async_core& core) { return core.in_flight(); }
-const asio::any_io_executor& strand_of(async_core& core) { return core.strand(); }
 
 }  // namespace beanpole::detail
 

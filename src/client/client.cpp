@@ -36,11 +36,13 @@ bool breaks_connection(std::error_code ec) {
 struct client::impl {
   explicit impl(connection_options o) : options(o), parser(o.limits) {}
 
-  /// Sends `request` and reads one reply into `out`.
+  /// Sends `request` and reads one reply into `reply`; `written` tells whether the whole request
+  /// left (so that a failure after it leaves the command's outcome unknown).
   std::error_code round_trip(std::string_view request, proto::server_wait wait, bool has_reply,
-                             proto::reply& reply) {
+                             proto::reply& reply, bool& written) {
     if (!socket.is_open()) return errc::not_connected;
     if (auto ec = socket.write_all(request, write_deadline(options))) return ec;
+    written = true;
     if (!has_reply) return {};
     const auto until = reply_deadline(options, wait);
     for (;;) {
@@ -86,7 +88,12 @@ auto client::run(const Command& cmd, std::error_code& ec) {
   if ((ec = cmd.encode(s.out))) return result();  // refused: nothing was sent
 
   proto::reply reply;
-  ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, reply);
+  bool written = false;
+  ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, reply, written);
+  if constexpr (std::is_same_v<Command, proto::put_command>) {
+    // The put left whole but its reply was lost: the job may exist. Never call that a failure.
+    if (ec && written) ec = errc::outcome_unknown;
+  }
   if (!ec && !Command::traits.has_reply) s.drop_connection();  // quit: the server closes
   if (ec || !Command::traits.has_reply) {
     if (breaks_connection(ec)) s.drop_connection();

@@ -1,6 +1,8 @@
 #include "beanpole/proto/commands.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <limits>
 
 #include "beanpole/error.hpp"
@@ -8,19 +10,41 @@
 namespace beanpole::proto {
 namespace {
 
-void append_number(std::string& out, std::uint64_t n) {
-  char digits[20];
-  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-  out.push_back(' ');
-  out.append(digits, end);
-}
+/// Builds one command line on the stack and appends it with a single copy. The longest line is
+/// `pause-tube` with a 200-byte tube name and a 10-digit delay: 224 bytes, the server's own limit.
+class line_writer {
+ public:
+  explicit line_writer(std::string_view word) { put(word); }
 
-void append_tube(std::string& out, const tube_name& tube) {
-  out.push_back(' ');
-  out += tube.view();
-}
+  line_writer& number(std::uint64_t n) {
+    char digits[21] = {' '};
+    const char* end = std::to_chars(digits + 1, digits + sizeof digits, n).ptr;
+    put(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+    return *this;
+  }
 
-void end_line(std::string& out) { out += "\r\n"; }
+  line_writer& tube(const tube_name& t) {
+    put(" ");
+    put(t.view());
+    return *this;
+  }
+
+  /// Appends the line and CRLF to `out`.
+  void finish(std::string& out) {
+    put("\r\n");
+    out.append(buf_, size_);
+  }
+
+ private:
+  void put(std::string_view text) {
+    const std::size_t n = std::min(text.size(), sizeof buf_ - size_);  // never past the buffer
+    std::memcpy(buf_ + size_, text.data(), n);
+    size_ += n;
+  }
+
+  char buf_[256];
+  std::size_t size_ = 0;
+};
 
 /// The answers any command may get (protocol errors) plus those that belong to no command we
 /// sent (`unexpected_reply`, which closes the connection).
@@ -84,23 +108,18 @@ std::vector<std::string> interpret_list(reply&& r, std::error_code& ec) {
 }
 
 std::error_code encode_id_command(std::string& out, std::string_view word, job_id id) {
-  out += word;
-  append_number(out, id.value);
-  end_line(out);
+  line_writer(word).number(id.value).finish(out);
   return {};
 }
 
 std::error_code encode_word(std::string& out, std::string_view word) {
-  out += word;
-  end_line(out);
+  line_writer(word).finish(out);
   return {};
 }
 
 std::error_code encode_tube_command(std::string& out, std::string_view word,
                                     const tube_name& tube) {
-  out += word;
-  append_tube(out, tube);
-  end_line(out);
+  line_writer(word).tube(tube).finish(out);
   return {};
 }
 
@@ -121,15 +140,9 @@ std::error_code put_command::encode(std::string& out) const {
   std::uint32_t wire_ttr = 0;
   if (auto ec = to_wire_seconds(delay, wire_delay)) return ec;
   if (auto ec = to_wire_seconds(ttr, wire_ttr)) return ec;
-  out.reserve(out.size() + 48 + body.size());
-  out += "put";
-  append_number(out, pri);
-  append_number(out, wire_delay);
-  append_number(out, wire_ttr);
-  append_number(out, body.size());
-  end_line(out);
+  line_writer("put").number(pri).number(wire_delay).number(wire_ttr).number(body.size()).finish(out);
   out += body;
-  end_line(out);
+  out += "\r\n";
   return {};
 }
 
@@ -183,9 +196,7 @@ job reserve_command::interpret(reply&& r, std::error_code& ec) const {
 std::error_code reserve_with_timeout_command::encode(std::string& out) const {
   std::uint32_t wire = 0;
   if (auto ec = to_wire_seconds(timeout, wire)) return ec;
-  out += "reserve-with-timeout";
-  append_number(out, wire);
-  end_line(out);
+  line_writer("reserve-with-timeout").number(wire).finish(out);
   return {};
 }
 
@@ -224,11 +235,7 @@ void delete_command::interpret(reply&& r, std::error_code& ec) const {
 std::error_code release_command::encode(std::string& out) const {
   std::uint32_t wire_delay = 0;
   if (auto ec = to_wire_seconds(delay, wire_delay)) return ec;
-  out += "release";
-  append_number(out, id.value);
-  append_number(out, pri);
-  append_number(out, wire_delay);
-  end_line(out);
+  line_writer("release").number(id.value).number(pri).number(wire_delay).finish(out);
   return {};
 }
 
@@ -241,10 +248,7 @@ void release_command::interpret(reply&& r, std::error_code& ec) const {
 }
 
 std::error_code bury_command::encode(std::string& out) const {
-  out += "bury";
-  append_number(out, id.value);
-  append_number(out, pri);
-  end_line(out);
+  line_writer("bury").number(id.value).number(pri).finish(out);
   return {};
 }
 
@@ -314,9 +318,7 @@ std::optional<job> peek_state_command::interpret(reply&& r, std::error_code& ec)
 
 std::error_code kick_command::encode(std::string& out) const {
   if (bound > std::numeric_limits<std::uint32_t>::max()) return errc::value_out_of_range;
-  out += "kick";
-  append_number(out, bound);
-  end_line(out);
+  line_writer("kick").number(bound).finish(out);
   return {};
 }
 
@@ -401,10 +403,7 @@ std::vector<std::string> list_tubes_watched_command::interpret(reply&& r,
 std::error_code pause_tube_command::encode(std::string& out) const {
   std::uint32_t wire = 0;
   if (auto ec = to_wire_seconds(delay, wire)) return ec;
-  out += "pause-tube";
-  append_tube(out, tube);
-  append_number(out, wire);
-  end_line(out);
+  line_writer("pause-tube").tube(tube).number(wire).finish(out);
   return {};
 }
 

@@ -1,7 +1,8 @@
 #include "beanpole/proto/reply_parser.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <cstdint>
+#include <limits>
 #include <cstring>
 #include <ostream>
 
@@ -62,14 +63,19 @@ std::string_view next_token(std::string_view& rest) {
   return token;
 }
 
-/// Parses a decimal number: digits only (no sign, no spaces), no overflow.
+/// Parses a decimal number: digits only (no sign, no spaces), no overflow. One pass: this runs
+/// for nearly every reply.
 bool parse_number(std::string_view text, std::uint64_t& out) {
   if (text.empty() || text.size() > 20) return false;
+  std::uint64_t value = 0;
   for (const char c : text) {
-    if (c < '0' || c > '9') return false;
+    const auto digit = static_cast<unsigned>(c - '0');
+    if (digit > 9) return false;
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;  // would overflow
+    value = value * 10 + digit;
   }
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && end == text.data() + text.size();
+  out = value;
+  return true;
 }
 
 /// A number argument: missing (or an empty token from a doubled space) is a malformed line; one
@@ -112,6 +118,17 @@ void reply_parser::reset() noexcept {
   error_ = {};
 }
 
+std::size_t reply_parser::min_bytes_to_complete() const noexcept {
+  switch (state_) {
+    case state::line: return line_size_ == 0 ? min_reply_size : 1;
+    case state::body: return body_left_ + 2;
+    case state::body_crlf: return 2 - crlf_seen_;
+    case state::done:
+    case state::failed: return min_reply_size;
+  }
+  return 1;
+}
+
 reply_parser::result reply_parser::fail(std::error_code ec, std::size_t consumed) {
   state_ = state::failed;
   error_ = ec;
@@ -127,8 +144,10 @@ std::error_code reply_parser::decode_line(std::string_view line) {
   // next_token cannot tell "5" from "5 " at the end of a line: refuse the trailing space here.
   if (line.back() == ' ') return errc::malformed_reply;
 
-  reply_ = reply{};
-  reply_.kind = entry->kind;
+  reply_.kind = entry->kind;  // take() left reply_ empty; reset it without reallocating
+  reply_.has_number = false;
+  reply_.number = 0;
+  reply_.body.clear();
   switch (entry->shape) {
     case args::none:
       return rest.empty() && line.size() == word.size() ? std::error_code{} : errc::malformed_reply;

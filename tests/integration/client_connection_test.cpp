@@ -1,8 +1,8 @@
 // The blocking client against a real beanstalkd: connecting (TCP, Unix socket, host names),
 // connection failures (refused, connect timeout, server killed or frozen mid-session), quit,
 // close and reconnect.
-#include <netinet/in.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,8 +23,7 @@ class ClientConnection : public server_test {};
   if (ec == condition::connection_failure || ec.category() == std::system_category()) {
     return ::testing::AssertionSuccess() << ec.message();
   }
-  return ::testing::AssertionFailure() << "not a connection error: " << ec << " "
-                                       << ec.message();
+  return ::testing::AssertionFailure() << "not a connection error: " << ec << " " << ec.message();
 }
 
 TEST_F(ClientConnection, UnconnectedClientFailsWithNotConnected) {
@@ -177,6 +176,7 @@ TEST_F(ClientConnection, ServerKilledMidSession) {
   c.list_tube_used(ec);
   EXPECT_TRUE(ec);
   EXPECT_TRUE(is_connection_error(ec));
+  RecordProperty("error", ec.category().name() + std::string(": ") + ec.message());
   EXPECT_FALSE(c.is_open());
   // Every later call fails with not_connected, at once.
   const stopwatch sw;
@@ -206,6 +206,7 @@ TEST_F(ClientConnection, ServerKilledDuringAPlainReserve) {
   c.reserve(ec);  // no reply timeout: only the lost connection ends it
   killer.get();
   EXPECT_TRUE(is_connection_error(ec));
+  RecordProperty("error", ec.category().name() + std::string(": ") + ec.message());
   EXPECT_LT(sw.elapsed(), 3000ms);
   EXPECT_FALSE(c.is_open());
   c.reserve(ec);
@@ -219,6 +220,7 @@ TEST_F(ClientConnection, ServerStoppedGracefullyMidSession) {
   std::error_code ec;
   c.stats(ec);
   EXPECT_TRUE(is_connection_error(ec));
+  RecordProperty("error", ec.category().name() + std::string(": ") + ec.message());
   EXPECT_FALSE(c.is_open());
   c.stats(ec);
   EXPECT_EQ(ec, errc::not_connected);

@@ -1,9 +1,9 @@
 // The blocking client against a real beanstalkd: peek*, kick, kick-job, stats, stats-tube,
 // stats-job, list-tubes, list-tube-used, list-tubes-watched, pause-tube, and the NOT_FOUND
 // answers of each.
+#include <unistd.h>
 #include <algorithm>
 #include <future>
-#include <unistd.h>
 
 #include "server_test.hpp"
 #include "test_helpers.hpp"
@@ -186,8 +186,8 @@ TEST_F(ClientInspect, ServerStatsMatchTheServer) {
   EXPECT_EQ(before.hostname, host);
   EXPECT_FALSE(before.os.empty());
   EXPECT_FALSE(before.platform.empty());
-  EXPECT_TRUE(before.other.empty()) << "1.12 has a key the decoder does not know: "
-                                    << before.other.begin()->first;
+  EXPECT_TRUE(before.other.empty())
+      << "1.12 has a key the decoder does not know: " << before.other.begin()->first;
 
   // Counters move as commands are run (one test at a time uses this server).
   const job_id id = c.put("one", put_options{.pri = 5, .delay = 0s, .ttr = 60s});

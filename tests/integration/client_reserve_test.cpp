@@ -234,7 +234,9 @@ TEST_F(ClientReserve, StatsJobOfAnOverdueReservedJob) {
     if (ec) break;
     state = st.state;
     if (state == "ready") break;
-    if (sw.elapsed() > 1100ms) EXPECT_EQ(st.time_left, 0U);  // overdue: no time left
+    if (sw.elapsed() > 1100ms) {
+      EXPECT_EQ(st.time_left, 0U);  // overdue: no time left
+    }
     std::this_thread::sleep_for(20ms);
   }
   RecordProperty("last_state", state);

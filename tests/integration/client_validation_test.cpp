@@ -19,8 +19,18 @@ constexpr std::chrono::seconds too_many_seconds{std::int64_t{1} << 32};
 
 TEST_F(ClientValidation, InvalidTubeNamesAreRefusedBeforeSending) {
   const std::vector<std::string> bad = {
-      "", "-starts-with-hyphen", std::string(201, 'a'), "has space", "tab\there", "crlf\r\n",
-      "star*", "quote\"", "nul" + std::string(1, '\0'), "\xc3\xa9t\xc3\xa9", "colon:", "hash#",
+      "",
+      "-starts-with-hyphen",
+      std::string(201, 'a'),
+      "has space",
+      "tab\there",
+      "crlf\r\n",
+      "star*",
+      "quote\"",
+      "nul" + std::string(1, '\0'),
+      "\xc3\xa9t\xc3\xa9",
+      "colon:",
+      "hash#",
   };
   for (const auto& name : bad) {
     EXPECT_FALSE(tube_name::is_valid(name)) << name;
@@ -124,10 +134,10 @@ TEST_F(ClientValidation, OutOfRangeSecondsElsewhereAreRefused) {
   c.reserve_with_timeout(-1s, ec);
   EXPECT_EQ(ec, errc::value_out_of_range);
   EXPECT_LT(sw.elapsed(), 500ms);
-  EXPECT_TRUE(throws_errc([&] { c.reserve_with_timeout(too_many_seconds); },
-                          errc::value_out_of_range));
-  EXPECT_TRUE(throws_errc([&] { c.pause_tube(tube(), too_many_seconds); },
-                          errc::value_out_of_range));
+  EXPECT_TRUE(
+      throws_errc([&] { c.reserve_with_timeout(too_many_seconds); }, errc::value_out_of_range));
+  EXPECT_TRUE(
+      throws_errc([&] { c.pause_tube(tube(), too_many_seconds); }, errc::value_out_of_range));
   EXPECT_TRUE(throws_errc([&] { j.release(1, too_many_seconds); }, errc::value_out_of_range));
   EXPECT_TRUE(still_usable(c));
   j.remove();
@@ -136,8 +146,8 @@ TEST_F(ClientValidation, OutOfRangeSecondsElsewhereAreRefused) {
 TEST_F(ClientValidation, LargestValuesAreAccepted) {
   auto c = make_client();
   const job_id id = c.put("edge", put_options{.pri = std::numeric_limits<priority>::max(),
-                                               .delay = max_u32_seconds,
-                                               .ttr = max_u32_seconds});
+                                              .delay = max_u32_seconds,
+                                              .ttr = max_u32_seconds});
   auto st = c.stats_job(id);
   EXPECT_EQ(st.pri, std::numeric_limits<priority>::max());
   EXPECT_EQ(st.delay, 4294967295U);

@@ -12,7 +12,9 @@
 namespace beanpole::testing {
 namespace {
 
-bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0; }
+bool process_exists(pid_t pid) {
+  return ::kill(pid, 0) == 0;
+}
 
 TEST(BeanstalkdServer, StartsOnAFreeLoopbackPortAndAnswers) {
   beanstalkd_server server;
@@ -170,7 +172,8 @@ TEST(BeanstalkdServer, LogIsCaptured) {
 }
 
 TEST(BeanstalkdServer, MissingExecutableIsReported) {
-  EXPECT_THROW(beanstalkd_server(server_options{}.with_executable("/nonexistent/beanstalkd")), std::runtime_error);
+  EXPECT_THROW(beanstalkd_server(server_options{}.with_executable("/nonexistent/beanstalkd")),
+               std::runtime_error);
 }
 
 TEST(BeanstalkdServer, FailingServerReportsItsLog) {

@@ -56,8 +56,8 @@ template <class F>
     std::forward<F>(f)();
   } catch (const beanpole::error& e) {
     if (e.code() == expected) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "threw " << e.code() << " (" << e.what()
-                                         << "), expected " << expected;
+    return ::testing::AssertionFailure()
+           << "threw " << e.code() << " (" << e.what() << "), expected " << expected;
   } catch (const std::exception& e) {
     return ::testing::AssertionFailure() << "threw a non-beanpole exception: " << e.what();
   }

@@ -93,7 +93,7 @@ case $mode in
     set -- --install "$build_dir" --prefix "$work_dir/prefix"
     [ -z "$config" ] || set -- "$@" --config "$config"
     run "$cmake" "$@" || {
-      echo "cmake --install failed: build the whole project before running the packaging tests" >&2
+      echo "cmake --install failed (the packaging tests need the whole project built first)" >&2
       exit 1
     }
     for f in "include/beanpole/beanpole.hpp" "include/beanpole/version.hpp" \

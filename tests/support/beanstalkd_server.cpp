@@ -295,8 +295,8 @@ void beanstalkd_server::start(bool keep_address) {
     pid_ = spawn(argv);
     std::string why;
     if (wait_ready(why)) return;
-    failures += "  attempt " + std::to_string(attempt + 1) + " (" + command_line() + "): " + why +
-                "\n";
+    failures +=
+        "  attempt " + std::to_string(attempt + 1) + " (" + command_line() + "): " + why + "\n";
     // Only an address conflict is worth another port; a bad argument fails the same way again.
     if (log().find("bind", log_before) == std::string::npos) break;
   }
@@ -311,7 +311,8 @@ pid_t beanstalkd_server::spawn(const std::vector<std::string>& argv) {
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
 
-  const fd_closer log_fd(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  const fd_closer log_fd(
+      ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (log_fd.fd < 0) throw std::runtime_error(errno_text("beanstalkd_server: open log"));
   const fd_closer null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (null_fd.fd < 0) throw std::runtime_error(errno_text("beanstalkd_server: open /dev/null"));

@@ -45,7 +45,9 @@ void server_test::start_suite_server(server_options options) {
   }
 }
 
-void server_test::stop_suite_server() { suite_server().reset(); }
+void server_test::stop_suite_server() {
+  suite_server().reset();
+}
 
 beanstalkd_server& server_test::server() {
   if (!suite_server()) throw std::logic_error("server_test: no server: " + startup_error());

@@ -14,7 +14,8 @@
 //
 //   class small_jobs : public beanpole::testing::server_test {
 //    public:
-//     static void SetUpTestSuite() { start_suite_server(server_options{}.with_args({"-z", "100"})); }
+//     static void SetUpTestSuite() { start_suite_server(server_options{}.with_args({"-z", "100"}));
+//     }
 //   };
 #pragma once
 

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <future>
+
 #include <algorithm>
 #include <set>
 #include <string>
@@ -107,10 +110,29 @@ TEST(Error, ConditionsHaveMessages) {
   }
 }
 
+TEST(Error, SocketErrorsAreConnectionFailures) {
+  // Socket errors keep their system codes, yet a caller asking "did the connection fail?" must
+  // get yes for them as for beanpole's own connection errors.
+  const std::error_code socket_errors[] = {
+      std::make_error_code(std::errc::connection_reset),
+      std::make_error_code(std::errc::connection_refused),
+      std::make_error_code(std::errc::broken_pipe),
+      std::make_error_code(std::errc::timed_out),
+      std::error_code(ECONNRESET, std::system_category()),
+  };
+  for (const auto& ec : socket_errors) {
+    for (const condition cond : every_condition) {
+      EXPECT_EQ(ec == cond, cond == condition::connection_failure) << ec.message();
+    }
+    EXPECT_EQ(status_word(ec), "");
+  }
+}
+
 TEST(Error, ForeignCodesBelongToNoFamily) {
   const std::error_code foreign[] = {
-      std::make_error_code(std::errc::connection_reset),
-      std::make_error_code(std::errc::timed_out),
+      std::make_error_code(std::errc::invalid_argument),
+      std::make_error_code(std::errc::not_enough_memory),
+      std::make_error_code(std::future_errc::broken_promise),
       std::error_code{},
   };
   for (const auto& ec : foreign) {

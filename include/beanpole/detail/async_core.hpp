@@ -33,9 +33,6 @@ void shutdown(async_core& core);
 /// Operations in flight (written or waiting to be written) on the main connection.
 std::size_t in_flight(async_core& core);
 
-/// The executor the core runs on (a strand of the client's executor).
-const asio::any_io_executor& strand_of(async_core& core);
-
 /// A command with no wire form, used to complete `async_connect` through the same op machinery.
 struct connect_request {
   using result_type = void;

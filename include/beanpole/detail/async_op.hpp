@@ -7,6 +7,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/execution/outstanding_work.hpp>
+#include <asio/io_context.hpp>
 #include <asio/prefer.hpp>
 #include <chrono>
 #include <string>
@@ -62,6 +63,27 @@ class op_base {
   ~op_base() = default;
 };
 
+/// Whether a handler whose executor is `ex` may run right here, as `asio::dispatch` would run
+/// it: the calling thread runs `ex`'s context. Checked directly because dispatching through
+/// `any_io_executor` type-erases the handler into an allocated function object on every
+/// completion, the largest cost of a pipelined put.
+inline bool runs_here(const asio::any_io_executor& ex) {
+  using plain = asio::io_context::executor_type;
+  using tracked = std::decay_t<decltype(asio::prefer(std::declval<plain>(),
+                                                     asio::execution::outstanding_work.tracked))>;
+  if (const auto* e = ex.target<plain>()) return e->running_in_this_thread();
+  if (const auto* e = ex.target<tracked>()) return e->running_in_this_thread();
+  return false;
+}
+template <class Executor>
+bool runs_here(const Executor& ex) {
+  if constexpr (requires { ex.running_in_this_thread(); }) {
+    return ex.running_in_this_thread();
+  } else {
+    return false;
+  }
+}
+
 /// The completion signature of a command: `void(std::error_code)` for commands without a result,
 /// `void(std::error_code, T)` otherwise.
 template <class Result>
@@ -111,15 +133,23 @@ class op final : public op_base {
     if constexpr (std::is_void_v<result>) {
       if (reply != nullptr) cmd_.interpret(std::move(*reply), ec);
       delete this;
-      asio::dispatch(work, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+      if (runs_here(work)) {
+        std::move(handler)(ec);
+      } else {
+        asio::dispatch(work, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+      }
       return ec;
     } else {
       result value{};
       if (reply != nullptr) value = cmd_.interpret(std::move(*reply), ec);
       delete this;
-      asio::dispatch(work, [h = std::move(handler), ec, v = std::move(value)]() mutable {
-        std::move(h)(ec, std::move(v));
-      });
+      if (runs_here(work)) {
+        std::move(handler)(ec, std::move(value));
+      } else {
+        asio::dispatch(work, [h = std::move(handler), ec, v = std::move(value)]() mutable {
+          std::move(h)(ec, std::move(v));
+        });
+      }
       return ec;
     }
   }

@@ -62,6 +62,14 @@ class reply_parser {
   /// Forgets any partial reply and any error: for a fresh connection.
   void reset() noexcept;
 
+  /// The shortest complete reply: "BURIED\r\n", "KICKED\r\n" and "PAUSED\r\n" are 8 bytes.
+  static constexpr std::size_t min_reply_size = 8;
+
+  /// A lower bound on the bytes still needed to complete the current reply: exact inside a body,
+  /// 1 inside a line, `min_reply_size` between replies. Lets a reader wait for a batch of
+  /// replies (SO_RCVLOWAT) without ever waiting for bytes that will not come.
+  std::size_t min_bytes_to_complete() const noexcept;
+
  private:
   enum class state : std::uint8_t { line, body, body_crlf, done, failed };
 

@@ -1,0 +1,278 @@
+// beanpole-bench: the load driver behind bench/run.sh, using only beanpole's public API.
+//
+// usage: beanpole-bench -p PORT -m MODE [-n N] [-H HOST] [-s BODY_SIZE] [-c TASKS] [-t TUBE]
+//   MODE  pipe-put   N puts, the async client pipelined (callbacks, window = default in-flight cap)
+//         pipe-rd    N x (reserve-with-timeout 0 + delete), pipelined the same way
+//         sync-put   N puts, the blocking client, one at a time
+//         sync-rd    N x (reserve-with-timeout 0 + delete), the blocking client
+//         coro-put   N puts from TASKS (default 100) coroutines on one async client
+//         coro-rd    N reserve+delete pairs from TASKS coroutines
+// Prints the harness's line: RESULT client=beanpole-{pipe,sync,coro} mode={put,rd} ops=N secs=S cpu=S
+// where secs is the wall time of the timed loop (after connect) and cpu the process's user+sys
+// CPU over the same loop. Also prints "LATENCY p50_us=.. p99_us=.." for the coro modes.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "beanpole/async_client.hpp"
+#include "beanpole/client.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct settings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 11300;
+  std::string mode;
+  long n = 10000;
+  std::size_t body_size = 100;
+  int tasks = 100;
+  std::string tube;
+};
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/// Times the loop and prints the harness's RESULT line.
+class result_timer {
+ public:
+  result_timer() : wall0_(clock_type::now()), cpu0_(cpu_seconds()) {}
+  void report(const std::string& client, const std::string& mode, long ops) const {
+    const double secs = std::chrono::duration<double>(clock_type::now() - wall0_).count();
+    std::printf("RESULT client=%s mode=%s ops=%ld secs=%.4f cpu=%.4f\n", client.c_str(),
+                mode.c_str(), ops, secs, cpu_seconds() - cpu0_);
+  }
+
+ private:
+  clock_type::time_point wall0_;
+  double cpu0_;
+};
+
+std::string make_body(std::size_t size) {
+  std::string body(size, 'a');
+  for (std::size_t i = 0; i < size; ++i) body[i] = static_cast<char>('a' + i % 26);
+  return body;
+}
+
+beanpole::put_options put_opts() {
+  beanpole::put_options o;
+  o.pri = 0;
+  o.ttr = 60s;
+  return o;
+}
+
+[[noreturn]] void die(const std::string& what, std::error_code ec) {
+  std::fprintf(stderr, "beanpole-bench: %s: %s\n", what.c_str(), ec.message().c_str());
+  std::exit(1);
+}
+
+// ------------------------------------------------------------------------------ blocking
+
+int run_sync(const settings& s, bool put) {
+  beanpole::client c(beanpole::endpoint::tcp(s.host, s.port));
+  if (!s.tube.empty()) {
+    c.use(s.tube);
+    c.watch(s.tube);
+    c.ignore("default");
+  }
+  const std::string body = make_body(s.body_size);
+  const auto opts = put_opts();
+  long ok = 0;
+  result_timer timer;
+  std::error_code ec;
+  for (long i = 0; i < s.n; ++i) {
+    if (put) {
+      c.put(body, opts, ec);
+      if (ec) die("put", ec);
+    } else {
+      auto job = c.reserve_with_timeout(0s, ec);
+      if (ec) die("reserve", ec);
+      if (!job) die("reserve", make_error_code(beanpole::errc::timed_out));
+      job->remove(ec);
+      if (ec) die("delete", ec);
+    }
+    ++ok;
+  }
+  timer.report("beanpole-sync", put ? "put" : "rd", ok);
+  return ok == s.n ? 0 : 1;
+}
+
+// -------------------------------------------------------------------- async, pipelined
+
+/// Keeps `window` operations in flight with callbacks, on the I/O thread: each completion starts
+/// the next. This is how a callback application pipelines without unbounded memory.
+int run_pipe(const settings& s, bool put) {
+  asio::io_context io(1);
+  beanpole::async_client c(io.get_executor(), beanpole::endpoint::tcp(s.host, s.port));
+  const std::string body = make_body(s.body_size);
+  const auto opts = put_opts();
+  const long window = static_cast<long>(beanpole::async_client_options{}.max_in_flight);
+  long started = 0;
+  long done = 0;
+  std::error_code failure;
+  std::optional<result_timer> timer;
+
+  std::function<void()> start_one;
+  start_one = [&] {
+    if (started >= s.n || failure) return;
+    ++started;
+    if (put) {
+      c.async_put(body, opts, [&](std::error_code ec, beanpole::job_id) {
+        if (ec) failure = ec;
+        if (++done == s.n || failure) return c.close();
+        start_one();
+      });
+      return;
+    }
+    c.async_reserve_with_timeout(0s, [&](std::error_code ec, std::optional<beanpole::job> job) {
+      if (!ec && !job) ec = make_error_code(beanpole::errc::timed_out);
+      if (ec) {
+        failure = ec;
+        return c.close();
+      }
+      c.async_remove(job->id, [&](std::error_code dec) {
+        if (dec) failure = dec;
+        if (++done == s.n || failure) return c.close();
+        start_one();
+      });
+    });
+  };
+
+  c.async_connect([&](std::error_code ec) {
+    if (ec) die("connect", ec);
+    auto begin = [&] {
+      timer.emplace();
+      for (long i = 0; i < window; ++i) start_one();
+    };
+    if (s.tube.empty()) return begin();
+    c.async_use(s.tube, [&, begin](std::error_code) {
+      c.async_watch(s.tube, [&, begin](std::error_code, std::size_t) {
+        c.async_ignore("default", [&, begin](std::error_code, std::size_t) { begin(); });
+      });
+    });
+  });
+  io.run();
+  if (failure) die("pipelined run", failure);
+  timer->report("beanpole-pipe", put ? "put" : "rd", done);
+  return done == s.n ? 0 : 1;
+}
+
+// ------------------------------------------------------------------------- coroutines
+
+/// `tasks` coroutines on one client, each awaiting its own commands, as an application would.
+int run_coro(const settings& s, bool put) {
+  asio::io_context io(1);
+  beanpole::async_client c(io.get_executor(), beanpole::endpoint::tcp(s.host, s.port));
+  const std::string body = make_body(s.body_size);
+  const auto opts = put_opts();
+  long next = 0;
+  long done = 0;
+  int running = s.tasks;
+  std::vector<std::uint32_t> latencies_us;
+  latencies_us.reserve(static_cast<std::size_t>(s.n));
+  std::optional<result_timer> timer;
+
+  auto task = [&]() -> asio::awaitable<void> {
+    while (next < s.n) {
+      ++next;
+      const auto t0 = clock_type::now();
+      if (put) {
+        co_await c.async_put(body, opts, asio::use_awaitable);
+      } else {
+        auto job = co_await c.async_reserve_with_timeout(0s, asio::use_awaitable);
+        if (!job) throw beanpole::error(make_error_code(beanpole::errc::timed_out));
+        co_await c.async_remove(job->id, asio::use_awaitable);
+      }
+      latencies_us.push_back(static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0).count()));
+      ++done;
+    }
+    if (--running == 0) c.close();
+  };
+
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await c.async_connect(asio::use_awaitable);
+        if (!s.tube.empty()) {
+          co_await c.async_use(s.tube, asio::use_awaitable);
+          co_await c.async_watch(s.tube, asio::use_awaitable);
+          co_await c.async_ignore("default", asio::use_awaitable);
+        }
+        timer.emplace();
+        for (int i = 0; i < s.tasks; ++i) {
+          asio::co_spawn(io, task(), [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+          });
+        }
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "beanpole-bench: %s\n", e.what());
+    return 1;
+  }
+  timer->report("beanpole-coro", put ? "put" : "rd", done);
+  std::sort(latencies_us.begin(), latencies_us.end());
+  if (!latencies_us.empty()) {
+    std::printf("LATENCY p50_us=%u p99_us=%u\n", latencies_us[latencies_us.size() / 2],
+                latencies_us[latencies_us.size() * 99 / 100]);
+  }
+  return done == s.n ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  settings s;
+  for (int opt; (opt = getopt(argc, argv, "p:m:n:H:s:c:t:")) != -1;) {
+    switch (opt) {
+      case 'p': s.port = static_cast<std::uint16_t>(std::atoi(optarg)); break;
+      case 'm': s.mode = optarg; break;
+      case 'n': s.n = std::atol(optarg); break;
+      case 'H': s.host = optarg; break;
+      case 's': s.body_size = static_cast<std::size_t>(std::atol(optarg)); break;
+      case 'c': s.tasks = std::atoi(optarg); break;
+      case 't': s.tube = optarg; break;
+      default:
+        std::fprintf(stderr, "usage: %s -p PORT -m MODE [-n N] [-H HOST] [-s SIZE] [-c TASKS]\n",
+                     argv[0]);
+        return 2;
+    }
+  }
+  try {
+    if (s.mode == "sync-put") return run_sync(s, true);
+    if (s.mode == "sync-rd") return run_sync(s, false);
+    if (s.mode == "pipe-put") return run_pipe(s, true);
+    if (s.mode == "pipe-rd") return run_pipe(s, false);
+    if (s.mode == "coro-put") return run_coro(s, true);
+    if (s.mode == "coro-rd") return run_coro(s, false);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "beanpole-bench: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "beanpole-bench: unknown mode '%s'\n", s.mode.c_str());
+  return 2;
+}

@@ -1,0 +1,1007 @@
+#!/usr/bin/env bash
+# End-to-end tests of the beanpole tool: the real binary against real beanstalkd servers that
+# this script starts on free loopback ports (never 11300) and stops by PID.
+#
+#   run_tests.sh BEANPOLE BEANSTALKD [MANPAGE] [COMPLETIONS_DIR] [TEST_NAME...]
+#
+# Every test_* function runs in its own process with a hard timeout, against a shared server
+# ($S1, one tube per test) or servers of its own. Prints "N passed, N failed"; exits non-zero
+# when a test failed. Needs bash, python3 (free ports, JSON checks) and tmux (the top test).
+set -u
+
+BP=$(realpath "$1")
+BEANSTALKD=$2
+MANPAGE=${3:-}
+COMPLETIONS=${4:-}
+shift $(($# < 4 ? $# : 4))
+SELF=$(realpath "${BASH_SOURCE[0]}")
+TEST_TIMEOUT=60
+
+# ------------------------------------------------------------------------------------ helpers
+
+# A TCP port nothing listens on right now: the kernel picks it, then it is released.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+SERVER_PIDS=()
+# start_server VAR [beanstalkd options...]: starts a server on a free port; VAR gets its address.
+start_server() {
+  local var=$1 port pid attempt i
+  shift
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    "$BEANSTALKD" -l 127.0.0.1 -p "$port" "$@" </dev/null >/dev/null 2>&1 &
+    pid=$!
+    for i in $(seq 50); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        SERVER_PIDS+=("$pid")
+        printf -v "$var" '127.0.0.1:%s' "$port"
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break  # the port was taken meanwhile: try another
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  echo "cannot start beanstalkd" >&2
+  return 1
+}
+
+# start_unix_server VAR PATH: a server on a Unix socket.
+start_unix_server() {
+  local var=$1 path=$2 pid i
+  "$BEANSTALKD" -l "unix:$path" </dev/null >/dev/null 2>&1 &
+  pid=$!
+  SERVER_PIDS+=("$pid")
+  for i in $(seq 50); do
+    [[ -S "$path" ]] && { printf -v "$var" 'unix:%s' "$path"; return 0; }
+    sleep 0.05
+  done
+  return 1
+}
+
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  SERVER_PIDS=()
+}
+
+fail() {
+  echo "    FAIL: $*" >&2
+  exit 1
+}
+
+# run CMD...: runs it, stdout in $T/out, stderr in $T/err, exit status in $RC.
+run() {
+  "$@" >"$T/out" 2>"$T/err"
+  RC=$?
+}
+
+# bp ARGS...: beanpole against the shared server.
+bp() { "$BP" -a "$S1" "$@"; }
+
+expect_rc() {
+  [[ $RC == "$1" ]] || fail "expected exit $1, got $RC (${2:-}); stderr: $(head -c 400 "$T/err")"
+}
+expect_out() {
+  local got
+  got=$(cat "$T/out")
+  [[ "$got" == "$1" ]] || fail "expected stdout '$1', got '$got'"
+}
+expect_err_has() {
+  grep -q -- "$1" "$T/err" || fail "stderr lacks '$1': $(head -c 400 "$T/err")"
+}
+assert_eq() {
+  [[ "$1" == "$2" ]] || fail "${3:-values differ}: expected '$2', got '$1'"
+}
+# json_check PYTHON-EXPR < input: the input parses as JSON (as `d`) and EXPR is true.
+json_check() {
+  python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+if not eval(sys.argv[1]):
+    sys.exit("check failed: %s on %r" % (sys.argv[1], d))' "$1" || fail "JSON check: $1"
+}
+# job_field ID FIELD: one field of stats-job, from --json.
+job_field() {
+  bp --json stats-job "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+
+# A port nothing listens on: a command that tries to connect there fails with exit 3, so
+# exit 2 proves the arguments were refused before anything was sent.
+dead_addr() { echo "127.0.0.1:$(free_port)"; }
+
+all_bytes() { python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))'; }
+
+# --------------------------------------------------------------------------- help and usage
+
+test_help_lists_every_command() {
+  run "$BP" --help
+  expect_rc 0
+  local c
+  for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed peek-buried \
+    stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top export import \
+    release bury touch; do
+    grep -q "^  $c " "$T/out" || fail "--help does not list $c"
+    run "$BP" "$c" --help
+    expect_rc 0 "$c --help"
+    grep -q "Usage: beanpole $c" "$T/out" || fail "$c --help has no usage line"
+    run "$BP" "$c" -h
+    expect_rc 0 "$c -h"
+  done
+  run "$BP" -h
+  expect_rc 0
+  grep -q "Exit status" "$T/out" || fail "--help does not document exit statuses"
+}
+
+test_version() {
+  run "$BP" --version
+  expect_rc 0
+  grep -Eq '^beanpole [0-9]+\.[0-9]+\.[0-9]+$' "$T/out" || fail "version: $(cat "$T/out")"
+}
+
+test_usage_errors_exit_2() {
+  run "$BP" -a "$(dead_addr)"
+  expect_rc 2 "no command"
+  run "$BP" -a "$(dead_addr)" no-such-command
+  expect_rc 2 "unknown command"
+  run "$BP" -a "$(dead_addr)" delete
+  expect_rc 2 "missing ID"
+  run "$BP" -a "$(dead_addr)" reserve --delete --bury
+  expect_rc 2 "--delete with --bury"
+  run "$BP" -a "$(dead_addr)" put --lines body
+  expect_rc 2 "--lines with a BODY"
+  run "$BP" -a "$(dead_addr)" delete 1 2
+  expect_rc 2 "extra argument"
+}
+
+test_invalid_values_exit_2_nothing_sent() {
+  local dead
+  dead=$(dead_addr)
+  # Control: valid arguments against the dead port try to connect and fail with 3.
+  run "$BP" -a "$dead" put -t good -p 4294967295 x
+  expect_rc 3 "control"
+  local long
+  long=$(printf 'a%.0s' $(seq 201))
+  local -a cases=(
+    "put -t bad%20name x" "put -t -leading x" "put -t $long x" "put -t a*b x"
+    "put -p 4294967296 x" "put -p -1 x" "put -p 1.5 x" "put -p abc x" "put -d 99999999999 x"
+    "put -r 4294967296 x" "put -p +1 x" "put -p 0x10 x"
+    "delete 18446744073709551616" "delete -3" "delete abc" "peek 1e3" "stats-job x"
+    "kick 4294967296" "kick 1 -t bad%20name" "kick-job 1.0"
+    "pause-tube bad%20name 1" "pause-tube ok 4294967296" "pause-tube ok -1"
+    "reserve -w bad%20name" "reserve --wait 4294967296" "reserve --job abc"
+    "reserve --pri 4294967296" "reserve --delay -5"
+    "peek-ready -t bad%20name" "peek-delayed -t (ok)!" "peek-buried -t a%20b"
+    "stats-tube bad%20name" "stats-tube -x"
+    "export -t bad%20name" "import -t bad%20name /dev/null"
+    "top -t bad%20name" "top -i 0" "top -n -1"
+  )
+  local c
+  for c in "${cases[@]}"; do
+    local -a argv=()
+    local w
+    for w in $c; do argv+=("${w//%20/ }"); done
+    run "$BP" -a "$dead" "${argv[@]}"
+    expect_rc 2 "$c"
+  done
+  # The empty tube name, given as its own argument.
+  run "$BP" -a "$dead" put -t "" x
+  expect_rc 2 "empty tube name"
+  run "$BP" -a "$dead" --timeout abc stats
+  expect_rc 2 "--timeout abc"
+  run "$BP" -a "not:an:address" stats
+  expect_rc 2 "invalid address"
+  run "$BP" -a "$dead" put -t 'bad name' x
+  expect_err_has "invalid tube name"
+}
+
+test_release_bury_touch_explain() {
+  local c
+  for c in release bury touch; do
+    run "$BP" -a "$(dead_addr)" "$c" 5
+    expect_rc 2 "$c"
+    expect_err_has "reserve"
+  done
+}
+
+# ------------------------------------------------------------------------ connection failures
+
+test_connection_refused_exit_3() {
+  run "$BP" -a "$(dead_addr)" stats
+  expect_rc 3
+  expect_err_has "connect to 127.0.0.1"
+  expect_err_has "refused"
+  [[ $(wc -l <"$T/err") == 1 ]] || fail "message is not one line"
+}
+
+# A fake server that accepts and then answers $1 (python bytes literal) to anything.
+fake_server() {
+  local reply=$1 port_file=$T/fake_port
+  python3 - "$reply" "$port_file" <<'EOF' &
+import socket, sys, time, ast
+reply = ast.literal_eval(sys.argv[1])
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(5)
+open(sys.argv[2], "w").write(str(s.getsockname()[1]))
+s.settimeout(20)
+conn, _ = s.accept()
+conn.recv(4096)
+if reply: conn.sendall(reply)
+time.sleep(5)
+EOF
+  FAKE_PID=$!
+  local i
+  for i in $(seq 100); do [[ -s $port_file ]] && break; sleep 0.05; done
+  FAKE_ADDR="127.0.0.1:$(cat "$port_file")"
+}
+
+test_reply_timeout_exit_3() {
+  fake_server "b''"
+  run "$BP" -a "$FAKE_ADDR" --timeout 0.5 stats
+  kill "$FAKE_PID" 2>/dev/null
+  expect_rc 3
+  expect_err_has "timeout"
+}
+
+test_malformed_reply_exit_3() {
+  fake_server "b'HELLO THERE\r\n'"
+  run "$BP" -a "$FAKE_ADDR" --timeout 5 stats
+  kill "$FAKE_PID" 2>/dev/null
+  expect_rc 3
+  expect_err_has "protocol"
+}
+
+test_unexpected_reply_exit_3() {
+  fake_server "b'DELETED\r\n'"
+  run "$BP" -a "$FAKE_ADDR" --timeout 5 list-tube-used
+  kill "$FAKE_PID" 2>/dev/null
+  expect_rc 3
+  expect_err_has "protocol"
+}
+
+# ------------------------------------------------------------------------------ addressing
+
+test_env_addr() {
+  BEANSTALKD_ADDR=$S1 run "$BP" list-tubes
+  expect_rc 0
+  grep -qx default "$T/out" || fail "list-tubes via \$BEANSTALKD_ADDR"
+  # --addr wins over the environment.
+  BEANSTALKD_ADDR=$(dead_addr) run "$BP" -a "$S1" list-tube-used
+  expect_rc 0
+  BEANSTALKD_ADDR=$(dead_addr) run "$BP" list-tube-used
+  expect_rc 3 "environment's dead address"
+  BEANSTALKD_ADDR="bad:addr:ess" run "$BP" list-tube-used
+  expect_rc 2 "invalid \$BEANSTALKD_ADDR"
+}
+
+test_unix_socket() {
+  local addr
+  start_unix_server addr "$T/beanstalkd.sock" || fail "no unix server"
+  run "$BP" -a "$addr" put -t unixtube "over a unix socket"
+  expect_rc 0
+  local id
+  id=$(cat "$T/out")
+  run "$BP" -a "$addr" peek "$id"
+  expect_rc 0
+  expect_out "over a unix socket"
+  BEANSTALKD_ADDR=$addr run "$BP" list-tubes
+  grep -qx unixtube "$T/out" || fail "unix via \$BEANSTALKD_ADDR"
+  stop_servers
+}
+
+# ------------------------------------------------------------------------------------- put
+
+test_put_argument_and_peek() {
+  run bp put -t t_put "hello world"
+  expect_rc 0
+  grep -Eqx '[0-9]+' "$T/out" || fail "put printed '$(cat "$T/out")'"
+  local id
+  id=$(cat "$T/out")
+  run bp peek "$id"
+  expect_out "hello world"
+  run bp --json peek "$id"
+  json_check "d == {'id': $id, 'body': 'hello world'}" <"$T/out"
+}
+
+test_put_binary_stdin_byte_exact() {
+  all_bytes >"$T/bytes"
+  run bp put -t t_bin <"$T/bytes"
+  expect_rc 0
+  local id
+  id=$(cat "$T/out")
+  bp peek "$id" >"$T/peeked" || fail "peek"
+  cmp "$T/bytes" "$T/peeked" || fail "peek is not byte-exact"
+  # "-" is stdin too; a body ending in newlines and CRLF keeps them.
+  printf 'line\r\n\n' | bp put -t t_bin - >"$T/id2" || fail "put -"
+  bp peek "$(cat "$T/id2")" | od -c >"$T/od"
+  printf 'line\r\n\n' | od -c | cmp - "$T/od" || fail "trailing newlines changed"
+  bp reserve -w t_bin --delete >"$T/reserved" || fail "reserve"
+  cmp "$T/bytes" "$T/reserved" || fail "reserve is not byte-exact"
+  bp --json peek "$(cat "$T/id2")" >"$T/json"
+  json_check "d['body'] == 'line\r\n\n'" <"$T/json"
+  # Empty body.
+  run bp put -t t_bin ""
+  expect_rc 0
+  run bp peek "$(cat "$T/out")"
+  [[ ! -s "$T/out" ]] || fail "empty body came back non-empty"
+}
+
+test_put_options() {
+  run bp put -t t_opts -p 5 -d 100 -r 7 body
+  expect_rc 0
+  local id
+  id=$(cat "$T/out")
+  assert_eq "$(job_field "$id" pri)" 5 "pri"
+  assert_eq "$(job_field "$id" delay)" 100 "delay"
+  assert_eq "$(job_field "$id" ttr)" 7 "ttr"
+  assert_eq "$(job_field "$id" state)" delayed "state"
+  run bp put -t t_opts body
+  id=$(cat "$T/out")
+  assert_eq "$(job_field "$id" pri)" 1024 "default pri"
+  assert_eq "$(job_field "$id" ttr)" 60 "default ttr"
+  assert_eq "$(job_field "$id" delay)" 0 "default delay"
+  run bp --json put -t t_opts -p 4294967295 max
+  expect_rc 0
+  json_check "list(d) == ['id'] and isinstance(d['id'], int)" <"$T/out"
+}
+
+test_put_lines() {
+  printf 'first\n\nthird\r\nlast-without-newline' | bp put -t t_lines --lines >"$T/ids" ||
+    fail "put --lines"
+  [[ $(wc -l <"$T/ids") == 4 ]] || fail "expected 4 ids: $(cat "$T/ids")"
+  local -a ids
+  mapfile -t ids <"$T/ids"
+  assert_eq "$(bp peek "${ids[0]}")" first
+  assert_eq "$(bp peek "${ids[1]}" | wc -c)" 0 "empty line is an empty job"
+  assert_eq "$(bp peek "${ids[2]}" | od -An -c | tr -s ' ')" " t h i r d \r" "CR kept"
+  assert_eq "$(bp peek "${ids[3]}")" last-without-newline
+  ((ids[1] == ids[0] + 1 && ids[3] == ids[2] + 1)) || fail "ids not in order: ${ids[*]}"
+  seq 1 1500 | bp --json put -t t_lines2 --lines >"$T/json" || fail "put --lines --json"
+  json_check "len(d['ids']) == 1500 and d['ids'] == sorted(d['ids'])" <"$T/json"
+  run bp --json stats-tube t_lines2
+  json_check "d['current-jobs-ready'] == 1500" <"$T/out"
+  run bp peek-ready -t t_lines2
+  expect_out 1
+}
+
+test_put_job_too_big_exit_1() {
+  local small
+  start_server small -z 10 || fail "server"
+  run "$BP" -a "$small" put 12345678901
+  expect_rc 1
+  expect_err_has "JOB_TOO_BIG"
+  printf 'ok\n12345678901\nfine\n' | "$BP" -a "$small" put --lines >"$T/out" 2>"$T/err"
+  RC=$?
+  expect_rc 1 "put --lines with a job too big"
+  expect_err_has "line 2"
+  expect_err_has "JOB_TOO_BIG"
+  [[ $(wc -l <"$T/out") == 2 ]] || fail "the two good lines should have ids"
+  stop_servers
+}
+
+test_put_draining_exit_1() {
+  local drain pid
+  start_server drain || fail "server"
+  pid=${SERVER_PIDS[-1]}
+  kill -USR1 "$pid"
+  sleep 0.2
+  run "$BP" -a "$drain" put x
+  expect_rc 1
+  expect_err_has "DRAINING"
+  stop_servers
+}
+
+# ---------------------------------------------------------------------------------- reserve
+
+test_reserve_default_releases() {
+  local id
+  id=$(bp put -t t_res -p 9 "job") || fail "put"
+  run bp reserve -w t_res
+  expect_rc 0
+  expect_out job
+  assert_eq "$(job_field "$id" state)" ready "released when reserve ends"
+  assert_eq "$(job_field "$id" pri)" 9 "keeps its priority"
+  assert_eq "$(job_field "$id" releases)" 1 "released explicitly"
+  run bp reserve -w t_res --release --pri 3 --delay 50
+  expect_rc 0
+  assert_eq "$(job_field "$id" state)" delayed "--delay"
+  assert_eq "$(job_field "$id" pri)" 3 "--pri"
+}
+
+test_reserve_delete_and_bury() {
+  local id
+  id=$(bp put -t t_rdb "a") || fail "put"
+  run bp reserve -w t_rdb --bury
+  expect_rc 0
+  expect_out a
+  assert_eq "$(job_field "$id" state)" buried "--bury"
+  run bp reserve --job "$id" --delete
+  expect_rc 0
+  expect_out a
+  run bp stats-job "$id"
+  expect_rc 1 "deleted"
+  expect_err_has NOT_FOUND
+}
+
+test_reserve_json() {
+  local id
+  id=$(bp put -t t_rjson "héllo \"quoted\" \\ new
+line") || fail "put"
+  run bp --json reserve -w t_rjson --delete
+  expect_rc 0
+  json_check "list(d) == ['id', 'tube', 'body'] and d['id'] == $id and d['tube'] == 't_rjson' and d['body'] == 'héllo \"quoted\" \\\\ new\nline'" <"$T/out"
+  all_bytes | bp put -t t_rjson >/dev/null
+  run bp --json reserve -w t_rjson --delete
+  json_check "'body' not in d and __import__('base64').b64decode(d['body_base64']) == bytes(range(256))" <"$T/out"
+  # Invalid UTF-8 that looks almost right: an overlong '/' and a lone surrogate.
+  printf '\xc0\xaf' | bp put -t t_rjson >/dev/null
+  run bp --json reserve -w t_rjson --delete
+  json_check "'body_base64' in d" <"$T/out"
+  printf '\xed\xa0\x80' | bp put -t t_rjson >/dev/null
+  run bp --json reserve -w t_rjson --delete
+  json_check "'body_base64' in d" <"$T/out"
+}
+
+test_reserve_wait_timed_out_exit_1() {
+  run bp reserve -w t_empty --wait 0
+  expect_rc 1
+  expect_err_has TIMED_OUT
+  local start end
+  start=$(date +%s%N)
+  run bp reserve -w t_empty --wait 1
+  end=$(date +%s%N)
+  expect_rc 1
+  (((end - start) / 1000000 >= 900)) || fail "--wait 1 returned too early"
+}
+
+test_reserve_waits_without_timeout() {
+  # --timeout bounds replies, not a reserve's deliberate wait.
+  ("$BP" -a "$S1" --timeout 1 reserve -w t_late --delete >"$T/late" 2>&1; echo $? >"$T/late_rc") &
+  sleep 2
+  bp put -t t_late "late job" >/dev/null
+  local i
+  for i in $(seq 50); do [[ -s "$T/late_rc" ]] && break; sleep 0.1; done
+  assert_eq "$(cat "$T/late_rc" 2>/dev/null)" 0 "reserve exit"
+  assert_eq "$(cat "$T/late")" "late job"
+}
+
+test_reserve_watch_several_tubes() {
+  bp put -t t_w2 "from w2" >/dev/null
+  run bp reserve -w t_w1 -w t_w2 --wait 1 --delete
+  expect_rc 0
+  expect_out "from w2"
+  # Watching only other tubes leaves "default" out.
+  bp put "in default" >/dev/null
+  run bp reserve -w t_w1 --wait 0
+  expect_rc 1 "default must not be watched"
+  bp reserve --wait 0 --delete >/dev/null
+}
+
+test_reserve_job_by_id() {
+  local id
+  id=$(bp put -t t_rjob -d 1000 "delayed") || fail "put"
+  run bp reserve --job "$id"
+  expect_rc 0
+  expect_out delayed
+  run bp reserve --job 999999999
+  expect_rc 1
+  expect_err_has NOT_FOUND
+  run bp reserve --job 1 --wait 1
+  expect_rc 2 "--job excludes --wait"
+}
+
+test_reserve_exec_success() {
+  local id
+  id=$(bp put -t t_exec "exec body") || fail "put"
+  run bp reserve -w t_exec --exec 'printf "%s|%s|" "$BEANPOLE_JOB_ID" "$BEANPOLE_JOB_TUBE"; cat'
+  expect_rc 0
+  expect_out "$id|t_exec|exec body"
+  run bp stats-job "$id"
+  expect_rc 1 "deleted after exit 0"
+  all_bytes | bp put -t t_exec >/dev/null
+  bp reserve -w t_exec --exec "cat > '$T/stdin_bytes'" || fail "exec"
+  all_bytes | cmp - "$T/stdin_bytes" || fail "CMD's stdin is not byte-exact"
+  id=$(bp put -t t_exec "x")
+  run bp --json reserve -w t_exec --exec 'true'
+  json_check "d == {'id': $id, 'tube': 't_exec', 'exit_status': 0, 'action': 'deleted'}" <"$T/out"
+}
+
+test_reserve_exec_failure_releases() {
+  local id
+  id=$(bp put -t t_execf -p 17 "fails") || fail "put"
+  run bp reserve -w t_execf --exec 'cat >/dev/null; exit 3'
+  expect_rc 4
+  expect_err_has "status 3"
+  assert_eq "$(job_field "$id" state)" ready "released"
+  assert_eq "$(job_field "$id" pri)" 17 "priority kept"
+  run bp --json reserve -w t_execf --delay 30 --exec 'exit 1'
+  expect_rc 4
+  json_check "d['action'] == 'released' and d['exit_status'] == 1" <"$T/out"
+  assert_eq "$(job_field "$id" state)" delayed "--delay applies"
+  # A command killed by a signal counts as failed too.
+  bp kick-job "$id"
+  run bp reserve -w t_execf --exec 'kill -TERM $$'
+  expect_rc 4
+  expect_err_has "status 143"
+}
+
+test_reserve_exec_touches_past_ttr() {
+  local id
+  id=$(bp put -t t_touch -r 1 "slow") || fail "put"
+  run bp reserve -w t_touch --exec "sleep 3; '$BP' -a '$S1' --json stats-job \$BEANPOLE_JOB_ID"
+  expect_rc 0
+  json_check "d['state'] == 'reserved' and d['timeouts'] == 0" <"$T/out"
+  run bp stats-job "$id"
+  expect_rc 1 "deleted at the end"
+}
+
+test_reserve_stdout_failure_keeps_job() {
+  local id
+  id=$(bp put -t t_full "keep me") || fail "put"
+  run bp reserve -w t_full --delete
+  # Redo it with a stdout that cannot be written: the job must not be deleted.
+  id=$(bp put -t t_full "keep me") || fail "put"
+  bp reserve -w t_full --delete >/dev/full 2>"$T/err"
+  RC=$?
+  expect_rc 3 "write to /dev/full"
+  expect_err_has "stdout"
+  assert_eq "$(job_field "$id" state)" ready "job kept"
+}
+
+# ---------------------------------------------------------------------- other job commands
+
+test_delete() {
+  local id
+  id=$(bp put -t t_del x) || fail "put"
+  run bp delete "$id"
+  expect_rc 0
+  expect_out ""
+  run bp delete "$id"
+  expect_rc 1
+  expect_err_has "delete $id: NOT_FOUND"
+  id=$(bp put -t t_del x)
+  run bp --json delete "$id"
+  json_check "d == {'id': $id, 'deleted': True}" <"$T/out"
+}
+
+test_kick_and_kick_job() {
+  local a b
+  a=$(bp put -t t_kick a) && b=$(bp put -t t_kick b) || fail "put"
+  bp reserve -w t_kick --bury >/dev/null && bp reserve -w t_kick --bury >/dev/null
+  run bp kick 1 -t t_kick
+  expect_rc 0
+  expect_out 1
+  run bp --json kick 10 -t t_kick
+  json_check "d == {'tube': 't_kick', 'kicked': 1}" <"$T/out"
+  run bp kick 10 -t t_kick
+  expect_out 0
+  bp reserve --job "$a" --bury >/dev/null
+  run bp kick-job "$a"
+  expect_rc 0
+  assert_eq "$(job_field "$a" state)" ready
+  run bp kick-job "$a"
+  expect_rc 1 "not buried any more"
+  expect_err_has NOT_FOUND
+  bp reserve --job "$b" --bury >/dev/null
+  run bp --json kick-job "$b"
+  json_check "d == {'id': $b, 'kicked': True}" <"$T/out"
+  # Delayed jobs are kicked when nothing is buried.
+  local c
+  c=$(bp put -t t_kick -d 500 c)
+  run bp kick 5 -t t_kick
+  expect_out 1
+  assert_eq "$(job_field "$c" state)" ready
+}
+
+test_pause_tube() {
+  bp put -t t_pause x >/dev/null
+  run bp pause-tube t_pause 60
+  expect_rc 0
+  run bp --json stats-tube t_pause
+  json_check "d['pause'] == 60 and d['pause-time-left'] > 0" <"$T/out"
+  run bp reserve -w t_pause --wait 0
+  expect_rc 1 "paused tube"
+  run bp --json pause-tube t_pause 0
+  json_check "d == {'tube': 't_pause', 'paused': 0}" <"$T/out"
+  run bp pause-tube t_no_such_tube 5
+  expect_rc 1
+  expect_err_has NOT_FOUND
+}
+
+test_peek_variants() {
+  local r d b
+  r=$(bp put -t t_peek ready) || fail "put"
+  d=$(bp put -t t_peek -d 500 delayed)
+  b=$(bp put -t t_peek buried)
+  bp reserve --job "$b" --bury >/dev/null
+  run bp peek-ready -t t_peek
+  expect_out ready
+  run bp peek-delayed -t t_peek
+  expect_out delayed
+  run bp peek-buried -t t_peek
+  expect_out buried
+  run bp --json peek-delayed -t t_peek
+  json_check "d == {'id': $d, 'body': 'delayed'}" <"$T/out"
+  run bp peek-ready -t t_peek_empty
+  expect_rc 1
+  expect_err_has NOT_FOUND
+  run bp peek-buried
+  expect_rc 1 "nothing buried in default"
+  run bp peek 999999999
+  expect_rc 1
+  expect_err_has NOT_FOUND
+}
+
+# ------------------------------------------------------------------------------ inspecting
+
+test_stats() {
+  run bp stats
+  expect_rc 0
+  grep -q '^version: ' "$T/out" || fail "no version"
+  grep -q '^current-jobs-ready: [0-9]*$' "$T/out" || fail "no current-jobs-ready"
+  grep -q '^os: ' "$T/out" || fail "no os"
+  run bp --json stats
+  json_check "isinstance(d['current-jobs-ready'], int) and isinstance(d['pid'], int) and isinstance(d['version'], str) and isinstance(d['uptime'], int)" <"$T/out"
+  # The text and JSON forms carry the same keys in the same order.
+  bp stats | cut -d: -f1 >"$T/keys_text"
+  bp --json stats | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin, object_pairs_hook=lambda p: dict(p)).keys()))' >"$T/keys_json"
+  cmp -s "$T/keys_text" "$T/keys_json" || fail "text and JSON keys differ"
+}
+
+test_stats_tube_and_job() {
+  local id
+  id=$(bp put -t t_stats -p 3 x) || fail "put"
+  run bp stats-tube t_stats
+  expect_rc 0
+  grep -qx 'name: t_stats' "$T/out" || fail "name"
+  grep -qx 'current-jobs-urgent: 1' "$T/out" || fail "urgent"
+  run bp --json stats-tube t_stats
+  json_check "d['name'] == 't_stats' and d['current-jobs-ready'] == 1 and d['total-jobs'] == 1" <"$T/out"
+  run bp stats-job "$id"
+  grep -qx "id: $id" "$T/out" || fail "id"
+  grep -qx 'tube: t_stats' "$T/out" || fail "tube"
+  run bp --json stats-job "$id"
+  json_check "d['id'] == $id and d['tube'] == 't_stats' and d['pri'] == 3 and d['state'] == 'ready'" <"$T/out"
+  # A tube named with digits stays a string.
+  bp put -t 12345 x >/dev/null
+  run bp --json stats-tube 12345
+  json_check "d['name'] == '12345'" <"$T/out"
+  run bp stats-tube t_never_made
+  expect_rc 1
+  expect_err_has NOT_FOUND
+  run bp stats-job 999999999
+  expect_rc 1
+}
+
+test_list_commands() {
+  bp put -t t_list x >/dev/null
+  run bp list-tubes
+  expect_rc 0
+  grep -qx t_list "$T/out" || fail "list-tubes"
+  grep -qx default "$T/out" || fail "list-tubes default"
+  run bp --json list-tubes
+  json_check "isinstance(d, list) and 't_list' in d" <"$T/out"
+  run bp list-tube-used
+  expect_out default
+  run bp --json list-tube-used
+  json_check "d == 'default'" <"$T/out"
+  run bp list-tubes-watched
+  expect_out default
+  run bp --json list-tubes-watched
+  json_check "d == ['default']" <"$T/out"
+}
+
+# ------------------------------------------------------------------------------------- top
+
+test_top_plain_when_not_a_terminal() {
+  bp put -t t_top_plain x >/dev/null
+  run bp top -n 2 -i 0.2
+  expect_rc 0
+  [[ $(grep -c '^TUBE' "$T/out") == 2 ]] || fail "expected two snapshots"
+  grep -q '^t_top_plain ' "$T/out" || fail "tube not shown"
+  grep -q 'READY.*RESERVED.*DELAYED.*BURIED.*URGENT.*WAITING.*WATCHING.*PAUSED.*PUT/s.*DEL/s' \
+    "$T/out" || fail "columns"
+  if grep -q $'\e' "$T/out"; then fail "escape sequences in plain mode"; fi
+  run bp top -n 1 -t t_top_plain
+  grep -q '^default ' "$T/out" && fail "-t should show only that tube"
+  # Without -n it runs until interrupted, and stops cleanly on SIGINT/SIGTERM.
+  "$BP" -a "$S1" top -i 0.2 >"$T/long" 2>&1 &
+  local pid=$!
+  sleep 0.7
+  kill -INT "$pid"
+  wait "$pid"
+  assert_eq "$?" 0 "top after SIGINT"
+  (($(grep -c '^TUBE' "$T/long") >= 2)) || fail "periodic print"
+}
+
+test_top_json() {
+  bp put -t t_top_json x >/dev/null
+  run bp --json top -n 2 -i 0.3
+  expect_rc 0
+  [[ $(wc -l <"$T/out") == 2 ]] || fail "two lines"
+  head -1 "$T/out" | json_check "d['server']['put_rate'] is None and any(t['name'] == 't_top_json' for t in d['tubes'])"
+  tail -1 "$T/out" | json_check "isinstance(d['server']['put_rate'], float) and all(set(['ready','reserved','delayed','buried','urgent','waiting','watching','pause_time_left','put_rate','delete_rate']) <= set(t) for t in d['tubes'])"
+}
+
+# tmux on a private socket: a real pseudo-terminal for top.
+tmux_top() {
+  TMUX_SOCK=$T/tmux.sock
+  tmux -S "$TMUX_SOCK" new-session -d -x 150 -y 40 \
+    "$1 '$BP' -a '$S1' top -i 0.3; echo \$? > '$T/top_rc'; sleep 30"
+}
+tmux_screen() { tmux -S "$TMUX_SOCK" capture-pane -p "$@"; }
+tmux_wait_for() {
+  local i
+  for i in $(seq 60); do
+    tmux_screen | grep -q "$1" && return 0
+    sleep 0.1
+  done
+  fail "screen never showed '$1': $(tmux_screen)"
+}
+
+test_top_terminal() {
+  command -v tmux >/dev/null || fail "tmux is needed for this test"
+  bp put -t t_top_tty x >/dev/null
+  bp put -t t_top_tty2 -d 100 y >/dev/null
+  tmux_top ""
+  tmux_wait_for "t_top_tty2"
+  tmux_screen >"$T/screen"
+  grep -q 'beanpole top' "$T/screen" || fail "title"
+  grep -q 'q: quit' "$T/screen" || fail "hint"
+  grep -Eq '^t_top_tty +1 +0 +0 +0 +0 ' "$T/screen" || fail "tube row: $(cat "$T/screen")"
+  grep -Eq '^t_top_tty2 +0 +0 +1 ' "$T/screen" || fail "delayed count"
+  tmux_screen -e | grep -q $'\e\\[' || fail "no colour on a terminal"
+  # Rates appear from the second refresh on, and new puts show up.
+  bp put -t t_top_tty z >/dev/null
+  tmux_wait_for "^t_top_tty  *2 "
+  tmux -S "$TMUX_SOCK" send-keys q
+  local i
+  for i in $(seq 50); do [[ -s "$T/top_rc" ]] && break; sleep 0.1; done
+  assert_eq "$(cat "$T/top_rc" 2>/dev/null)" 0 "top's exit status after q"
+  tmux_screen | grep -q 'beanpole top' && fail "screen not restored after q"
+  tmux -S "$TMUX_SOCK" kill-server
+}
+
+test_top_terminal_ctrl_c_and_no_color() {
+  command -v tmux >/dev/null || fail "tmux is needed for this test"
+  bp put -t t_top_nc x >/dev/null
+  tmux_top "NO_COLOR=1"
+  tmux_wait_for "t_top_nc"
+  if tmux_screen -e | grep -q $'\e\\['; then fail "colour despite NO_COLOR"; fi
+  tmux -S "$TMUX_SOCK" send-keys C-c
+  local i
+  for i in $(seq 50); do [[ -s "$T/top_rc" ]] && break; sleep 0.1; done
+  assert_eq "$(cat "$T/top_rc" 2>/dev/null)" 0 "top's exit status after Ctrl-C"
+  tmux -S "$TMUX_SOCK" kill-server
+}
+
+# -------------------------------------------------------------------------- export / import
+
+test_export_import_two_servers() {
+  local src dst
+  start_server src && start_server dst || fail "servers"
+  local -a ids=()
+  all_bytes | "$BP" -a "$src" put -t mv_a -p 5 -r 30 >/dev/null
+  python3 -c 'import os,sys; sys.stdout.buffer.write(os.urandom(4000))' >"$T/random"
+  "$BP" -a "$src" put -t mv_a -p 6 <"$T/random" >/dev/null
+  "$BP" -a "$src" put -t mv_a -p 7 "text ünïcödé" >/dev/null
+  "$BP" -a "$src" put -t mv_b "" >/dev/null
+  "$BP" -a "$src" put -t mv_b -d 1000 "delayed stays" >/dev/null
+  local buried
+  buried=$("$BP" -a "$src" put -t mv_b -p 1 "was buried")
+  "$BP" -a "$src" reserve --job "$buried" --bury >/dev/null
+  "$BP" -a "$src" put -t mv_c "not exported" >/dev/null
+
+  run "$BP" -a "$src" export -t mv_a -t mv_b --buried
+  expect_rc 0
+  cp "$T/out" "$T/jobs.ndjson"
+  [[ $(wc -l <"$T/jobs.ndjson") == 5 ]] || fail "expected 5 lines: $(cat "$T/jobs.ndjson")"
+  python3 - "$T/jobs.ndjson" <<'EOF' || fail "NDJSON content"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+for l in lines:
+    assert set(l) >= {"id", "tube", "pri", "ttr", "delay", "state"}, l
+    assert ("body" in l) != ("body_base64" in l), l
+states = sorted(l["state"] for l in lines)
+assert states == ["buried", "ready", "ready", "ready", "ready"], states
+EOF
+  # Moved out: only the delayed job and the other tube remain on the source.
+  run "$BP" -a "$src" --json stats-tube mv_a
+  [[ $RC == 1 ]] || json_check "d['current-jobs-ready'] == 0" <"$T/out"
+  run "$BP" -a "$src" --json stats-tube mv_b
+  json_check "d['current-jobs-ready'] == 0 and d['current-jobs-buried'] == 0 and d['current-jobs-delayed'] == 1" <"$T/out"
+  run "$BP" -a "$src" peek-ready -t mv_c
+  expect_out "not exported"
+
+  run "$BP" -a "$dst" --json import "$T/jobs.ndjson"
+  expect_rc 0
+  json_check "d == {'imported': 5}" <"$T/out"
+  # Every body back, byte for byte, in priority order, with its priority and TTR.
+  "$BP" -a "$dst" reserve -w mv_a --wait 0 --delete >"$T/a1" || fail "a1"
+  all_bytes | cmp - "$T/a1" || fail "binary body changed"
+  local id
+  id=$("$BP" -a "$dst" --json peek-ready -t mv_a | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  "$BP" -a "$dst" --json stats-job "$id" >"$T/st"
+  json_check "d['pri'] == 6 and d['ttr'] == 60" <"$T/st"
+  "$BP" -a "$dst" reserve -w mv_a --wait 0 --delete >"$T/a2"
+  cmp "$T/random" "$T/a2" || fail "random body changed"
+  run "$BP" -a "$dst" reserve -w mv_a --wait 0 --delete
+  expect_out "text ünïcödé"
+  run "$BP" -a "$dst" reserve -w mv_b --wait 0 --delete
+  expect_out "was buried"
+  run "$BP" -a "$dst" reserve -w mv_b --wait 0 --delete
+  expect_rc 0
+  expect_out ""
+  stop_servers
+}
+
+test_export_all_and_file_output() {
+  local src
+  start_server src || fail "server"
+  "$BP" -a "$src" put -t e1 one >/dev/null
+  "$BP" -a "$src" put -t e2 two >/dev/null
+  "$BP" -a "$src" put three >/dev/null
+  run "$BP" -a "$src" export --all -o "$T/all.ndjson"
+  expect_rc 0
+  expect_out ""
+  [[ $(wc -l <"$T/all.ndjson") == 3 ]] || fail "three jobs"
+  run "$BP" -a "$src" export -t e1 --all
+  expect_rc 2 "--all with -t"
+  # Round trip into another tube with import -t, from stdin.
+  "$BP" -a "$src" import -t merged <"$T/all.ndjson" >"$T/out" 2>"$T/err" || fail "import"
+  expect_out ""
+  run "$BP" -a "$src" --json stats-tube merged
+  json_check "d['current-jobs-ready'] == 3" <"$T/out"
+  # A paused tube is exported too.
+  "$BP" -a "$src" pause-tube merged 100
+  run "$BP" -a "$src" export -t merged
+  [[ $(wc -l <"$T/out") == 3 ]] || fail "paused tube not exported"
+  stop_servers
+}
+
+test_export_keeps_job_when_write_fails() {
+  local src id
+  start_server src || fail "server"
+  id=$("$BP" -a "$src" put -t keep "precious")
+  "$BP" -a "$src" export -t keep >/dev/full 2>"$T/err"
+  RC=$?
+  expect_rc 3 "export to /dev/full"
+  run "$BP" -a "$src" --json stats-job "$id"
+  json_check "d['state'] == 'ready'" <"$T/out"
+  stop_servers
+}
+
+test_import_bad_lines_exit_2() {
+  local dst
+  start_server dst || fail "server"
+  printf '%s\n' '{"tube":"imp","body":"one"}' '' '{"tube":"imp","body_base64":"dHdv"}' \
+    'not json' '{"tube":"imp","body":"never"}' >"$T/bad.ndjson"
+  run "$BP" -a "$dst" import "$T/bad.ndjson"
+  expect_rc 2
+  expect_err_has "line 4"
+  run "$BP" -a "$dst" --json stats-tube imp
+  json_check "d['current-jobs-ready'] == 2" <"$T/out"
+  local bad
+  for bad in '{"tube":"bad name","body":"x"}' '{"body":"x","pri":4294967296}' \
+    '{"body":"x","ttr":-1}' '{"tube":"imp"}' '{"body_base64":"!!"}' '[1,2]'; do
+    echo "$bad" >"$T/one.ndjson"
+    run "$BP" -a "$dst" import "$T/one.ndjson"
+    expect_rc 2 "$bad"
+  done
+  run "$BP" -a "$dst" import "$T/does-not-exist"
+  expect_rc 3 "missing file"
+  stop_servers
+}
+
+test_import_refused_jobs_exit_1() {
+  local dst
+  start_server dst -z 5 || fail "server"
+  printf '%s\n' '{"tube":"small","body":"ok"}' '{"tube":"small","body":"far too big"}' \
+    '{"tube":"small","body":"ok2"}' >"$T/in.ndjson"
+  run "$BP" -a "$dst" import "$T/in.ndjson"
+  expect_rc 1
+  expect_err_has "line 2"
+  expect_err_has JOB_TOO_BIG
+  run "$BP" -a "$dst" --json stats-tube small
+  json_check "d['current-jobs-ready'] == 2" <"$T/out"
+  stop_servers
+}
+
+# ------------------------------------------------------------------- man page and completion
+
+test_man_page() {
+  [[ -n "$MANPAGE" && -s "$MANPAGE" ]] || fail "no man page at '$MANPAGE'"
+  grep -q '^\.TH BEANPOLE 1' "$MANPAGE" || fail ".TH"
+  local c
+  for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed \
+    peek-buried stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top \
+    export import; do
+    grep -q "^\.SS $c\$" "$MANPAGE" || fail "man page lacks $c"
+  done
+  grep -q '^\.SH EXIT STATUS' "$MANPAGE" || fail "EXIT STATUS section"
+  grep -q '^\.SH ENVIRONMENT' "$MANPAGE" || fail "ENVIRONMENT section"
+  if command -v groff >/dev/null; then
+    groff -man -Tutf8 -ww "$MANPAGE" >"$T/rendered" 2>"$T/warnings" || fail "groff failed"
+    [[ ! -s "$T/warnings" ]] || fail "groff warnings: $(head -5 "$T/warnings")"
+    grep -q 'BEANSTALKD_ADDR' "$T/rendered" || fail "rendered page"
+  fi
+}
+
+test_bash_completion() {
+  [[ -n "$COMPLETIONS" ]] || fail "no completions dir"
+  bp put -t t_compl x >/dev/null
+  # shellcheck disable=SC1091
+  source "$COMPLETIONS/beanpole.bash"
+  COMP_WORDS=("$BP" pe)
+  COMP_CWORD=1
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "peek peek-ready peek-delayed peek-buried" "commands"
+  COMP_WORDS=("$BP" -a "$S1" stats-tube t_co)
+  COMP_CWORD=4
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "t_compl" "tube names from the server"
+  COMP_WORDS=("$BP" -a "$S1" reserve --de)
+  COMP_CWORD=4
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "--delete --delay" "reserve options"
+  COMP_WORDS=("$BP" --js)
+  COMP_CWORD=1
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "--json" "global options"
+  # Every command of --help is completed, in bash and in zsh, and nothing else.
+  "$BP" --help | awk '/^[A-Z].*:$/ {s=$0} /^  [a-z]/ && s != "Options:" && s !~ /^(Exit|Reserved|Environment|Examples)/ {print $1}' |
+    sort >"$T/help_cmds"
+  echo $_beanpole_commands | tr ' ' '\n' | sort >"$T/bash_cmds"
+  diff "$T/help_cmds" "$T/bash_cmds" >/dev/null || fail "bash commands differ from --help"
+  grep -o "^    '[a-z-]*:" "$COMPLETIONS/_beanpole" | tr -d " ':" | sort >"$T/zsh_cmds"
+  diff "$T/help_cmds" "$T/zsh_cmds" >/dev/null || fail "zsh commands differ from --help"
+  if command -v zsh >/dev/null; then zsh -n "$COMPLETIONS/_beanpole" || fail "zsh syntax"; fi
+}
+
+# -------------------------------------------------------------------------------------- main
+
+run_one() {
+  T=$(mktemp -d)
+  trap 'stop_servers; [[ -n "${TMUX_SOCK:-}" ]] && tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; rm -rf "$T"' EXIT
+  "$1"
+}
+
+if [[ "${1:-}" == "--run-one" ]]; then
+  run_one "$2"
+  exit $?
+fi
+
+start_server S1 || exit 1
+export S1
+trap stop_servers EXIT
+
+if (($# > 0)); then
+  tests=("$@")
+else
+  mapfile -t tests < <(declare -F | awk '{print $3}' | grep '^test_')
+fi
+passed=0
+failed=0
+failures=()
+for t in "${tests[@]}"; do
+  start=$(date +%s%N)
+  if timeout -k 5 "$TEST_TIMEOUT" bash "$SELF" "$BP" "$BEANSTALKD" "$MANPAGE" "$COMPLETIONS" \
+    --run-one "$t" 2>"${TMPDIR:-/tmp}/beanpole-cli-test.$$.log"; then
+    passed=$((passed + 1))
+    printf 'PASS %-50s %5d ms\n' "$t" $((($(date +%s%N) - start) / 1000000))
+  else
+    failed=$((failed + 1))
+    failures+=("$t")
+    printf 'FAIL %s\n' "$t"
+    sed 's/^/    /' "${TMPDIR:-/tmp}/beanpole-cli-test.$$.log"
+  fi
+done
+rm -f "${TMPDIR:-/tmp}/beanpole-cli-test.$$.log"
+echo "$passed passed, $failed failed"
+((failed == 0)) || { echo "failed: ${failures[*]}"; exit 1; }
