@@ -7,16 +7,24 @@
 //         sync-rd    N x (reserve-with-timeout 0 + delete), the blocking client
 //         coro-put   N puts from TASKS (default 100) coroutines on one async client
 //         coro-rd    N reserve+delete pairs from TASKS coroutines
+//         reserve-latency  N puts one at a time, first alone, then while a reserve waits on the
+//                    same client: prints "LATENCY idle p50_us=.. p99_us=.." and "... waiting ..."
+//         large      N x (put + reserve + delete) of BODY_SIZE bytes from TASKS coroutines, so the
+//                    server never holds more than TASKS jobs; prints "THROUGHPUT mb_per_s=.."
 // Prints the harness's line: RESULT client=beanpole-{pipe,sync,coro} mode={put,rd} ops=N secs=S cpu=S
 // where secs is the wall time of the timed loop (after connect) and cpu the process's user+sys
-// CPU over the same loop. Also prints "LATENCY p50_us=.. p99_us=.." for the coro modes.
+// CPU over the same loop. The coroutine modes also print "LATENCY p50_us=.. p99_us=.." (per
+// command) and "RSS max_kb=..".
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/this_coro.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +74,25 @@ class result_timer {
   clock_type::time_point wall0_;
   double cpu0_;
 };
+
+long max_rss_kb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+/// Prints "LATENCY [label] p50_us=.. p99_us=.." of `samples` (sorted in place).
+void print_latency(std::vector<std::uint32_t>& samples, const char* label) {
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  std::printf("LATENCY %sp50_us=%u p99_us=%u\n", label, samples[samples.size() / 2],
+              samples[samples.size() * 99 / 100]);
+}
+
+std::uint32_t micros_since(clock_type::time_point t0) {
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0).count());
+}
 
 std::string make_body(std::size_t size) {
   std::string body(size, 'a');
@@ -202,8 +229,7 @@ int run_coro(const settings& s, bool put) {
         if (!job) throw beanpole::error(make_error_code(beanpole::errc::timed_out));
         co_await c.async_remove(job->id, asio::use_awaitable);
       }
-      latencies_us.push_back(static_cast<std::uint32_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0).count()));
+      latencies_us.push_back(micros_since(t0));
       ++done;
     }
     if (--running == 0) c.close();
@@ -235,12 +261,114 @@ int run_coro(const settings& s, bool put) {
     return 1;
   }
   timer->report("beanpole-coro", put ? "put" : "rd", done);
-  std::sort(latencies_us.begin(), latencies_us.end());
-  if (!latencies_us.empty()) {
-    std::printf("LATENCY p50_us=%u p99_us=%u\n", latencies_us[latencies_us.size() / 2],
-                latencies_us[latencies_us.size() * 99 / 100]);
-  }
+  print_latency(latencies_us, "");
+  std::printf("RSS max_kb=%ld\n", max_rss_kb());
   return done == s.n ? 0 : 1;
+}
+
+/// Runs `body` as a coroutine on a fresh io_context with a connected client; returns 1 on error.
+int with_client(const settings& s,
+                std::function<asio::awaitable<void>(beanpole::async_client&)> body) {
+  asio::io_context io(1);
+  beanpole::async_client c(io.get_executor(), beanpole::endpoint::tcp(s.host, s.port));
+  int status = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await c.async_connect(asio::use_awaitable);
+        co_await body(c);
+        c.close();
+      },
+      [&](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          std::fprintf(stderr, "beanpole-bench: %s\n", ex.what());
+        }
+        status = 1;
+        c.close();
+      });
+  io.run();
+  return status;
+}
+
+/// Put latency with no reserve, then with a reserve waiting on the same client (it runs on a
+/// reserve connection of its own, so the puts should not notice it).
+int run_reserve_latency(const settings& s) {
+  return with_client(s, [&](beanpole::async_client& c) -> asio::awaitable<void> {
+    const std::string body = make_body(s.body_size);
+    const std::string tube = s.tube.empty() ? "bench-latency" : s.tube;
+    co_await c.async_use(tube, asio::use_awaitable);
+    auto measure = [&]() -> asio::awaitable<std::vector<std::uint32_t>> {
+      std::vector<std::uint32_t> samples;
+      for (long i = 0; i < s.n; ++i) {
+        const auto t0 = clock_type::now();
+        const auto id = co_await c.async_put(body, put_opts(), asio::use_awaitable);
+        samples.push_back(micros_since(t0));
+        co_await c.async_remove(id, asio::use_awaitable);
+      }
+      co_return samples;
+    };
+    auto idle = co_await measure();
+    // A reserve that waits for the whole measurement: it watches a tube nobody puts into.
+    co_await c.async_watch("bench-nothing-comes", asio::use_awaitable);
+    co_await c.async_ignore("default", asio::use_awaitable);
+    bool reserve_done = false;
+    c.async_reserve_with_timeout(std::chrono::seconds{3600},
+                                 [&](std::error_code, std::optional<beanpole::job>) {
+                                   reserve_done = true;
+                                 });
+    auto waiting = co_await measure();
+    if (reserve_done) throw std::runtime_error("the reserve did not wait");
+    print_latency(idle, "idle ");
+    print_latency(waiting, "waiting ");
+  });
+}
+
+/// Large bodies: each task puts a job, reserves one and deletes it, so the server holds at most
+/// TASKS jobs while N bodies travel each way.
+int run_large(const settings& s) {
+  long done = 0;
+  std::optional<result_timer> timer;
+  const auto t0 = clock_type::now();
+  const int status = with_client(s, [&](beanpole::async_client& c) -> asio::awaitable<void> {
+    const std::string body = make_body(s.body_size);
+    const std::string tube = s.tube.empty() ? "bench-large" : s.tube;
+    co_await c.async_use(tube, asio::use_awaitable);
+    co_await c.async_watch(tube, asio::use_awaitable);
+    co_await c.async_ignore("default", asio::use_awaitable);
+    timer.emplace();
+    long next = 0;
+    int running = s.tasks;
+    auto ex = co_await asio::this_coro::executor;
+    auto finished = std::make_shared<asio::steady_timer>(ex, clock_type::time_point::max());
+    for (int t = 0; t < s.tasks; ++t) {
+      asio::co_spawn(
+          ex,
+          [&, finished]() -> asio::awaitable<void> {
+            while (next < s.n) {
+              ++next;
+              co_await c.async_put(body, put_opts(), asio::use_awaitable);
+              auto job = co_await c.async_reserve_with_timeout(std::chrono::seconds{5},
+                                                               asio::use_awaitable);
+              if (!job || job->body.size() != body.size()) throw std::runtime_error("bad job");
+              co_await c.async_remove(job->id, asio::use_awaitable);
+              ++done;
+            }
+            if (--running == 0) finished->cancel();
+          },
+          asio::detached);
+    }
+    std::error_code ignored;
+    co_await finished->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  });
+  if (timer) timer->report("beanpole-large", "put+rd", done);
+  const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  std::printf("THROUGHPUT mb_per_s=%.1f\n",
+              2.0 * static_cast<double>(done) * static_cast<double>(s.body_size) / secs / 1e6);
+  std::printf("RSS max_kb=%ld\n", max_rss_kb());
+  return status == 0 && done == s.n ? 0 : 1;
 }
 
 }  // namespace
@@ -269,6 +397,8 @@ int main(int argc, char** argv) {
     if (s.mode == "pipe-rd") return run_pipe(s, false);
     if (s.mode == "coro-put") return run_coro(s, true);
     if (s.mode == "coro-rd") return run_coro(s, false);
+    if (s.mode == "reserve-latency") return run_reserve_latency(s);
+    if (s.mode == "large") return run_large(s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "beanpole-bench: %s\n", e.what());
     return 1;

@@ -147,6 +147,11 @@ class async_core final : public connection_listener,
         return outstanding_ < options_.max_in_flight || state_ == main_state::closed;
       });
       --waiters_;
+      if (state_ == main_state::closed) {  // closed while this producer waited for room
+        lock.unlock();
+        complete_later(op, make_error_code(asio::error::operation_aborted));
+        return;
+      }
     }
     if (auto ec = op->encode(pending_bytes_)) {
       lock.unlock();
@@ -484,12 +489,18 @@ class async_core final : public connection_listener,
       });
     }
     asio::post(strand_, [self = shared_from_this(), op] {
+      main_state state;
       {
         std::lock_guard lock(self->mu_);
-        if (self->state_ == main_state::closed) {
-          op->complete(make_error_code(asio::error::operation_aborted), nullptr);
-          return;
-        }
+        state = self->state_;
+      }
+      if (state == main_state::closed || state == main_state::idle) {
+        // Like every other command: nothing runs before async_connect, or after close().
+        op->complete(state == main_state::closed
+                         ? make_error_code(asio::error::operation_aborted)
+                         : make_error_code(errc::not_connected),
+                     nullptr);
+        return;
       }
       self->waiting_reserves_.push_back(op);
       self->serve_waiting_reserves();

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# bench/run.sh - beanpole side by side with the raw-socket ceiling and the best existing clients.
+#
+# Runs the shared harness (../shared/bench/run-peers.sh: its own beanstalkd, every client on the
+# same workloads, round-robin rounds, every job accounted for) with beanpole's rows added through
+# BENCH_EXTRA, then the measurements the harness does not make: callgrind instruction counts,
+# the concurrency scale curve, put latency under a waiting reserve, large bodies and the codec
+# micro-benchmarks. Writes bench/RESULTS.md and bench/chart.png.
+#
+# usage: bench/run.sh [-r ROUNDS] [-s SCALE] [-q]
+#   -r ROUNDS  rounds of the harness (default 5)
+#   -s SCALE   multiply every N by SCALE (default 1; 0.05 for a quick look)
+#   -q         quick: skip callgrind, the scale curve and large bodies
+# env: BEANPOLE_SHARED_BENCH  the harness folder (default: ../shared/bench beside the project)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=${BEANPOLE_SHARED_BENCH:-$ROOT/../shared/bench}
+ROUNDS=5 SCALE=1 QUICK=0
+while getopts "r:s:q" opt; do
+  case $opt in
+    r) ROUNDS=$OPTARG ;;
+    s) SCALE=$OPTARG ;;
+    q) QUICK=1 ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+  esac
+done
+[ -f "$SHARED/run-peers.sh" ] || { echo "harness not found at $SHARED (set BEANPOLE_SHARED_BENCH)" >&2; exit 1; }
+log() { printf '[bench] %s\n' "$*" >&2; }
+N() { awk -v n="$1" -v s="$SCALE" 'BEGIN{v=int(n*s); if (v<1) v=1; print v}'; }
+
+# ------------------------------------------------------------------------------- set-up
+bash "$ROOT/scripts/setup.sh"
+for p in gnuplot-nox valgrind time; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || {
+    log "apt-get install $p"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+  }
+done
+BUILD=$ROOT/build-bench
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBEANPOLE_BUILD_TESTS=OFF \
+  -DBEANPOLE_BUILD_CLI=OFF -DBEANPOLE_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$BUILD" --target beanpole-bench beanpole-codec-bench >/dev/null
+BENCH=$BUILD/beanpole-bench
+WORK=${BENCH_WORK:-/tmp/bsbench}
+OUT=$WORK/beanpole-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+
+# ------------------------------------------------------------------ the harness, with our rows
+EXTRA=$OUT/extra.conf
+cat >"$EXTRA" <<EOF
+beanpole-pipe|put|200000|$BENCH -p {PORT} -m pipe-put -n {N}
+beanpole-pipe|rd|200000|$BENCH -p {PORT} -m pipe-rd -n {N}
+beanpole-sync|put|100000|$BENCH -p {PORT} -m sync-put -n {N}
+beanpole-sync|rd|50000|$BENCH -p {PORT} -m sync-rd -n {N}
+beanpole-coro|put|200000|$BENCH -p {PORT} -m coro-put -n {N}
+beanpole-coro|rd|100000|$BENCH -p {PORT} -m coro-rd -n {N}
+EOF
+log "harness: $ROUNDS rounds, scale $SCALE"
+BENCH_EXTRA=$EXTRA bash "$SHARED/run-peers.sh" -r "$ROUNDS" -s "$SCALE" -o "$OUT/harness" >&2
+TABLE=$OUT/harness/table.txt
+BSD=$WORK/bsdrive  # built by the harness
+
+# ratio CLIENT MODE BASE: ops/s of CLIENT over BASE in the same mode, and cli_us/op likewise
+ratios() {
+  awk -v c="$1" -v m="$2" -v b="$3" '
+    $1 == c && $2 == m { ops = $5; cpu = $8; rss = $11 }
+    $1 == b && $2 == m { bops = $5; bcpu = $8 }
+    END { if (ops && bops) printf "%.2fx ops/s, %.2fx cli_us/op (%.2f vs %.2f), rss %s MB", ops / bops, (bcpu > 0 ? cpu / bcpu : 0), cpu, bcpu, rss
+          else printf "n/a" }' "$TABLE"
+}
+
+# A private server for the measurements below, stopped by pid on exit.
+. "$ROOT/scripts/private-beanstalkd.sh"
+start_private_beanstalkd -z 2097152
+PORT=${BEANSTALKD_ADDR##*:}
+drain() { "$BSD" -q -p "$PORT" -m drain >/dev/null 2>&1 || true; }
+preload() { "$BSD" -q -p "$PORT" -m put-pipe -n "$1"; }
+
+# ------------------------------------------------------------------------------ callgrind
+CALLGRIND=$OUT/callgrind.txt
+: >"$CALLGRIND"
+instructions() {  # label, n, preload?, command...
+  local label=$1 n=$2 pre=$3; shift 3
+  drain
+  [ "$pre" = 1 ] && preload "$n"
+  local f=$OUT/cg-$label.out
+  valgrind --tool=callgrind --callgrind-out-file="$f" "$@" >/dev/null 2>"$f.log"
+  local total
+  total=$(grep -m1 '^summary:' "$f" | awk '{print $2}')
+  printf '%s\t%s\t%s\n' "$label" "$total" "$(awk -v t="$total" -v n="$n" 'BEGIN{printf "%.0f", t / n}')" >>"$CALLGRIND"
+}
+if [ "$QUICK" = 0 ]; then
+  log "callgrind instruction counts"
+  instructions raw-put-pipe 10000 0 "$BSD" -p "$PORT" -m put-pipe -n 10000
+  instructions beanpole-pipe-put 10000 0 "$BENCH" -p "$PORT" -m pipe-put -n 10000
+  instructions raw-rd-pipe 10000 1 "$BSD" -p "$PORT" -m rd-pipe -n 10000
+  instructions beanpole-pipe-rd 10000 1 "$BENCH" -p "$PORT" -m pipe-rd -n 10000
+  instructions raw-put-sync 10000 0 "$BSD" -p "$PORT" -m put-sync -n 10000
+  instructions beanpole-sync-put 10000 0 "$BENCH" -p "$PORT" -m sync-put -n 10000
+  instructions raw-rd-sync 10000 1 "$BSD" -p "$PORT" -m rd-sync -n 10000
+  instructions beanpole-sync-rd 10000 1 "$BENCH" -p "$PORT" -m sync-rd -n 10000
+  instructions beanpole-coro-put 10000 0 "$BENCH" -p "$PORT" -m coro-put -n 10000
+  instructions beanpole-coro-rd 10000 1 "$BENCH" -p "$PORT" -m coro-rd -n 10000
+  drain
+fi
+
+# ---------------------------------------------------------------------------- scale curve
+SCALE_TSV=$OUT/scale.tsv
+printf 'tasks\tmode\tops_per_s\tp50_us\tp99_us\trss_mb\n' >"$SCALE_TSV"
+if [ "$QUICK" = 0 ]; then
+  log "scale curve"
+  for tasks in 1 10 100 1000; do
+    for mode in put rd; do
+      n=$(N 50000)
+      drain
+      [ "$mode" = rd ] && preload "$n"
+      o=$("$BENCH" -p "$PORT" -m "coro-$mode" -n "$n" -c "$tasks")
+      awk -v t="$tasks" -v m="$mode" '
+        /^RESULT/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } ops = v["ops"] / v["secs"] }
+        /^LATENCY/ { split($2, a, "="); split($3, b, "="); p50 = a[2]; p99 = b[2] }
+        /^RSS/ { split($2, r, "="); rss = r[2] / 1024 }
+        END { printf "%s\t%s\t%.0f\t%s\t%s\t%.1f\n", t, m, ops, p50, p99, rss }' <<<"$o" >>"$SCALE_TSV"
+    done
+  done
+  drain
+fi
+
+# ------------------------------------------------------------ latency under a waiting reserve
+log "put latency with and without a waiting reserve"
+LATENCY=$("$BENCH" -p "$PORT" -m reserve-latency -n "$(N 20000)")
+
+# ---------------------------------------------------------------------------- large bodies
+LARGE=""
+if [ "$QUICK" = 0 ]; then
+  log "large bodies: 10,000 x 1 MiB each way"
+  drain
+  LARGE=$("$BENCH" -p "$PORT" -m large -n "$(N 10000)" -s 1048576 -c 16)
+fi
+
+# ---------------------------------------------------------------------- codec micro-benchmarks
+log "codec micro-benchmarks"
+CODEC=$("$BUILD/beanpole-codec-bench" --benchmark_min_time=0.2 2>/dev/null | sed -n '/^Benchmark/,$p')
+
+# ----------------------------------------------------------------------------------- chart
+log "chart"
+awk 'NR > 1 && NF >= 11 && $5 ~ /^[0-9]+$/ { print $1 "-" $2, $5 }' "$TABLE" >"$OUT/chart.dat"
+gnuplot <<EOF
+set terminal pngcairo size 1200,700 noenhanced font ",10"
+set output "$ROOT/bench/chart.png"
+set title "beanstalkd clients on one server: ops/s (median of $ROUNDS rounds; rd = reserve+delete pairs)"
+set style fill solid 0.8
+set boxwidth 0.7
+set xtics rotate by -50
+set ylabel "ops/s"
+set grid ytics
+unset key
+plot "$OUT/chart.dat" using 0:2:xtic(1) with boxes lc rgb "#3a7bd5"
+EOF
+
+# ------------------------------------------------------------------------------ RESULTS.md
+R=$ROOT/bench/RESULTS.md
+{
+  echo "# beanpole benchmark results"
+  echo
+  echo "Generated by \`bench/run.sh -r $ROUNDS -s $SCALE\` on $(date -Is). Ratios within one run are"
+  echo "the anchor: absolute numbers move from run to run on this shared 2-core machine."
+  echo
+  echo '```'
+  cat "$OUT/harness/versions.txt"
+  echo "beanpole: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown), g++ $(g++ -dumpfullversion), Release"
+  echo '```'
+  echo
+  echo "![ops/s per client and mode](chart.png)"
+  echo
+  echo "## Side by side (the shared harness)"
+  echo
+  echo '```'
+  cat "$TABLE"
+  echo '```'
+  echo
+  echo "## Targets"
+  echo
+  echo "| row | target | this run |"
+  echo "|---|---|---|"
+  echo "| beanpole-pipe put | >= 0.95x c-raw-pipe put | $(ratios beanpole-pipe put c-raw-pipe) |"
+  echo "| beanpole-pipe rd | >= 0.90x c-raw-pipe rd | $(ratios beanpole-pipe rd c-raw-pipe) |"
+  echo "| beanpole-sync put | >= 0.95x c-raw-sync put | $(ratios beanpole-sync put c-raw-sync) |"
+  echo "| beanpole-sync rd | >= 0.95x c-raw-sync rd | $(ratios beanpole-sync rd c-raw-sync) |"
+  echo "| beanpole-coro put | >= 0.85x c-raw-pipe put | $(ratios beanpole-coro put c-raw-pipe) |"
+  echo "| beanpole-coro rd | >= 0.85x c-raw-pipe rd | $(ratios beanpole-coro rd c-raw-pipe) |"
+  echo
+  echo "Client CPU target: cli_us/op <= 1.5x the raw driver's in the same mode; RSS <= 8 MB."
+  if [ -s "$CALLGRIND" ]; then
+    echo
+    echo "## Instructions per op (valgrind --tool=callgrind, user space, start-up included)"
+    echo
+    echo "| run | total instructions | per op |"
+    echo "|---|---:|---:|"
+    awk -F'\t' '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$CALLGRIND"
+  fi
+  if [ "$(wc -l <"$SCALE_TSV")" -gt 1 ]; then
+    echo
+    echo "## Scale curve: coroutine tasks on one client (async_client, default in-flight cap)"
+    echo
+    echo "| tasks | mode | ops/s | p50 us | p99 us | RSS MB |"
+    echo "|---:|---|---:|---:|---:|---:|"
+    awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$SCALE_TSV"
+  fi
+  echo
+  echo "## Put latency while a reserve waits on the same client"
+  echo
+  echo '```'
+  echo "$LATENCY" | grep LATENCY
+  echo '```'
+  if [ -n "$LARGE" ]; then
+    echo
+    echo "## Large bodies: 1 MiB, put + reserve + delete, 16 tasks"
+    echo
+    echo '```'
+    echo "$LARGE"
+    echo '```'
+  fi
+  echo
+  echo "## Codec micro-benchmarks (Google Benchmark)"
+  echo
+  echo '```'
+  echo "$CODEC"
+  echo '```'
+  if [ -f "$ROOT/bench/NOTES.md" ]; then
+    echo
+    cat "$ROOT/bench/NOTES.md"
+  fi
+} >"$R"
+log "wrote $R and bench/chart.png (raw data in $OUT)"
