@@ -45,9 +45,9 @@ job_id parse_job_id(std::string_view text) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (!all_digits(text) || ec != std::errc{} || end != text.data() + text.size()) {
-    throw usage_error(fmt::format(
-        "invalid job id '{}': expected a whole number from 0 to 18446744073709551615",
-        shown(text)));
+    throw usage_error(
+        fmt::format("invalid job id '{}': expected a whole number from 0 to 18446744073709551615",
+                    shown(text)));
   }
   return job_id{value};
 }
@@ -69,8 +69,8 @@ std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view 
   const auto dot = text.find('.');
   const std::string_view whole = text.substr(0, dot);
   std::string_view frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
-  const bool ok = all_digits(whole) && whole.size() <= 9 &&
-                  (dot == std::string_view::npos || all_digits(frac));
+  const bool ok =
+      all_digits(whole) && whole.size() <= 9 && (dot == std::string_view::npos || all_digits(frac));
   std::chrono::milliseconds result{0};
   if (ok) {
     long long ms = 0;

@@ -1,35 +1,51 @@
 #include "bulk_put.hpp"
 
-#include <optional>
-
-#include <beanpole/error.hpp>
+#include "context.hpp"
+#include "errors.hpp"
 
 namespace beanpole::cli {
+namespace {
 
-// pipelined via async_client: pending
-//
-// Until then this is the blocking client, one round trip per command. The pipelined version
-// keeps the same contract: write `use` (when the tube changes) and `put` commands for the whole
-// batch, then read the replies in order; results map one to one onto `jobs`.
-std::vector<bulk_result> bulk_put(client& c, std::span<const bulk_job> jobs) {
-  std::vector<bulk_result> results;
-  results.reserve(jobs.size());
-  std::optional<tube_name> used;  // the batch starts with a `use`: the caller's state is unknown
-  std::error_code broken;         // a connection failure: nothing more is sent
-  for (const bulk_job& j : jobs) {
-    if (broken) {
-      results.push_back({{}, make_error_code(errc::not_connected)});
-      continue;
-    }
-    bulk_result r;
-    if (!used || *used != j.tube) {
-      c.use(j.tube, r.ec);
-      if (!r.ec) used = j.tube;
-    }
-    if (!r.ec) r.id = c.put(j.body, j.opts, r.ec);
-    if (r.ec && r.ec != condition::server_answer) broken = r.ec;
-    results.push_back(r);
+async_client_options options_of(const context& ctx) {
+  async_client_options o;
+  static_cast<connection_options&>(o) = ctx.connection();
+  return o;
+}
+
+}  // namespace
+
+bulk_putter::bulk_putter(const context& ctx)
+    : client_(io_.get_executor(), ctx.server(), options_of(ctx)) {
+  std::error_code ec;
+  std::size_t done = 0;
+  client_.async_connect([&](std::error_code e) {
+    ec = e;
+    ++done;
+  });
+  run_until(done, 1);
+  check(ec, "connect to " + ctx.server().to_string());
+}
+
+void bulk_putter::run_until(const std::size_t& done, std::size_t count) {
+  // The client keeps a read outstanding, so the loop never runs out of work: run it one
+  // handler at a time until the batch is answered.
+  io_.restart();
+  while (done < count && io_.run_one() > 0) {
   }
+}
+
+std::vector<bulk_result> bulk_putter::put(std::span<const bulk_job> jobs) {
+  std::vector<bulk_result> results(jobs.size());
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    // The client sends `use` only when the tube changes, in order with the puts.
+    client_.async_use(jobs[i].tube, [](std::error_code) {});
+    client_.async_put(jobs[i].body, jobs[i].opts, [&, i](std::error_code ec, job_id id) {
+      results[i] = bulk_result{id, ec};
+      ++done;
+    });
+  }
+  run_until(done, jobs.size());
   return results;
 }
 

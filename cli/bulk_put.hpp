@@ -1,17 +1,19 @@
-// Putting many jobs at once, for `put --lines` and `import`. One small function, so that the
-// blocking loop behind it can become a pipelined one without touching its callers.
+// Putting many jobs at once, pipelined, for `put --lines` and `import`.
 #pragma once
 
+#include <asio/io_context.hpp>
 #include <span>
 #include <string>
 #include <system_error>
 #include <vector>
 
-#include <beanpole/client.hpp>
+#include <beanpole/async_client.hpp>
 #include <beanpole/options.hpp>
 #include <beanpole/types.hpp>
 
 namespace beanpole::cli {
+
+struct context;
 
 /// A job to put: its tube, body and options.
 struct bulk_job {
@@ -22,14 +24,30 @@ struct bulk_job {
 
 /// What became of one job: its id, or the error it got. A server answer (JOB_TOO_BIG,
 /// DRAINING, ...) concerns that job alone; `errc::buried` comes with an id (the job exists,
-/// buried). After a connection failure every later job gets `errc::not_connected` (not sent).
+/// buried). When the connection drops, a put already written gets `errc::outcome_unknown` (it may
+/// exist) and the rest `errc::not_connected` or `errc::connection_lost` (not put).
 struct bulk_result {
   job_id id;
   std::error_code ec;
 };
 
-/// Puts `jobs` in order, each into its own tube, and returns one result per job in the same
-/// order. The caller need not know which tube `c` uses; the function changes it as needed.
-std::vector<bulk_result> bulk_put(client& c, std::span<const bulk_job> jobs);
+/// One async client of its own, driven from the calling thread: every batch goes out pipelined
+/// (commands written together, replies matched in order) and `put` returns when every job of the
+/// batch has its answer.
+class bulk_putter {
+ public:
+  /// Connects with the global options; throws `command_failure` ("connect to ...") on failure.
+  explicit bulk_putter(const context& ctx);
+
+  /// Puts `jobs` in order, each into its own tube, and returns one result per job, in order.
+  std::vector<bulk_result> put(std::span<const bulk_job> jobs);
+
+ private:
+  /// Runs the I/O until `done` reaches `count`.
+  void run_until(const std::size_t& done, std::size_t count);
+
+  asio::io_context io_{1};
+  async_client client_;
+};
 
 }  // namespace beanpole::cli

@@ -120,7 +120,7 @@ void add_info_commands(CLI::App& app, context& ctx) {
     auto* cmd = app.add_subcommand("stats-tube", "Print a tube's statistics");
     cmd->group(group_inspect);
     cmd->footer(std::string(stats_footer) + "\nNOT_FOUND (exit 1) if there is no such tube.");
-    cmd->add_option("TUBE", a->value, "The tube")->required()->type_name("TUBE");
+    cmd->add_option("TUBE", a->value, "The tube")->type_name("")->required();
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_stats_tube(ctx, *a); }; });
   }
   {
@@ -128,7 +128,7 @@ void add_info_commands(CLI::App& app, context& ctx) {
     auto* cmd = app.add_subcommand("stats-job", "Print a job's statistics");
     cmd->group(group_inspect);
     cmd->footer(std::string(stats_footer) + "\nNOT_FOUND (exit 1) if there is no such job.");
-    cmd->add_option("ID", a->value, "The job's id")->required()->type_name("ID");
+    cmd->add_option("ID", a->value, "The job's id")->type_name("")->required();
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_stats_job(ctx, *a); }; });
   }
   const struct {

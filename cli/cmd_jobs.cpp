@@ -144,7 +144,7 @@ void add_job_commands(CLI::App& app, context& ctx) {
     auto* cmd = app.add_subcommand("delete", "Delete a job (ready, delayed or buried)");
     cmd->group(group_jobs);
     cmd->footer("Prints nothing; with --json: {\"id\":N,\"deleted\":true}.");
-    cmd->add_option("ID", a->id, "The job's id")->required()->type_name("ID");
+    cmd->add_option("ID", a->id, "The job's id")->type_name("")->required();
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_delete(ctx, *a); }; });
   }
   {
@@ -154,7 +154,7 @@ void add_job_commands(CLI::App& app, context& ctx) {
     cmd->footer(
         "If the tube has buried jobs, only buried ones are kicked; otherwise delayed ones.\n"
         "Prints how many were kicked; with --json: {\"tube\":\"...\",\"kicked\":N}.");
-    cmd->add_option("BOUND", a->bound, "Most jobs to kick")->required()->type_name("BOUND");
+    cmd->add_option("BOUND", a->bound, "Most jobs to kick")->type_name("")->required();
     cmd->add_option("-t,--tube", a->tube, "Tube to kick in")
         ->type_name("TUBE")
         ->capture_default_str();
@@ -165,7 +165,7 @@ void add_job_commands(CLI::App& app, context& ctx) {
     auto* cmd = app.add_subcommand("kick-job", "Kick one buried or delayed job to ready");
     cmd->group(group_jobs);
     cmd->footer("Prints nothing; with --json: {\"id\":N,\"kicked\":true}.");
-    cmd->add_option("ID", a->id, "The job's id")->required()->type_name("ID");
+    cmd->add_option("ID", a->id, "The job's id")->type_name("")->required();
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_kick_job(ctx, *a); }; });
   }
   {
@@ -175,8 +175,8 @@ void add_job_commands(CLI::App& app, context& ctx) {
     cmd->footer(
         "No job is reserved from TUBE for SECONDS (0 ends a pause). Prints nothing; with "
         "--json:\n{\"tube\":\"...\",\"paused\":SECONDS}.");
-    cmd->add_option("TUBE", a->tube, "The tube")->required()->type_name("TUBE");
-    cmd->add_option("SECONDS", a->seconds, "How long")->required()->type_name("SECONDS");
+    cmd->add_option("TUBE", a->tube, "The tube")->type_name("")->required();
+    cmd->add_option("SECONDS", a->seconds, "How long")->type_name("")->required();
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_pause(ctx, *a); }; });
   }
   {
@@ -186,9 +186,8 @@ void add_job_commands(CLI::App& app, context& ctx) {
     cmd->footer(
         "Prints the body byte for byte; with --json: {\"id\":N,\"body\":\"...\"}, or\n"
         "\"body_base64\" when the body is not valid UTF-8. NOT_FOUND (exit 1) if no such job.");
-    cmd->add_option("ID", a->id, "The job's id")->required()->type_name("ID");
-    cmd->callback(
-        [&ctx, a] { ctx.run = [&ctx, a] { return run_peek(ctx, *a, peek_kind::id); }; });
+    cmd->add_option("ID", a->id, "The job's id")->type_name("")->required();
+    cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_peek(ctx, *a, peek_kind::id); }; });
   }
   const struct {
     const char* name;

@@ -37,10 +37,10 @@ bool input_waiting(int fd) {
 }
 
 /// Sends a batch and prints its ids; returns the exit status so far (the worst one).
-int flush_batch(client& c, std::vector<bulk_job>& batch, std::uint64_t first_line, bool as_json,
-                json& ids) {
+int flush_batch(bulk_putter& putter, std::vector<bulk_job>& batch, std::uint64_t first_line,
+                bool as_json, json& ids) {
   int status = exit_ok;
-  const auto results = bulk_put(c, batch);
+  const auto results = putter.put(batch);
   std::string out;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
@@ -66,7 +66,7 @@ int flush_batch(client& c, std::vector<bulk_job>& batch, std::uint64_t first_lin
 int run_put_lines(const context& ctx, const tube_name& tube, const put_options& opts) {
   constexpr std::size_t max_jobs = 512;
   constexpr std::size_t max_bytes = 1 << 20;
-  client c = ctx.connect();
+  bulk_putter putter(ctx);
   line_reader reader(STDIN_FILENO, "stdin");
   std::vector<bulk_job> batch;
   std::size_t batch_bytes = 0;
@@ -80,13 +80,13 @@ int run_put_lines(const context& ctx, const tube_name& tube, const put_options& 
     batch_bytes += line.size();
     batch.push_back({tube, std::move(line), opts});
     if (batch.size() >= max_jobs || batch_bytes >= max_bytes || !input_waiting(STDIN_FILENO)) {
-      status = std::max(status, flush_batch(c, batch, first_line, ctx.json, ids));
+      status = std::max(status, flush_batch(putter, batch, first_line, ctx.json, ids));
       first_line = line_no + 1;
       batch_bytes = 0;
     }
   }
   if (!batch.empty() && status != exit_failure) {
-    status = std::max(status, flush_batch(c, batch, first_line, ctx.json, ids));
+    status = std::max(status, flush_batch(putter, batch, first_line, ctx.json, ids));
   }
   if (ctx.json) print_json(json{{"ids", ids}});
   return status;
@@ -150,7 +150,7 @@ void add_put_command(CLI::App& app, context& ctx) {
       ->type_name("SECONDS")
       ->capture_default_str();
   cmd->add_flag("--lines", a->lines, "One job per line of stdin; print one id per line");
-  cmd->add_option("BODY", a->body, "The job's body (default: stdin)")->type_name("BODY");
+  cmd->add_option("BODY", a->body, "The job's body (default: stdin)")->type_name("");
   cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_put(ctx, *a); }; });
 }
 

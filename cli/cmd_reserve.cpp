@@ -34,13 +34,6 @@ struct reserve_args {
   std::string delay = "0";
 };
 
-/// Releases the job; used on every path that does not settle it otherwise.
-void release_job(client& c, job_id id, priority pri, std::chrono::seconds delay) {
-  std::error_code ec;
-  c.release(id, pri, delay, ec);
-  check(ec, fmt::format("release {}", id.value));
-}
-
 int run_exec(const context& ctx, client& c, const job& j, const proto::job_stats& st,
              const std::string& command, priority pri, std::chrono::seconds delay) {
   // Touch at half the TTR: the server keeps the last second as a safety margin, so half leaves
@@ -48,11 +41,12 @@ int run_exec(const context& ctx, client& c, const job& j, const proto::job_stats
   const auto ttr = std::chrono::seconds(std::max<std::uint64_t>(st.ttr, 1));
   const auto every = std::chrono::duration_cast<std::chrono::milliseconds>(ttr) / 2;
   std::error_code touch_ec;
-  const int status = run_command(
-      command, j.body, {{"BEANPOLE_JOB_ID", std::to_string(j.id.value)}, {"BEANPOLE_JOB_TUBE", st.tube}},
-      every, [&] {
-        if (!touch_ec) c.touch(j.id, touch_ec);
-      });
+  const int status =
+      run_command(command, j.body,
+                  {{"BEANPOLE_JOB_ID", std::to_string(j.id.value)}, {"BEANPOLE_JOB_TUBE", st.tube}},
+                  every, [&] {
+                    if (!touch_ec) c.touch(j.id, touch_ec);
+                  });
   // A failed touch is reported once CMD is done; if the connection is gone, so is the job.
   if (touch_ec && touch_ec != condition::server_answer) {
     check(touch_ec, fmt::format("touch {}", j.id.value));
@@ -81,7 +75,21 @@ int run_exec(const context& ctx, client& c, const job& j, const proto::job_stats
   return exit_ok;
 }
 
-int run_reserve(const context& ctx, const reserve_args& a) {
+/// The combinations that make no sense, refused before anything is sent.
+void check_combinations(const reserve_args& a, bool delay_given) {
+  const int actions = int{a.remove} + int{a.bury} + int{a.release} + int{a.exec.has_value()};
+  if (actions > 1) throw usage_error("reserve: choose one of --delete, --bury, --release, --exec");
+  if (a.job && (a.wait || !a.watch.empty())) {
+    throw usage_error("reserve: --job takes one job by id; it excludes --wait and --watch");
+  }
+  if (a.remove && a.pri) throw usage_error("reserve: --pri applies to release and bury only");
+  if ((a.remove || a.bury) && delay_given) {
+    throw usage_error("reserve: --delay applies to release only");
+  }
+}
+
+int run_reserve(const context& ctx, const reserve_args& a, bool delay_given) {
+  check_combinations(a, delay_given);
   std::vector<tube_name> tubes;
   for (const auto& t : a.watch) tubes.push_back(parse_tube(t));
   std::optional<std::uint32_t> wait;
@@ -101,8 +109,8 @@ int run_reserve(const context& ctx, const reserve_args& a) {
     check(ec, fmt::format("reserve-job {}", wanted->value));
     if (!h) check(make_error_code(errc::not_found), fmt::format("reserve-job {}", wanted->value));
   } else {
-    const bool keep_default = tubes.empty() || std::find(tubes.begin(), tubes.end(),
-                                                         tube_name("default")) != tubes.end();
+    const bool keep_default =
+        tubes.empty() || std::find(tubes.begin(), tubes.end(), tube_name("default")) != tubes.end();
     for (const auto& t : tubes) {
       c.watch(t, ec);
       check(ec, "watch " + t.str());
@@ -151,7 +159,8 @@ int run_reserve(const context& ctx, const reserve_args& a) {
     c.bury(j.id, p, ec);
     check(ec, fmt::format("bury {}", j.id.value));
   } else {
-    release_job(c, j.id, p, delay);
+    c.release(j.id, p, delay, ec);
+    check(ec, fmt::format("release {}", j.id.value));
   }
   return exit_ok;
 }
@@ -168,7 +177,7 @@ void add_note_command(CLI::App& app, context& ctx, const char* name, const char*
   auto* cmd = app.add_subcommand(name, help);
   cmd->group(group_consume);
   // Whatever follows is accepted, so that the explanation comes instead of a parse error.
-  cmd->add_option("ARGS", ignored_args(), "Ignored")->type_name("...");
+  cmd->add_option("ARGS", ignored_args(), "Ignored")->type_name("");
   const std::string message = fmt::format(
       "{} acts only on a job reserved by the same connection, and each beanpole command is a "
       "connection of its own; {}",
@@ -205,28 +214,22 @@ void add_reserve_command(CLI::App& app, context& ctx) {
   cmd->add_option("-w,--watch", a->watch, "Tube to take jobs from (repeatable; default: default)")
       ->type_name("TUBE")
       ->allow_extra_args(false);
-  auto* wait = cmd->add_option("--wait", a->wait, "Wait at most SECONDS for a job")
-                   ->type_name("SECONDS");
-  auto* job = cmd->add_option("--job", a->job, "Reserve the job with this id")->type_name("ID");
-  job->excludes(wait);
-  auto* remove = cmd->add_flag("--delete", a->remove, "Delete the job after printing it");
-  auto* bury = cmd->add_flag("--bury", a->bury, "Bury the job after printing it");
-  auto* release = cmd->add_flag("--release", a->release,
-                                "Release the job after printing it (the default)");
-  auto* exec = cmd->add_option("--exec", a->exec, "Run CMD on the job instead of printing it")
-                   ->type_name("CMD");
-  remove->excludes(bury)->excludes(release)->excludes(exec);
-  bury->excludes(release)->excludes(exec);
-  release->excludes(exec);
-  auto* pri = cmd->add_option("--pri", a->pri, "Priority to release or bury with")
-                  ->type_name("PRI");
-  pri->excludes(remove);
+  // Exclusions are checked in run_reserve rather than by CLI11, which would print them into
+  // every option's help line.
+  cmd->add_option("--wait", a->wait, "Wait at most SECONDS for a job")->type_name("SECONDS");
+  cmd->add_option("--job", a->job, "Reserve the job with this id")->type_name("ID");
+  cmd->add_flag("--delete", a->remove, "Delete the job after printing it");
+  cmd->add_flag("--bury", a->bury, "Bury the job after printing it");
+  cmd->add_flag("--release", a->release, "Release the job after printing it (the default)");
+  cmd->add_option("--exec", a->exec, "Run CMD on the job instead of printing it")->type_name("CMD");
+  cmd->add_option("--pri", a->pri, "Priority to release or bury with")->type_name("PRI");
   cmd->add_option("--delay", a->delay, "Seconds before a released job is ready again")
       ->type_name("SECONDS")
-      ->capture_default_str()
-      ->excludes(remove)
-      ->excludes(bury);
-  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_reserve(ctx, *a); }; });
+      ->capture_default_str();
+  cmd->callback([&ctx, a, cmd] {
+    const bool delay_given = cmd->count("--delay") > 0;
+    ctx.run = [&ctx, a, delay_given] { return run_reserve(ctx, *a, delay_given); };
+  });
 
   add_note_command(app, ctx, "release", "Release a reserved job: see reserve",
                    "reserve releases the job it got unless told otherwise (reserve --release "

@@ -46,7 +46,8 @@ class screen {
 
 std::string frame(const std::vector<std::string>& lines, int rows) {
   std::string out(ansi::home);
-  const auto shown = std::min<std::size_t>(lines.size(), static_cast<std::size_t>(std::max(rows, 1)));
+  const auto shown =
+      std::min<std::size_t>(lines.size(), static_cast<std::size_t>(std::max(rows, 1)));
   for (std::size_t i = 0; i < shown; ++i) {
     out += lines[i];
     out += ansi::clear_eol;

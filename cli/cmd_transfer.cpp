@@ -68,8 +68,8 @@ bool export_one(client& c, const file_arg& out, const job& j, const char* state)
   }
   c.remove(j.id, ec);
   if (ec == condition::server_answer) {
-    print_error(describe(ec, fmt::format("export: delete {} (exported, but still on the server)",
-                                         j.id.value)));
+    print_error(describe(
+        ec, fmt::format("export: delete {} (exported, but still on the server)", j.id.value)));
     return false;
   }
   check(ec, fmt::format("delete {}", j.id.value));
@@ -82,9 +82,10 @@ int run_export(const context& ctx, const export_args& a) {
   if (a.all && !tubes.empty()) throw usage_error("export: --all and --tube exclude each other");
   if (!a.all && tubes.empty()) tubes.emplace_back();  // "default"
   ctx.validate();
-  const file_arg out(a.output, file_arg::mode::write);
-
   client c = ctx.connect();
+  // Opened only once the server answers, so that a failed connection never truncates an
+  // earlier export of the same name.
+  const file_arg out(a.output, file_arg::mode::write);
   std::error_code ec;
   if (a.all) {
     for (const auto& name : c.list_tubes(ec)) {
@@ -164,7 +165,8 @@ std::optional<std::string> parse_line(const std::string& text,
   };
   std::uint32_t pri = 0;
   std::uint32_t ttr = 0;
-  if (!u32_field("pri", default_priority, pri)) return "\"pri\" is not a number from 0 to 4294967295";
+  if (!u32_field("pri", default_priority, pri))
+    return "\"pri\" is not a number from 0 to 4294967295";
   if (!u32_field("ttr", 60, ttr)) return "\"ttr\" is not a number from 0 to 4294967295";
   out.opts = put_options{};
   out.opts.pri = pri;
@@ -179,7 +181,7 @@ int run_import(const context& ctx, const import_args& a) {
   ctx.validate();
   const file_arg in(a.input, file_arg::mode::read);
 
-  client c = ctx.connect();
+  bulk_putter putter(ctx);
   line_reader reader(in.fd(), in.name());
   progress bar("import", in.size());
   signal_watch signals;
@@ -191,7 +193,7 @@ int run_import(const context& ctx, const import_args& a) {
   int status = exit_ok;
 
   const auto flush = [&] {
-    const auto results = bulk_put(c, batch);
+    const auto results = putter.put(batch);
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       if (!r.ec || r.ec == errc::buried) ++imported;
@@ -227,8 +229,8 @@ int run_import(const context& ctx, const import_args& a) {
         in.name(), line_no, *bad, imported, line_no));
   }
   if (const int sig = signal_watch::stop_signal(); sig != 0) {
-    die_of(sig, fmt::format("import interrupted after {} jobs (at {} line {})", imported,
-                            in.name(), line_no));
+    die_of(sig, fmt::format("import interrupted after {} jobs (at {} line {})", imported, in.name(),
+                            line_no));
   }
   return status;
 }
@@ -243,21 +245,25 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
     cmd->footer(
         "Writes one JSON object a line for each ready job of the tubes (and each buried one\n"
         "with --buried), then deletes the job, only once its line is written and flushed:\n"
-        "  {\"id\":N,\"tube\":\"...\",\"pri\":N,\"ttr\":N,\"delay\":N,\"state\":\"ready\",\"body\":\"...\"}\n"
-        "\"body\" is a JSON string when the body is valid UTF-8, else \"body_base64\". \"state\" is\n"
-        "\"ready\" or \"buried\"; \"delay\" is the delay the job was put with. Delayed jobs and jobs\n"
+        "  "
+        "{\"id\":N,\"tube\":\"...\",\"pri\":N,\"ttr\":N,\"delay\":N,\"state\":\"ready\",\"body\":"
+        "\"...\"}\n"
+        "\"body\" is a JSON string when the body is valid UTF-8, else \"body_base64\". \"state\" "
+        "is\n"
+        "\"ready\" or \"buried\"; \"delay\" is the delay the job was put with. Delayed jobs and "
+        "jobs\n"
         "reserved by others stay on the server. Paused tubes are exported too.\n"
         "Buried jobs are taken out of the buried list by reserving them by id (reserve-job,\n"
         "beanstalkd 1.12+), so that no worker can take them as they are moved.\n"
-        "Ctrl-C stops after the current job: nothing is lost.\n"
+        "Ctrl-C stops after the current job: nothing is lost. A job whose delete fails (its\n"
+        "TTR ran out and another worker took it) is reported, and the exit status is 1.\n"
         "A progress bar with rate and ETA is drawn on stderr when it is a terminal.");
     cmd->add_option("-t,--tube", a->tubes, "Tube to export (repeatable; default: default)")
         ->type_name("TUBE")
         ->allow_extra_args(false);
     cmd->add_flag("--all", a->all, "Export every tube");
     cmd->add_flag("--buried", a->buried, "Export buried jobs too");
-    cmd->add_option("-o,--output", a->output, "Write to FILE instead of stdout")
-        ->type_name("FILE");
+    cmd->add_option("-o,--output", a->output, "Write to FILE instead of stdout")->type_name("FILE");
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_export(ctx, *a); }; });
   }
   {
@@ -273,7 +279,7 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
         "...) is reported with its line number and the import goes on; the exit status is\n"
         "then 1. Prints nothing; with --json: {\"imported\":N}.\n"
         "A progress bar with rate and ETA is drawn on stderr when it is a terminal.");
-    cmd->add_option("FILE", a->input, "NDJSON input (default: stdin)")->type_name("FILE");
+    cmd->add_option("FILE", a->input, "NDJSON input (default: stdin)")->type_name("");
     cmd->add_option("-t,--tube", a->tube, "Put every job into TUBE instead of its own")
         ->type_name("TUBE");
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_import(ctx, *a); }; });

@@ -23,9 +23,10 @@ endpoint context::server() const {
   }
   endpoint ep;
   if (endpoint::parse(text, ep)) {
-    throw usage_error(fmt::format("invalid address '{}' ({}): expected HOST:PORT, [IPV6]:PORT "
-                                  "or unix:PATH",
-                                  text, origin));
+    throw usage_error(
+        fmt::format("invalid address '{}' ({}): expected HOST:PORT, [IPV6]:PORT "
+                    "or unix:PATH",
+                    text, origin));
   }
   return ep;
 }

@@ -15,9 +15,9 @@ inline constexpr const char* default_address = "127.0.0.1:11300";
 
 struct context {
   // Global options, as CLI11 parsed them (validated later, by the command, before connecting).
-  std::string addr;             ///< --addr; empty: $BEANSTALKD_ADDR, else default_address
-  bool json = false;            ///< --json
-  std::string timeout = "10";   ///< --timeout SECONDS
+  std::string addr;            ///< --addr; empty: $BEANSTALKD_ADDR, else default_address
+  bool json = false;           ///< --json
+  std::string timeout = "10";  ///< --timeout SECONDS
 
   /// The chosen command's body, set by its CLI11 callback; main runs it after parsing.
   std::function<int()> run;

@@ -21,7 +21,9 @@ void write_all(int fd, std::string_view data, std::string_view what) {
   }
 }
 
-void write_stdout(std::string_view data) { write_all(STDOUT_FILENO, data, "stdout"); }
+void write_stdout(std::string_view data) {
+  write_all(STDOUT_FILENO, data, "stdout");
+}
 
 std::string read_all(int fd, std::string_view what) {
   std::string data;

@@ -14,7 +14,8 @@
 
 namespace {
 
-constexpr const char* footer = R"(Global options go before the command. Every command takes -h/--help.
+constexpr const char* footer =
+    R"(Global options go before the command. Every command takes -h/--help.
 The server is --addr, else $BEANSTALKD_ADDR, else 127.0.0.1:11300. --timeout 0 means
 no limit; it never cuts short the wait of a reserve.
 
@@ -59,7 +60,7 @@ int run(int argc, char** argv) {
                        "Print the version and exit");
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
   app.get_formatter()->label("SUBCOMMANDS", "COMMANDS");
-  app.get_formatter()->column_width(24);
+  app.get_formatter()->column_width(26);
   app.add_option("-a,--addr", ctx.addr, "Server: HOST:PORT, [IPV6]:PORT or unix:PATH")
       ->type_name("ADDR")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later -a overrides an alias's

@@ -6,7 +6,9 @@
 
 namespace beanpole::cli {
 
-void print_json(const json& value) { write_stdout(dump(value) + '\n'); }
+void print_json(const json& value) {
+  write_stdout(dump(value) + '\n');
+}
 
 void print_line(std::string_view text) {
   std::string line(text);

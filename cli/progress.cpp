@@ -75,8 +75,8 @@ void progress::draw(std::uint64_t jobs, std::uint64_t done) {
 void progress::finish(std::uint64_t jobs) {
   if (!enabled_) return;
   const double elapsed = std::chrono::duration<double>(clock::now() - start_).count();
-  put_stderr(fmt::format("\r\x1b[K{}: {} jobs in {:.1f} s ({:.1f} jobs/s)\n", label_, jobs,
-                         elapsed, elapsed > 0 ? static_cast<double>(jobs) / elapsed : 0.0));
+  put_stderr(fmt::format("\r\x1b[K{}: {} jobs in {:.1f} s ({:.1f} jobs/s)\n", label_, jobs, elapsed,
+                         elapsed > 0 ? static_cast<double>(jobs) / elapsed : 0.0));
   drawn_ = false;
 }
 

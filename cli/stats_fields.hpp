@@ -1,9 +1,7 @@
 // The stats structs as ordered `key: value` entries, for generic printing.
 //
-// Workaround: the client returns only typed structs, not the raw entries of the server's reply,
-// so the server's keys and order are rebuilt here from the structs' documented fields (plus
-// `other` for keys the library does not know). The typed values also tell integers from text,
-// which the raw text alone cannot ("version: 1.12", a tube named "123").
+// The entries come from `proto::fields_of`, in the server's order with typed values, which tell
+// integers from text where the raw text cannot ("version: 1.12", a tube named "123").
 #pragma once
 
 #include <string>

@@ -8,7 +8,9 @@
 
 namespace beanpole::cli {
 
-bool is_terminal(int fd) noexcept { return ::isatty(fd) == 1; }
+bool is_terminal(int fd) noexcept {
+  return ::isatty(fd) == 1;
+}
 
 bool color_wanted() noexcept {
   const char* no_color = std::getenv("NO_COLOR");
@@ -47,7 +49,9 @@ volatile std::sig_atomic_t g_resize = 0;
 extern "C" void on_stop(int sig) {
   if (g_stop == 0) g_stop = sig;
 }
-extern "C" void on_winch(int) { g_resize = 1; }
+extern "C" void on_winch(int) {
+  g_resize = 1;
+}
 
 void install(int sig, void (*handler)(int), struct sigaction& old) {
   struct sigaction sa {};
@@ -72,7 +76,9 @@ signal_watch::~signal_watch() {
   if (winch_) ::sigaction(SIGWINCH, &old_winch_, nullptr);
 }
 
-int signal_watch::stop_signal() noexcept { return g_stop; }
+int signal_watch::stop_signal() noexcept {
+  return g_stop;
+}
 
 bool signal_watch::take_resize() noexcept {
   const bool r = g_resize != 0;

@@ -1,7 +1,6 @@
 #include "top_view.hpp"
 
 #include <algorithm>
-#include <map>
 
 #include <fmt/format.h>
 
@@ -40,8 +39,7 @@ namespace {
 
 /// Per-second rate of a counter between two samples; nullopt without a previous sample.
 /// A counter that went down (a tube dropped and made again) counts from zero.
-std::optional<double> rate(std::uint64_t now, std::optional<std::uint64_t> before,
-                           double seconds) {
+std::optional<double> rate(std::uint64_t now, std::optional<std::uint64_t> before, double seconds) {
   if (!before || seconds <= 0) return std::nullopt;
   const std::uint64_t delta = now >= *before ? now - *before : now;
   return static_cast<double>(delta) / seconds;
@@ -52,7 +50,8 @@ std::string show_rate(std::optional<double> r) {
 }
 
 std::string show_duration(std::uint64_t s) {
-  if (s >= 86400) return fmt::format("{}d {:02}:{:02}:{:02}", s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+  if (s >= 86400)
+    return fmt::format("{}d {:02}:{:02}:{:02}", s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
   return fmt::format("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
 }
 
@@ -98,7 +97,8 @@ tube_rates rates_of(const proto::tube_stats& t, const top_sample* prev, double s
   if (prev == nullptr) return {};
   const auto it = std::find_if(prev->tubes.begin(), prev->tubes.end(),
                                [&](const proto::tube_stats& p) { return p.name == t.name; });
-  if (it == prev->tubes.end()) return {rate(t.total_jobs, 0, seconds), rate(t.cmd_delete, 0, seconds)};
+  if (it == prev->tubes.end())
+    return {rate(t.total_jobs, 0, seconds), rate(t.cmd_delete, 0, seconds)};
   return {rate(t.total_jobs, it->total_jobs, seconds), rate(t.cmd_delete, it->cmd_delete, seconds)};
 }
 
@@ -112,7 +112,8 @@ std::vector<std::string> render_top(const top_sample& cur, const top_sample* pre
                                     const top_style& style) {
   const auto& s = cur.server;
   const double dt = seconds_between(cur, prev);
-  const auto put_rate = rate(s.cmd_put, prev ? std::optional(prev->server.cmd_put) : std::nullopt, dt);
+  const auto put_rate =
+      rate(s.cmd_put, prev ? std::optional(prev->server.cmd_put) : std::nullopt, dt);
   const auto del_rate =
       rate(s.cmd_delete, prev ? std::optional(prev->server.cmd_delete) : std::nullopt, dt);
 
@@ -131,15 +132,16 @@ std::vector<std::string> render_top(const top_sample& cur, const top_sample* pre
   line jobs;
   jobs.add("jobs").add(fmt::format("  ready {}  reserved {}  delayed {}", s.current_jobs_ready,
                                    s.current_jobs_reserved, s.current_jobs_delayed));
-  jobs.add("  buried ").add(std::to_string(s.current_jobs_buried),
-                            s.current_jobs_buried > 0 ? ansi::red : std::string_view{});
+  jobs.add("  buried ")
+      .add(std::to_string(s.current_jobs_buried),
+           s.current_jobs_buried > 0 ? ansi::red : std::string_view{});
   jobs.add(fmt::format("  urgent {}  total {}", s.current_jobs_urgent, s.total_jobs));
   out.push_back(jobs.render(style));
 
   line conns;
   conns.add("conns").add(fmt::format("  {}  producers {}  workers {}  waiting {}",
-                                     s.current_connections, s.current_producers,
-                                     s.current_workers, s.current_waiting));
+                                     s.current_connections, s.current_producers, s.current_workers,
+                                     s.current_waiting));
   conns.add(fmt::format("  tubes {}", s.current_tubes));
   conns.add("  put/s ").add(show_rate(put_rate), ansi::green);
   conns.add("  delete/s ").add(show_rate(del_rate), ansi::green);
@@ -150,9 +152,8 @@ std::vector<std::string> render_top(const top_sample& cur, const top_sample* pre
   std::size_t name_width = 4;
   for (const auto& t : cur.tubes) name_width = std::max(name_width, t.name.size());
   name_width = std::min<std::size_t>(name_width, 40);
-  const std::vector<std::string> heads = {"READY",   "RESERVED", "DELAYED", "BURIED",
-                                          "URGENT",  "WAITING",  "WATCHING", "PAUSED",
-                                          "PUT/s",   "DEL/s"};
+  const std::vector<std::string> heads = {"READY",   "RESERVED", "DELAYED", "BURIED", "URGENT",
+                                          "WAITING", "WATCHING", "PAUSED",  "PUT/s",  "DEL/s"};
   const auto cell = [](const std::string& v, const std::string& head) {
     return fmt::format(" {:>{}}", v, std::max<std::size_t>(head.size(), 7));
   };
@@ -187,7 +188,8 @@ std::vector<std::string> render_top(const top_sample& cur, const top_sample* pre
 json top_json(const top_sample& cur, const top_sample* prev) {
   const auto& s = cur.server;
   const double dt = seconds_between(cur, prev);
-  const auto put_rate = rate(s.cmd_put, prev ? std::optional(prev->server.cmd_put) : std::nullopt, dt);
+  const auto put_rate =
+      rate(s.cmd_put, prev ? std::optional(prev->server.cmd_put) : std::nullopt, dt);
   const auto del_rate =
       rate(s.cmd_delete, prev ? std::optional(prev->server.cmd_delete) : std::nullopt, dt);
   const auto or_null = [](std::optional<double> v) { return v ? json(*v) : json(nullptr); };

@@ -8,12 +8,14 @@
 #   libbenchmark-dev                   codec micro-benchmarks
 #   libcli11-dev                       the beanpole tool's command line parsing
 #   nlohmann-json3-dev                 the beanpole tool's --json output and export/import NDJSON
+#   libfmt-dev                         the beanpole tool's output formatting
 #   beanstalkd                         the real server every integration test and the demo run against
 #   python3 tmux                       CLI tests: JSON checks, and `top` under a pseudo-terminal
 set -euo pipefail
 
 PACKAGES=(g++ cmake ninja-build pkg-config clang libclang-rt-14-dev libasio-dev libgtest-dev
-          libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev beanstalkd python3 tmux)
+          libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev beanstalkd python3
+          tmux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -258,6 +258,40 @@ std::error_code parse_stats_entries(std::string_view body, std::vector<stats_ent
   return ec;
 }
 
+namespace {
+
+/// The typed value of one table entry, for `fields_of`.
+template <class S>
+struct value_of {
+  const S& s;
+  decltype(stats_field::value) operator()(std::uint64_t S::*m) const { return s.*m; }
+  decltype(stats_field::value) operator()(std::uint32_t S::*m) const {
+    return std::uint64_t{s.*m};
+  }
+  decltype(stats_field::value) operator()(double S::*m) const { return s.*m; }
+  decltype(stats_field::value) operator()(bool S::*m) const { return s.*m; }
+  decltype(stats_field::value) operator()(std::string S::*m) const {
+    return std::string_view(s.*m);
+  }
+  decltype(stats_field::value) operator()(seconds_left<S> f) const { return s.*f.member; }
+};
+
+/// The table's fields in order, then `other`: the one listing of every key, shared with decode.
+template <class S, std::size_t N>
+std::vector<stats_field> list_fields(const S& s, const field<S> (&fields)[N]) {
+  std::vector<stats_field> out;
+  out.reserve(N + s.other.size());
+  for (const auto& f : fields) out.push_back({f.key, std::visit(value_of<S>{s}, f.member)});
+  for (const auto& [key, value] : s.other) out.push_back({key, std::string_view(value), false});
+  return out;
+}
+
+}  // namespace
+
+std::vector<stats_field> fields_of(const server_stats& s) { return list_fields(s, server_fields); }
+std::vector<stats_field> fields_of(const tube_stats& s) { return list_fields(s, tube_fields); }
+std::vector<stats_field> fields_of(const job_stats& s) { return list_fields(s, job_fields); }
+
 std::error_code parse_server_stats(std::string_view body, server_stats& out) {
   return decode(body, server_fields, out);
 }

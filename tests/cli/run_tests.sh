@@ -123,11 +123,12 @@ all_bytes() { python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))
 test_help_lists_every_command() {
   run "$BP" --help
   expect_rc 0
+  cp "$T/out" "$T/help"
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed peek-buried \
     stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top export import \
     release bury touch; do
-    grep -q "^  $c " "$T/out" || fail "--help does not list $c"
+    grep -q "^  $c " "$T/help" || fail "--help does not list $c"
     run "$BP" "$c" --help
     expect_rc 0 "$c --help"
     grep -q "Usage: beanpole $c" "$T/out" || fail "$c --help has no usage line"
@@ -725,8 +726,10 @@ test_top_json() {
   run bp --json top -n 2 -i 0.3
   expect_rc 0
   [[ $(wc -l <"$T/out") == 2 ]] || fail "two lines"
-  head -1 "$T/out" | json_check "d['server']['put_rate'] is None and any(t['name'] == 't_top_json' for t in d['tubes'])"
-  tail -1 "$T/out" | json_check "isinstance(d['server']['put_rate'], float) and all(set(['ready','reserved','delayed','buried','urgent','waiting','watching','pause_time_left','put_rate','delete_rate']) <= set(t) for t in d['tubes'])"
+  head -1 "$T/out" >"$T/first"
+  tail -1 "$T/out" >"$T/second"
+  json_check "d['server']['put_rate'] is None and any(t['name'] == 't_top_json' for t in d['tubes'])" <"$T/first"
+  json_check "isinstance(d['server']['put_rate'], float) and all(set(['ready','reserved','delayed','buried','urgent','waiting','watching','pause_time_left','put_rate','delete_rate']) <= set(t) for t in d['tubes'])" <"$T/second"
 }
 
 # tmux on a private socket: a real pseudo-terminal for top.
@@ -800,6 +803,7 @@ test_export_import_two_servers() {
 
   run "$BP" -a "$src" export -t mv_a -t mv_b --buried
   expect_rc 0
+  [[ ! -s "$T/err" ]] || fail "stderr not empty: $(cat "$T/err")"
   cp "$T/out" "$T/jobs.ndjson"
   [[ $(wc -l <"$T/jobs.ndjson") == 5 ]] || fail "expected 5 lines: $(cat "$T/jobs.ndjson")"
   python3 - "$T/jobs.ndjson" <<'EOF' || fail "NDJSON content"
@@ -874,6 +878,11 @@ test_export_keeps_job_when_write_fails() {
   expect_rc 3 "export to /dev/full"
   run "$BP" -a "$src" --json stats-job "$id"
   json_check "d['state'] == 'ready'" <"$T/out"
+  # A server that cannot be reached leaves an earlier export file alone.
+  echo "earlier export" >"$T/backup.ndjson"
+  run "$BP" -a "$(dead_addr)" export -o "$T/backup.ndjson"
+  expect_rc 3
+  assert_eq "$(cat "$T/backup.ndjson")" "earlier export" "file truncated"
   stop_servers
 }
 
@@ -910,6 +919,30 @@ test_import_refused_jobs_exit_1() {
   expect_err_has JOB_TOO_BIG
   run "$BP" -a "$dst" --json stats-tube small
   json_check "d['current-jobs-ready'] == 2" <"$T/out"
+  stop_servers
+}
+
+test_progress_only_on_terminal() {
+  local src
+  start_server src || fail "server"
+  seq 1 3000 | "$BP" -a "$src" put -t prog --lines >/dev/null || fail "put --lines"
+  run "$BP" -a "$src" export -t prog -o "$T/p.ndjson"
+  expect_rc 0
+  [[ ! -s "$T/err" ]] || fail "export drew on a non-terminal: $(cat -v "$T/err")"
+  run "$BP" -a "$src" import "$T/p.ndjson"
+  expect_rc 0
+  [[ ! -s "$T/err" ]] || fail "import drew on a non-terminal"
+  # Under a pseudo-terminal (script(1) records every frame): a bar with rate and ETA, then
+  # a summary line.
+  command -v script >/dev/null || fail "script(1) is needed for this test"
+  script -qec "'$BP' -a '$src' export -t prog -o '$T/q.ndjson'" "$T/typescript" >/dev/null
+  grep -aq 'export \[[#.]*\] *[0-9]*% [0-9]* jobs .*jobs/s  ETA [0-9]*:[0-9][0-9]' "$T/typescript" ||
+    fail "no export bar: $(tr '\r' '\n' <"$T/typescript" | cat -v | head -5)"
+  grep -aq 'export: 3000 jobs in' "$T/typescript" || fail "no export summary"
+  [[ $(wc -l <"$T/q.ndjson") == 3000 ]] || fail "exported under a terminal"
+  script -qec "'$BP' -a '$src' import '$T/q.ndjson'" "$T/typescript2" >/dev/null
+  grep -aq 'import \[[#.]*\] .*jobs/s' "$T/typescript2" || fail "no import bar"
+  grep -aq 'import: 3000 jobs in' "$T/typescript2" || fail "no import summary"
   stop_servers
 }
 
@@ -962,6 +995,34 @@ test_bash_completion() {
   grep -o "^    '[a-z-]*:" "$COMPLETIONS/_beanpole" | tr -d " ':" | sort >"$T/zsh_cmds"
   diff "$T/help_cmds" "$T/zsh_cmds" >/dev/null || fail "zsh commands differ from --help"
   if command -v zsh >/dev/null; then zsh -n "$COMPLETIONS/_beanpole" || fail "zsh syntax"; fi
+}
+
+test_zsh_completion() {
+  if ! command -v zsh >/dev/null; then
+    echo "    (zsh not installed: only the bash completion was exercised)" >&2
+    return 0
+  fi
+  [[ -n "$COMPLETIONS" ]] || fail "no completions dir"
+  zsh -n "$COMPLETIONS/_beanpole" || fail "zsh syntax"
+  bp put -t t_zsh_tube x >/dev/null
+  mkdir -p "$T/zdot" "$T/bin"
+  ln -s "$BP" "$T/bin/beanpole"
+  {
+    echo "fpath=('$COMPLETIONS' \$fpath)"
+    echo "path=('$T/bin' \$path)"
+    echo "autoload -Uz compinit && compinit -u -d '$T/zcompdump'"
+    echo "PS1='> '"
+  } >"$T/zdot/.zshrc"
+  TMUX_SOCK=$T/tmux.sock
+  tmux -S "$TMUX_SOCK" new-session -d -x 150 -y 30 "ZDOTDIR='$T/zdot' zsh -i"
+  tmux_wait_for "^>"
+  tmux -S "$TMUX_SOCK" send-keys "beanpole -a $S1 stats-tube t_zsh_t" Tab
+  tmux_wait_for "stats-tube t_zsh_tube"
+  tmux -S "$TMUX_SOCK" send-keys C-u "beanpole kick-" Tab
+  tmux_wait_for "beanpole kick-job"
+  tmux -S "$TMUX_SOCK" send-keys C-u "beanpole reserve --ex" Tab
+  tmux_wait_for "reserve --exec"
+  tmux -S "$TMUX_SOCK" kill-server
 }
 
 # -------------------------------------------------------------------------------------- main

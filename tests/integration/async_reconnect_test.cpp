@@ -4,6 +4,7 @@
 // "outcome unknown", never plain failures; jobs held on the lost connections are reported.
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/use_future.hpp>
 #include <algorithm>
 #include <atomic>
@@ -235,7 +236,11 @@ TEST_F(async_reconnect, kill_and_restart_mid_stream) {
   EXPECT_TRUE(eventually([&] { return log->count(client_event::kind::reconnecting) >= 3; }, 3s))
       << describe(log->all());
   // Issued while disconnected: not written anywhere, so it waits for the new connection.
-  auto while_down = c.async_put("while down", {}, asio::use_future);
+  // (Issued on the io thread: the producer has filled max_in_flight, and this thread would
+  // block until the reconnect it is about to cause.)
+  std::promise<std::future<job_id>> issued;
+  asio::post(runner.io(), [&] { issued.set_value(c.async_put("while down", {}, asio::use_future)); });
+  auto while_down = value_of(issued.get_future());
 
   server().restart();
   ASSERT_TRUE(eventually([&] { return log->count(client_event::kind::reconnected) >= 1; }, 5s))

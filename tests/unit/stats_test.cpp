@@ -550,3 +550,51 @@ TEST(StatsTimeLeft, NegativeMeansNoTimeLeft) {
   EXPECT_EQ(parse_job_stats("---\ntime-left: -\n", j), make_error_code(errc::bad_stats));
   EXPECT_EQ(parse_job_stats("---\ntime-left: --1\n", j), make_error_code(errc::bad_stats));
 }
+
+// ------------------------------------------------------------------------------- fields_of
+
+TEST(StatsFields, ServerOrderTypedValuesThenUnknownKeys) {
+  server_stats s;
+  ASSERT_EQ(parse_server_stats(fixture("stats-1.12.body"), s), std::error_code{});
+  s.other["cmd-from-the-future"] = "7";
+  const auto fields = fields_of(s);
+  std::vector<stats_entry> raw;
+  ASSERT_EQ(parse_stats_entries(fixture("stats-1.12.body"), raw), std::error_code{});
+  // Every key of the real reply, in the server's order, then the unknown one.
+  ASSERT_EQ(fields.size(), raw.size() + 1);
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    EXPECT_EQ(fields[i].key, raw[i].key);
+    EXPECT_TRUE(fields[i].known);
+  }
+  EXPECT_EQ(fields.back().key, "cmd-from-the-future");
+  EXPECT_FALSE(fields.back().known);
+  auto value = [&](std::string_view key) {
+    for (const auto& f : fields) {
+      if (f.key == key) return f.value;
+    }
+    ADD_FAILURE() << "no field " << key;
+    return stats_field{}.value;
+  };
+  EXPECT_EQ(std::get<std::uint64_t>(value("max-job-size")), 65535u);
+  EXPECT_EQ(std::get<std::string_view>(value("version")), "1.12");
+  EXPECT_EQ(std::get<std::string_view>(value("os")), "#1 SMP PREEMPT_DYNAMIC @0");
+  EXPECT_EQ(std::get<bool>(value("draining")), false);
+  EXPECT_DOUBLE_EQ(std::get<double>(value("rusage-utime")), 0.00178);
+}
+
+TEST(StatsFields, TubeAndJobStats) {
+  tube_stats t;
+  ASSERT_EQ(parse_tube_stats(fixture("stats-tube-1.13.body"), t), std::error_code{});
+  const auto tf = fields_of(t);
+  ASSERT_FALSE(tf.empty());
+  EXPECT_EQ(tf.front().key, "name");
+  EXPECT_EQ(std::get<std::string_view>(tf.front().value), t.name);
+  job_stats j;
+  ASSERT_EQ(parse_job_stats(fixture("stats-job-1.12.body"), j), std::error_code{});
+  const auto jf = fields_of(j);
+  ASSERT_GE(jf.size(), 14u);
+  EXPECT_EQ(jf[0].key, "id");
+  EXPECT_EQ(std::get<std::uint64_t>(jf[0].value), j.id);
+  EXPECT_EQ(jf[3].key, "pri");
+  EXPECT_EQ(std::get<std::uint64_t>(jf[3].value), j.pri);
+}

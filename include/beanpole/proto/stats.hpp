@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <variant>
 #include <vector>
 
 namespace beanpole::proto {
@@ -116,6 +117,24 @@ struct stats_entry {
   std::string key;
   std::string value;
 };
+
+/// One field of a decoded stats struct, for printing stats generically (the CLI does): the
+/// server's key and the typed value, so that a count prints as a number and `version: 1.12` or a
+/// tube named `123` stays text. Views into the struct: valid while it lives, unchanged.
+struct stats_field {
+  std::string_view key;
+  std::variant<std::uint64_t, double, bool, std::string_view> value;
+  /// False for the keys this version does not know (from `other`): their value is the server's
+  /// text, whatever its type.
+  bool known = true;
+};
+
+/// The fields of `s` in the server's order, then the keys kept in `other` (as text).
+std::vector<stats_field> fields_of(const server_stats& s);
+/// The fields of `s` in the server's order, then the keys kept in `other` (as text).
+std::vector<stats_field> fields_of(const tube_stats& s);
+/// The fields of `s` in the server's order, then the keys kept in `other` (as text).
+std::vector<stats_field> fields_of(const job_stats& s);
 
 /// Splits a stats body into its `key: value` pairs (in order, values unquoted). For callers that
 /// print stats generically, like the CLI. Errors: `errc::bad_stats`.

@@ -1,0 +1,310 @@
+// The worker's engine (see include/beanpole/worker.hpp for the design). Internal.
+//
+// Threads and ownership:
+// - Everything in `worker_impl` runs on `strand_`, a strand of the user's executor. The client
+//   is built on that strand too, so its internal strand runs inside it: the client's callbacks,
+//   its `on_event` and the cancellation of its reserves are serialized with the worker's own work.
+// - Handler threads (plain-function handlers) and coroutine handlers reach the worker only through
+//   a `job_shared` (the job's data, the handler's decision, the stop flags) and its `post_gate`,
+//   which posts to the strand while the run lasts and does nothing afterwards. A handler thread
+//   therefore never owns the engine, an executor or an I/O object, and may outlive them all.
+// - `entry` is the strand-only record of a reserved job (phase, timers, reservation generation);
+//   `slot` is one of the N reserve loops.
+#pragma once
+
+#include <asio/cancellation_signal.hpp>
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "beanpole/worker.hpp"
+#include "worker/handler_pool.hpp"
+#include "worker/metrics_server.hpp"
+
+namespace beanpole::detail {
+
+using worker_clock = std::chrono::steady_clock;
+using worker_strand = asio::strand<asio::any_io_executor>;
+
+class worker_impl;
+
+/// The only way from a handler thread (or a coroutine handler's strand) to the engine: posts to
+/// the engine's strand while open; after `close` does nothing.
+class post_gate {
+ public:
+  post_gate(worker_strand strand, std::weak_ptr<worker_impl> owner)
+      : strand_(std::move(strand)), owner_(std::move(owner)) {}
+
+  /// Posts `f(engine)` to the strand, unless closed or the engine is gone. Any thread.
+  template <class F>
+  void post(F f) {
+    std::lock_guard lock(mu_);
+    if (!strand_) return;
+    auto self = owner_.lock();
+    if (!self) return;
+    // `self` moves into the closure: this thread keeps no reference to the engine.
+    asio::post(*strand_, [self = std::move(self), f = std::move(f)]() mutable { f(*self); });
+  }
+
+  /// Closes the gate and drops its executor (before the execution context goes away).
+  void close() {
+    std::lock_guard lock(mu_);
+    strand_.reset();
+  }
+
+ private:
+  std::mutex mu_;
+  std::optional<worker_strand> strand_;
+  std::weak_ptr<worker_impl> owner_;
+};
+
+/// A decision a handler made through its context.
+struct handler_decision {
+  enum class kind : std::uint8_t { remove, release, bury, fail };
+  kind what = kind::remove;
+  std::chrono::seconds delay{0};
+  std::optional<priority> pri;
+  std::string reason;
+};
+
+/// How a handler ended.
+struct handler_result {
+  bool ok = true;
+  std::string message;  ///< the exception's text when it threw
+};
+
+/// What a handler may touch, shared between the engine and the handler's thread.
+class job_shared : public std::enable_shared_from_this<job_shared> {
+ public:
+  job_shared(job j, std::shared_ptr<post_gate> gate)
+      : job_(std::move(j)), gate_(std::move(gate)), context_(*this) {}
+
+  // Set on the strand before the handler starts, then read-only.
+  job job_;
+  tube_name tube_;
+  proto::job_stats stats_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> lost_{false};
+  std::stop_source cancel_;  ///< signalled when the handler is abandoned
+  std::shared_ptr<post_gate> gate_;
+
+  job_context& context() noexcept { return context_; }
+
+  /// Records a decision (ignored once abandoned). Any thread.
+  void decide(handler_decision d);
+  /// Takes the decision made, if any. Strand.
+  std::optional<handler_decision> take_decision();
+  /// Asks the engine for a touch now. Any thread.
+  void request_touch();
+
+ private:
+  job_context context_;
+  std::mutex mu_;
+  std::optional<handler_decision> decision_;
+};
+
+/// A coroutine handler's strand and cancellation signal. `done` and `signal` are used on
+/// `strand` only.
+struct coroutine_state {
+  explicit coroutine_state(worker_strand s) : strand(std::move(s)) {}
+  worker_strand strand;
+  asio::cancellation_signal signal;
+  bool done = false;
+};
+
+/// A registered handler: exactly one of the two is set.
+struct handler_slot {
+  std::shared_ptr<const job_handler> plain;
+  std::shared_ptr<const coroutine_job_handler> coroutine;
+};
+
+struct reserve_slot;
+
+/// The strand-only record of one reserved job.
+struct job_entry {
+  enum class phase : std::uint8_t {
+    identifying,  ///< waiting for stats-job
+    running,      ///< the handler runs
+    settling,     ///< the final command is on its way
+    done,
+  };
+
+  explicit job_entry(const worker_strand& strand) : keepalive(strand) {}
+
+  std::shared_ptr<job_shared> shared;
+  reserve_slot* owner = nullptr;
+  phase ph = phase::identifying;
+  bool have_stats = false;
+  bool lost = false;
+  bool abandoned = false;
+  bool handler_running = false;
+  bool touch_in_flight = false;
+  unsigned generation = 1;  ///< reservations of this job seen by the worker (adoption bumps it)
+  unsigned stats_attempts = 0;
+  std::chrono::seconds ttr{1};
+  worker_clock::time_point ttr_base;  ///< when the time to run last (re)started, at the latest
+  worker_clock::time_point started;   ///< when the handler started
+  std::chrono::milliseconds pause_after{0};  ///< the slot rests this long after the job
+  asio::steady_timer keepalive;
+  std::shared_ptr<coroutine_state> coroutine;
+
+  job_id id() const noexcept { return shared->job_.id; }
+  /// The metrics key: the tube once known.
+  std::string tube_key() const { return have_stats ? shared->tube_.str() : std::string("?"); }
+};
+
+/// One of the N reserve loops.
+struct reserve_slot {
+  explicit reserve_slot(const worker_strand& strand) : pause(strand) {}
+  asio::cancellation_signal cancel;
+  asio::steady_timer pause;
+  bool reserving = false;
+  bool pausing = false;
+  std::shared_ptr<job_entry> current;
+};
+
+/// Per-tube counters behind a mutex: updated on the strand, read from anywhere.
+class metrics_registry {
+ public:
+  void add_tube(const std::string& tube);
+  template <class F>
+  void update(const std::string& tube, F f) {
+    std::lock_guard lock(mu_);
+    auto& m = tubes_[tube];
+    if (m.tube.empty()) m.tube = tube;
+    f(m);
+  }
+  void started();
+  void stopped();
+  void reconnected();
+  worker_metrics snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, tube_metrics, std::less<>> tubes_;
+  std::optional<worker_clock::time_point> started_;
+  std::optional<worker_clock::time_point> stopped_;
+  std::uint64_t reconnects_ = 0;
+};
+
+class worker_impl : public std::enable_shared_from_this<worker_impl> {
+ public:
+  worker_impl(asio::any_io_executor ex, endpoint ep, worker_options options);
+  ~worker_impl();
+  /// Second phase of construction (needs `weak_from_this`).
+  void init();
+
+  // ---- any thread
+  void add_handler(const tube_name& tube, handler_slot handler);
+  void start(run_completion done);
+  void request_stop(bool immediate);
+  void destroy();
+  void set_handle_signals(bool on) { handle_signals_ = on; }
+  worker_metrics metrics() const { return metrics_.snapshot(); }
+  std::uint16_t metrics_port() const noexcept { return metrics_port_; }
+
+  // ---- strand (called through the gate by job_shared)
+  void on_touch_request(const std::shared_ptr<job_shared>& shared);
+  void on_handler_done(const std::shared_ptr<job_shared>& shared, handler_result result);
+
+ private:
+  enum class run_state : std::uint8_t { idle, starting, running, draining, stopping_now, finished };
+
+  /// A final command for a job.
+  struct action {
+    enum class kind : std::uint8_t { remove, release, bury } what = kind::remove;
+    priority pri = default_priority;
+    std::chrono::seconds delay{0};
+    /// What success counts as.
+    enum class counts : std::uint8_t { deleted, retried, buried, released } counter =
+        counts::deleted;
+    std::string reason;  ///< for `released` events
+  };
+
+  void on_start(run_completion done);
+  void on_connected(std::error_code ec);
+  void on_setup_step(std::error_code ec);
+  void begin_running();
+  void install_signals();
+  void wait_signal();
+
+  void reserve_next(reserve_slot& s);
+  void pause_then_reserve(reserve_slot& s, std::chrono::milliseconds d);
+  void on_reserved(reserve_slot& s, std::error_code ec, std::optional<job> j);
+  void take_job(reserve_slot& s, job j);
+  void adopt(const std::shared_ptr<job_entry>& e);
+  void request_stats(const std::shared_ptr<job_entry>& e);
+  void on_stats(const std::shared_ptr<job_entry>& e, std::error_code ec, proto::job_stats st);
+  void start_handler(const std::shared_ptr<job_entry>& e, const handler_slot& h);
+
+  void arm_keepalive(const std::shared_ptr<job_entry>& e);
+  void send_touch(const std::shared_ptr<job_entry>& e);
+  void mark_lost(const std::shared_ptr<job_entry>& e, std::error_code why);
+
+  void send_action(const std::shared_ptr<job_entry>& e, action a);
+  void on_action_done(const std::shared_ptr<job_entry>& e, const action& a, unsigned generation,
+                      std::error_code ec);
+  void settle(const std::shared_ptr<job_entry>& e);
+
+  void on_stop_request(bool immediate, const char* why);
+  void begin_drain(const char* why);
+  void stop_now(const char* why);
+  void cancel_reserves();
+  void abandon(const std::shared_ptr<job_entry>& e, const char* why);
+  void maybe_finish();
+  void finish(std::error_code ec);
+  void on_destroy();
+
+  void on_client_event(const client_event& ev);
+  void emit(worker_event ev);
+  worker_event event(worker_event::kind what, const job_entry* e = nullptr) const;
+  double random_unit();
+
+  asio::any_io_executor executor_;
+  worker_strand strand_;
+  endpoint endpoint_;
+  worker_options options_;
+  std::atomic<bool> handle_signals_{false};
+  std::atomic<bool> run_requested_{false};
+  std::uint16_t metrics_port_ = 0;
+  metrics_registry metrics_;
+
+  // Set before the run (under the start protocol), read on the strand afterwards.
+  std::map<tube_name, handler_slot> handlers_;
+
+  // Strand only.
+  std::shared_ptr<post_gate> gate_;
+  std::optional<async_client> client_;
+  std::shared_ptr<metrics_server> metrics_server_;
+  std::optional<asio::signal_set> signals_;
+  unsigned signals_seen_ = 0;
+  std::unique_ptr<handler_pool> pool_;
+  std::vector<std::unique_ptr<reserve_slot>> slots_;
+  std::unordered_map<job_id, std::shared_ptr<job_entry>> entries_;
+  asio::steady_timer grace_timer_;
+  run_state state_ = run_state::idle;
+  bool stop_early_ = false;
+  bool setup_failed_ = false;
+  std::size_t pending_setup_ = 0;
+  worker_clock::time_point last_activity_{};
+  std::optional<run_completion> run_done_;
+  std::minstd_rand rng_;
+};
+
+std::shared_ptr<worker_impl> make_worker_impl(asio::any_io_executor ex, endpoint ep,
+                                              worker_options options);
+
+}  // namespace beanpole::detail

@@ -1,0 +1,387 @@
+// The async client used from many threads at once, with its io_context run by two threads.
+// The suite is named `async_threads` so that a ThreadSanitizer build can select it
+// (--gtest_filter='async_threads.*').
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "beanpole/async_client.hpp"
+#include "server_test.hpp"
+#include "test_helpers.hpp"
+
+namespace beanpole::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The error a future ended with (none on success); `std::errc::operation_in_progress` when it
+/// did not end within `limit`, i.e. the operation never completed.
+template <class T>
+std::error_code error_of(std::future<T> f, std::chrono::milliseconds limit = 5s) {
+  if (f.wait_for(limit) != std::future_status::ready) {
+    return std::make_error_code(std::errc::operation_in_progress);
+  }
+  try {
+    f.get();
+    return {};
+  } catch (const std::system_error& e) {
+    return e.code();
+  }
+}
+
+/// The value of a future that must succeed within `limit`; throws (failing the test) otherwise.
+template <class T>
+T value_of(std::future<T> f, std::chrono::milliseconds limit = 5s) {
+  if (f.wait_for(limit) != std::future_status::ready) {
+    throw std::runtime_error("an async operation did not complete in time");
+  }
+  return f.get();
+}
+
+/// Runs an io_context on background threads. `stop()` (or the destructor) lets them finish once
+/// no work is left, and fails the test if some operation never completed within a bound.
+class io_threads {
+ public:
+  explicit io_threads(std::size_t n = 1) : guard_(asio::make_work_guard(io_)) {
+    for (std::size_t i = 0; i < n; ++i) {
+      threads_.emplace_back([this] {
+        io_.run();
+        ++finished_;
+      });
+    }
+  }
+  ~io_threads() { stop(); }
+  io_threads(const io_threads&) = delete;
+  io_threads& operator=(const io_threads&) = delete;
+
+  asio::io_context& io() { return io_; }
+  asio::any_io_executor executor() { return io_.get_executor(); }
+
+  void stop(std::chrono::milliseconds limit = 5s) {
+    if (threads_.empty()) return;
+    guard_.reset();
+    if (!eventually([&] { return finished_.load() == threads_.size(); }, limit)) {
+      ADD_FAILURE() << "the io_context still had work " << limit.count()
+                    << " ms after the test: some operation never completed";
+      io_.stop();
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> finished_{0};
+};
+
+/// SIGSTOP for a scope, SIGCONT on every way out.
+class frozen_server {
+ public:
+  explicit frozen_server(beanstalkd_server& s) : server_(s) { server_.signal(SIGSTOP); }
+  ~frozen_server() { thaw(); }
+  frozen_server(const frozen_server&) = delete;
+  frozen_server& operator=(const frozen_server&) = delete;
+  void thaw() {
+    if (frozen_) server_.signal(SIGCONT);
+    frozen_ = false;
+  }
+
+ private:
+  beanstalkd_server& server_;
+  bool frozen_ = true;
+};
+
+/// Threads that are joined on every way out of a test; `finished()` tells whether all returned.
+class thread_group {
+ public:
+  thread_group() = default;
+  thread_group(const thread_group&) = delete;
+  thread_group& operator=(const thread_group&) = delete;
+  ~thread_group() { join(); }
+  template <class F>
+  void spawn(F f) {
+    threads_.emplace_back([this, f = std::move(f)]() mutable {
+      f();
+      ++finished_;
+    });
+  }
+  bool finish_within(std::chrono::milliseconds limit) {
+    return eventually([&] { return finished_.load() == threads_.size(); }, limit);
+  }
+  void join() {
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    finished_ = 0;
+  }
+
+ private:
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> finished_{0};
+};
+
+class async_threads : public server_test {
+ protected:
+  static async_client_options options() {
+    async_client_options o;
+    o.connect_timeout = 2s;
+    o.reply_timeout = 10s;
+    return o;
+  }
+  static void setup(async_client& c, const tube_name& t) {
+    value_of(c.async_connect(asio::use_future));
+    value_of(c.async_use(t, asio::use_future));
+    value_of(c.async_watch(t, asio::use_future));
+    value_of(c.async_ignore("default", asio::use_future));
+  }
+};
+
+constexpr std::size_t producers = 4;
+constexpr std::size_t per_producer = 1'000;
+
+// 4 threads x 1,000 puts with futures on ONE client, io run by 2 threads: all ids distinct, and
+// the 4,000 jobs are then reserved and deleted from 4 threads, each exactly once.
+TEST_F(async_threads, four_threads_put_with_futures_then_reserve_and_delete) {
+  io_threads runner(2);
+  async_client c(runner.executor(), server().endpoint(), options());
+  setup(c, tube());
+
+  std::vector<std::vector<job_id>> ids(producers);
+  {
+    thread_group group;
+    for (std::size_t t = 0; t < producers; ++t) {
+      group.spawn([&, t] {
+        std::vector<std::future<job_id>> futures;
+        for (std::size_t i = 0; i < per_producer; ++i) {
+          futures.push_back(c.async_put("t" + std::to_string(t) + " #" + std::to_string(i), {},
+                                        asio::use_future));
+        }
+        for (auto& f : futures) {
+          if (f.wait_for(20s) != std::future_status::ready) return;
+          try {
+            ids[t].push_back(f.get());
+          } catch (const std::system_error&) {
+          }
+        }
+      });
+    }
+    ASSERT_TRUE(group.finish_within(30s));
+  }
+  std::set<job_id> all;
+  for (const auto& v : ids) {
+    EXPECT_EQ(v.size(), per_producer);
+    all.insert(v.begin(), v.end());
+  }
+  EXPECT_EQ(all.size(), producers * per_producer) << "ids not distinct";
+  EXPECT_EQ(value_of(c.async_stats_tube(tube(), asio::use_future)).current_jobs_ready,
+            producers * per_producer);
+
+  std::mutex mu;
+  std::vector<job_id> reserved;
+  std::atomic<std::size_t> errors{0};
+  {
+    thread_group group;
+    for (std::size_t t = 0; t < producers; ++t) {
+      group.spawn([&] {
+        for (;;) {
+          auto f = c.async_reserve_with_timeout(0s, asio::use_future);
+          if (f.wait_for(10s) != std::future_status::ready) {
+            ++errors;
+            return;
+          }
+          std::optional<job> j;
+          try {
+            j = f.get();
+          } catch (const std::system_error&) {
+            ++errors;
+            return;
+          }
+          if (!j) return;  // none left
+          auto d = c.async_remove(j->id, asio::use_future);
+          if (error_of(std::move(d), 10s)) ++errors;
+          std::lock_guard lock(mu);
+          reserved.push_back(j->id);
+        }
+      });
+    }
+    ASSERT_TRUE(group.finish_within(30s));
+  }
+  EXPECT_EQ(errors.load(), 0u);
+  std::sort(reserved.begin(), reserved.end());
+  EXPECT_EQ(reserved, std::vector<job_id>(all.begin(), all.end()));
+  const auto stats = value_of(c.async_stats_tube(tube(), asio::use_future));
+  EXPECT_EQ(stats.current_jobs_ready + stats.current_jobs_reserved, 0u);
+  EXPECT_EQ(stats.cmd_delete, producers * per_producer);
+}
+
+// The same with callbacks and a small in-flight cap, so that the producers keep blocking and
+// being woken while handlers run on both io threads.
+TEST_F(async_threads, four_threads_put_with_callbacks_under_a_small_cap) {
+  std::mutex mu;
+  std::set<job_id> ids;
+  std::atomic<std::size_t> done{0};
+  std::atomic<std::size_t> errors{0};
+  std::atomic<std::size_t> over_cap{0};
+  io_threads runner(2);
+  auto o = options();
+  o.max_in_flight = 8;
+  async_client c(runner.executor(), server().endpoint(), o);
+  setup(c, tube());
+  {
+    thread_group group;
+    for (std::size_t t = 0; t < producers; ++t) {
+      group.spawn([&] {
+        for (std::size_t i = 0; i < per_producer; ++i) {
+          c.async_put("cb", {}, [&](std::error_code e, job_id id) {
+            if (e) {
+              ++errors;
+            } else {
+              std::lock_guard lock(mu);
+              ids.insert(id);
+            }
+            ++done;
+          });
+          if (c.in_flight() > 8) ++over_cap;
+        }
+      });
+    }
+    if (!group.finish_within(30s)) {
+      ADD_FAILURE() << "producers still blocked";
+      c.close();
+    }
+  }
+  EXPECT_TRUE(eventually([&] { return done.load() == producers * per_producer; }, 20s));
+  EXPECT_EQ(errors.load(), 0u);
+  EXPECT_EQ(over_cap.load(), 0u);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(ids.size(), producers * per_producer);
+}
+
+// Waiting reserves from 8 threads (more than the reserve-connection cap of 4), satisfied by puts
+// from another thread; each job goes to exactly one reserve, and each thread deletes its own
+// (through the reserve connection that holds it).
+TEST_F(async_threads, waiting_reserves_from_many_threads) {
+  constexpr std::size_t workers = 8;
+  constexpr std::size_t rounds = 25;
+  io_threads runner(2);
+  auto o = options();
+  o.max_reserve_connections = 4;
+  async_client c(runner.executor(), server().endpoint(), o);
+  setup(c, tube());
+  std::mutex mu;
+  std::vector<job_id> got;
+  std::atomic<std::size_t> errors{0};
+  std::vector<job_id> put_ids;
+  {
+    thread_group group;
+    for (std::size_t w = 0; w < workers; ++w) {
+      group.spawn([&] {
+        for (std::size_t r = 0; r < rounds; ++r) {
+          auto f = c.async_reserve(asio::use_future);
+          if (f.wait_for(20s) != std::future_status::ready) {
+            ++errors;
+            return;
+          }
+          try {
+            const job j = f.get();
+            if (error_of(c.async_touch(j.id, asio::use_future), 10s)) ++errors;
+            if (error_of(c.async_remove(j.id, asio::use_future), 10s)) ++errors;
+            std::lock_guard lock(mu);
+            got.push_back(j.id);
+          } catch (const std::system_error&) {
+            ++errors;
+            return;
+          }
+        }
+      });
+    }
+    group.spawn([&] {
+      std::vector<std::future<job_id>> futures;
+      for (std::size_t i = 0; i < workers * rounds; ++i) {
+        futures.push_back(c.async_put("for a worker", {}, asio::use_future));
+      }
+      for (auto& f : futures) {
+        if (f.wait_for(20s) != std::future_status::ready) {
+          ++errors;
+          return;
+        }
+        const job_id id = f.get();
+        std::lock_guard lock(mu);
+        put_ids.push_back(id);
+      }
+    });
+    if (!group.finish_within(30s)) {
+      ADD_FAILURE() << "workers still waiting";
+      c.close();  // completes their reserves
+    }
+  }
+  EXPECT_EQ(errors.load(), 0u);
+  std::sort(got.begin(), got.end());
+  std::sort(put_ids.begin(), put_ids.end());
+  EXPECT_EQ(got, put_ids);
+}
+
+// close() from one thread while producer threads are blocked by back-pressure (the server is
+// frozen, so nothing is answered): every operation still completes, and at once.
+TEST_F(async_threads, close_while_producers_are_blocked_completes_everything) {
+  constexpr std::size_t threads = 4;
+  constexpr std::size_t each = 50;
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE(round);
+    std::mutex mu;
+    std::vector<std::error_code> errors;
+    std::atomic<std::size_t> done{0};
+    io_threads runner(2);
+    auto o = options();
+    o.max_in_flight = 4;
+    async_client c(runner.executor(), server().endpoint(), o);
+    setup(c, tube());
+    ASSERT_TRUE(eventually([&] { return c.in_flight() == 0; }, 1s));
+    {
+      frozen_server frozen(server());
+      thread_group group;
+      for (std::size_t t = 0; t < threads; ++t) {
+        group.spawn([&] {
+          for (std::size_t i = 0; i < each; ++i) {
+            c.async_put("blocked", {}, [&](std::error_code e, job_id) {
+              {
+                std::lock_guard lock(mu);
+                errors.push_back(e);
+              }
+              ++done;
+            });
+          }
+        });
+      }
+      std::this_thread::sleep_for(100ms);
+      EXPECT_EQ(c.in_flight(), 4u);
+      c.close();
+      EXPECT_TRUE(group.finish_within(3s)) << "producers still blocked after close()";
+      group.join();
+      EXPECT_TRUE(eventually([&] { return done.load() == threads * each; }, 3s))
+          << done.load() << " of " << threads * each
+          << " operations completed after close(); the others never will";
+      frozen.thaw();
+    }
+    std::lock_guard lock(mu);
+    for (const auto& e : errors) {
+      EXPECT_TRUE(e == asio::error::operation_aborted || e == errc::outcome_unknown ||
+                  e == errc::not_connected)
+          << e.message();
+    }
+    if (HasFailure()) break;
+  }
+}
+
+}  // namespace
+}  // namespace beanpole::testing

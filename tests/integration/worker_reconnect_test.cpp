@@ -1,0 +1,176 @@
+// A connection lost mid-run: the server (with a binlog) is killed while a handler runs and
+// restarted on the same port, so the job comes back as ready. The worker reconnects, reports
+// the lost reservation, never crashes on the failing touches and deletes, and does not run the
+// job twice: it either adopts the job when one of its own slots reserves it again, or deletes the
+// ready job when the handler succeeds.
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "beanpole/worker.hpp"
+#include "server_test.hpp"
+#include "test_helpers.hpp"
+
+namespace beanpole::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Runs an io_context on a background thread; the destructor lets it finish once idle.
+class io_runner {
+ public:
+  io_runner() : guard_(asio::make_work_guard(io_)), thread_([this] { run(); }) {}
+  ~io_runner() {
+    guard_.reset();
+    if (!eventually([&] { return done_.load(); }, 5s)) {
+      ADD_FAILURE() << "the io_context still had work 5 s after the test";
+      io_.stop();
+    }
+    thread_.join();
+  }
+  io_runner(const io_runner&) = delete;
+  io_runner& operator=(const io_runner&) = delete;
+  asio::any_io_executor executor() { return io_.get_executor(); }
+
+ private:
+  void run() {
+    io_.run();
+    done_ = true;
+  }
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+std::string run_result(std::future<void>& f, std::chrono::milliseconds limit) {
+  if (f.wait_for(limit) != std::future_status::ready) return "timeout";
+  try {
+    f.get();
+    return "";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+class worker_reconnect : public server_test {
+ public:
+  static void SetUpTestSuite() { start_suite_server(server_options{}.with_binlog()); }
+
+ protected:
+  std::chrono::seconds time_limit() const override { return std::chrono::seconds{30}; }
+
+  worker_options options(std::vector<worker_event>& events) {
+    worker_options o;
+    o.client.connect_timeout = 2s;
+    o.client.reply_timeout = 5s;
+    o.client.reconnect.initial_backoff = 50ms;
+    o.client.reconnect.max_backoff = 300ms;
+    o.on_event = [this, &events](const worker_event& e) {
+      std::lock_guard lock(mu_);
+      events.push_back(e);
+    };
+    return o;
+  }
+
+  int count(const std::vector<worker_event>& events, worker_event::kind what) {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& e : events) n += e.what == what ? 1 : 0;
+    return n;
+  }
+
+  std::mutex mu_;
+};
+
+// Two slots: after the restart the idle slot reserves the job again; the running handler adopts
+// that reservation and its delete goes through it.
+TEST_F(worker_reconnect, lost_job_reserved_again_is_adopted_not_run_twice) {
+  put_options p;
+  p.ttr = 2s;
+  const job_id id = make_client().put("survives", p);
+
+  io_runner io;
+  std::vector<worker_event> events;
+  auto o = options(events);
+  o.concurrency = 2;
+  worker w(io.executor(), server().endpoint(), o);
+  std::atomic<int> calls{0};
+  std::atomic<bool> proceed{false};
+  std::atomic<bool> saw_lost{false};
+  w.handle(tube(), [&](job_context& ctx) {
+    ++calls;
+    eventually([&] { return proceed.load(); }, 15s);
+    saw_lost = ctx.lost();
+  });
+  auto run = w.async_run(asio::use_future);
+  ASSERT_TRUE(eventually([&] { return calls.load() == 1; }, 3s));
+
+  server().kill();
+  server().restart();
+  ASSERT_TRUE(eventually([&] { return count(events, worker_event::kind::adopted) == 1; }, 8s))
+      << "the job did not come back to the idle slot";
+  std::this_thread::sleep_for(1500ms);  // a touch or two through the new reservation
+  proceed = true;
+  ASSERT_TRUE(eventually([&] { return w.metrics().total().deleted == 1; }, 5s));
+  w.stop();
+  EXPECT_EQ(run_result(run, 5s), "");
+
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_FALSE(saw_lost.load()) << "adopted: the handler holds the job again";
+  EXPECT_GE(count(events, worker_event::kind::lost), 1);
+  const auto m = w.metrics().total();
+  EXPECT_EQ(m.deleted, 1u);
+  EXPECT_GE(m.lost, 1u);
+  EXPECT_GE(w.metrics().reconnects, 1u);
+  auto c = make_client();
+  EXPECT_FALSE(c.peek(id)) << "deleted";
+}
+
+// One slot: nobody reserves the job again; when the handler succeeds its delete (through the
+// main connection) removes the job, which is ready again after the restart.
+TEST_F(worker_reconnect, lost_job_is_deleted_when_its_handler_succeeds) {
+  put_options p;
+  p.ttr = 1s;  // touches every 0.5 s, some of them during the outage
+  const job_id id = make_client().put("survives too", p);
+
+  io_runner io;
+  std::vector<worker_event> events;
+  worker w(io.executor(), server().endpoint(), options(events));
+  std::atomic<int> calls{0};
+  std::atomic<bool> proceed{false};
+  std::atomic<bool> saw_lost{false};
+  w.handle(tube(), [&](job_context& ctx) {
+    ++calls;
+    eventually([&] { return proceed.load(); }, 15s);
+    saw_lost = ctx.lost();
+  });
+  auto run = w.async_run(asio::use_future);
+  ASSERT_TRUE(eventually([&] { return calls.load() == 1; }, 3s));
+
+  server().kill();
+  server().restart();
+  ASSERT_TRUE(eventually([&] { return count(events, worker_event::kind::lost) >= 1; }, 5s));
+  std::this_thread::sleep_for(1200ms);
+  proceed = true;
+  ASSERT_TRUE(eventually([&] { return w.metrics().total().deleted == 1; }, 5s));
+  w.stop();
+  EXPECT_EQ(run_result(run, 5s), "");
+
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_TRUE(saw_lost.load());
+  const auto m = w.metrics().total();
+  EXPECT_EQ(m.succeeded, 1u);
+  EXPECT_EQ(m.deleted, 1u);
+  EXPECT_EQ(m.lost, 1u) << "counted once, however many commands failed";
+  auto c = make_client();
+  EXPECT_FALSE(c.peek(id)) << "the ready job was deleted: no second run";
+}
+
+}  // namespace
+}  // namespace beanpole::testing
