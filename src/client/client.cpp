@@ -12,7 +12,7 @@ namespace beanpole {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
+using steady = detail::coarse_clock;
 
 /// The deadline of a command's reply: the reply timeout plus the server's deliberate wait, or
 /// none when either is unbounded.

@@ -21,7 +21,7 @@ namespace beanpole::detail {
 namespace {
 
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
+using clock_type = coarse_clock;
 
 std::error_code last_error() { return {errno, std::system_category()}; }
 
@@ -39,7 +39,7 @@ const std::error_category& netdb_category() {
 /// Milliseconds left until `until` (at least 1 while time remains), or -1 for "no limit".
 int poll_timeout(const deadline& until) {
   if (!until) return -1;
-  const auto left = std::chrono::ceil<milliseconds>(*until - steady_clock::now()).count();
+  const auto left = std::chrono::ceil<milliseconds>(*until - clock_type::now()).count();
   return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
 }
 
@@ -97,7 +97,7 @@ void blocking_socket::close() noexcept {
 std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeout) {
   close();
   const deadline until =
-      timeout.count() > 0 ? deadline{steady_clock::now() + timeout} : std::nullopt;
+      timeout.count() > 0 ? deadline{clock_type::now() + timeout} : std::nullopt;
 
   if (ep.is_unix()) {
     sockaddr_un addr{};
@@ -151,7 +151,7 @@ std::error_code blocking_socket::set_timeout(int option, const deadline& until,
                                              std::chrono::nanoseconds& cached) {
   std::chrono::nanoseconds wanted{0};  // zero: block without limit
   if (until) {
-    wanted = *until - steady_clock::now();
+    wanted = *until - clock_type::now();
     if (wanted <= std::chrono::nanoseconds{0}) return errc::reply_timeout;
     // Round up to whole milliseconds so repeated calls with the same timeout hit the cache.
     wanted = std::chrono::ceil<milliseconds>(wanted);

@@ -17,9 +17,9 @@ class line_writer {
   explicit line_writer(std::string_view word) { put(word); }
 
   line_writer& number(std::uint64_t n) {
-    char digits[21] = {' '};
-    const char* end = std::to_chars(digits + 1, digits + sizeof digits, n).ptr;
-    put(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+    if (size_ > sizeof buf_ - 21) return *this;  // cannot happen: lines are at most 224 bytes
+    buf_[size_] = ' ';
+    size_ = static_cast<std::size_t>(std::to_chars(buf_ + size_ + 1, buf_ + size_ + 21, n).ptr - buf_);
     return *this;
   }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <cstring>
 #include <ostream>
 
@@ -71,9 +70,10 @@ bool parse_number(std::string_view text, std::uint64_t& out) {
   for (const char c : text) {
     const auto digit = static_cast<unsigned>(c - '0');
     if (digit > 9) return false;
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;  // would overflow
     value = value * 10 + digit;
   }
+  // Up to 19 digits always fit; 20 digits fit when not above 2^64-1, whose text sorts last.
+  if (text.size() == 20 && text > "18446744073709551615") return false;
   out = value;
   return true;
 }
