@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   asio::io_context io;
   beanpole::worker_options options;
   options.concurrency = 4;
-  options.handle_signals = true;                      // Ctrl-C: finish what runs, then exit
+  options.handle_signals = true;                     // Ctrl-C: finish what runs, then exit
   options.stop_when_idle = std::chrono::seconds{1};  // an example ends by itself
   beanpole::worker worker(io.get_executor(), server, options);
   worker.handle("thumbnails", [](beanpole::job_context& job) -> asio::awaitable<void> {

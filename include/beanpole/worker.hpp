@@ -36,10 +36,10 @@
 // Outcomes. Success deletes the job. Failure buries the job when the server's `reserves` count
 // for it (from `stats-job`: this survives worker restarts) has reached `max_attempts`, and
 // otherwise releases it with the job's own priority and a delay from `backoff` (see
-// `failure_action`). A job the worker cannot hand to a handler (no handler for its tube, or
-// `stats-job` failed three times) is released, never dropped: with the backoff delay when there
-// is no handler, at once otherwise (with priority 1024 if the priority could not be learned:
-// `release` needs one).
+// `decide_failure` and `backoff_policy`). A job the worker cannot hand to a handler (no handler for
+// its tube, or `stats-job` failed three times) is released, never dropped: with the backoff delay
+// when there is no handler, at once otherwise (with priority 1024 if the priority could not be
+// learned: `release` needs one).
 //
 // Time to run. While a handler runs, the worker touches the job every
 // `keepalive_interval(ttr, touch_margin)`: max(ttr - margin, ttr / 2), counted from when the
@@ -162,31 +162,40 @@ std::chrono::milliseconds keepalive_interval(std::chrono::seconds ttr,
                                              std::chrono::milliseconds margin) noexcept;
 
 /// Something the worker did, for logs. Delivered to `worker_options::on_event` on the worker's
-/// strand; the callback must not block.
+/// strand; the callback must not block or throw.
 struct worker_event {
+  /// The kinds of events.
   enum class kind : std::uint8_t {
-    started,        ///< connected and watching the tubes; the slots are reserving
-    reserved,       ///< a job was reserved and identified (`job`, `tube`, `attempt`)
-    adopted,        ///< a lost job came back to this worker while its handler still ran
-    deleted,        ///< the job was deleted
-    failed,         ///< the handler failed (`message`: the exception's text or `fail`'s reason)
-    retried,        ///< the failed job was released with `delay`
-    buried,         ///< the job was buried
-    released,       ///< the job was released for another reason (`message` says which)
-    lost,           ///< the worker no longer holds the job (`error` says why)
-    abandoned,      ///< the handler outlived the grace period; its job is being released
-    command_failed, ///< a command of the worker failed (`error`, `message`: which command)
-    stopping,       ///< a stop was requested (`message`: "graceful" or "immediate")
-    stopped,        ///< the run is over (`error`: why, if it ended by an error)
-    connection,     ///< something happened to the client's connections: see `client`
+    started,         ///< connected and watching the tubes; the slots are reserving
+    reserved,        ///< a job was reserved and identified (`job`, `tube`, `attempt`)
+    adopted,         ///< a lost job came back to this worker while its handler still ran
+    deleted,         ///< the job was deleted
+    failed,          ///< the handler failed (`message`: the exception's text or `fail`'s reason)
+    retried,         ///< the failed job was released with `delay`
+    buried,          ///< the job was buried
+    released,        ///< the job was released for another reason (`message` says which)
+    lost,            ///< the worker no longer holds the job (`error` says why)
+    abandoned,       ///< the handler outlived the grace period; its job is being released
+    command_failed,  ///< a command of the worker failed (`error`, `message`: which command)
+    stopping,        ///< a stop was requested (`message`: "graceful" or "immediate")
+    stopped,         ///< the run is over (`error`: why, if it ended by an error)
+    connection,      ///< something happened to the client's connections: see `client`
   };
+  /// What happened.
   kind what = kind::started;
+  /// The job concerned (zero for worker-wide events).
   job_id job{};
+  /// The job's tube, once `stats-job` has told it (empty otherwise).
   std::string tube;
+  /// The server's `reserves` count for the job when it was reserved (0 when unknown).
   std::uint64_t attempt = 0;
+  /// The release delay (`retried`, `released`).
   std::chrono::seconds delay{0};
+  /// Why a command failed, a reservation was lost or the run ended.
   std::error_code error;
+  /// Details for humans: the handler's failure, the reason of a release, the failed command.
   std::string message;
+  /// The client's event (`connection` only).
   client_event client{};
 };
 
@@ -225,7 +234,8 @@ struct worker_options {
   /// Options of the worker's client (timeouts, limits, reconnect backoff). The worker always
   /// turns `reconnect.enabled` on, and wraps `on_event` (still called with every client event).
   async_client_options client{};
-  /// Called with every `worker_event`, on the worker's strand; must not block. Default none.
+  /// Called with every `worker_event`, on the worker's strand; must not block or throw.
+  /// Default none.
   std::function<void(const worker_event&)> on_event;
 };
 
@@ -321,6 +331,7 @@ class run_completion {
   std::unique_ptr<concept_t> fn_;
 };
 
+/// Starts the run of `impl`; `done` is called once when it is over. Any thread.
 void start_run(const std::shared_ptr<worker_impl>& impl, run_completion done);
 }  // namespace detail
 
@@ -378,13 +389,11 @@ class worker {
         [impl = impl_, ex = executor_](auto handler) {
           auto work = asio::prefer(asio::get_associated_executor(handler, ex),
                                    asio::execution::outstanding_work.tracked);
-          detail::start_run(impl, detail::run_completion([h = std::move(handler),
-                                                          w = std::move(work)](
-                                                             std::error_code ec) mutable {
-                              asio::dispatch(w, [h = std::move(h), ec]() mutable {
-                                std::move(h)(ec);
-                              });
-                            }));
+          detail::start_run(
+              impl, detail::run_completion(
+                        [h = std::move(handler), w = std::move(work)](std::error_code ec) mutable {
+                          asio::dispatch(w, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+                        }));
         },
         token);
   }

@@ -12,6 +12,7 @@
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -40,6 +41,27 @@ class state_op final : public op_base {
  private:
   ~state_op() = default;
   proto::reply_kind expected_;
+};
+
+/// A command the client sends on its own to learn something; `done` gets the reply (null when
+/// the connection failed first).
+class probe_op final : public op_base {
+ public:
+  explicit probe_op(std::function<void(const proto::reply*)> done) : done_(std::move(done)) {
+    internal = true;
+  }
+  std::error_code encode(std::string&) const override { return {}; }
+  asio::cancellation_slot cancellation_slot() const noexcept override { return {}; }
+  std::error_code complete(std::error_code ec, proto::reply* reply) override {
+    auto done = std::move(done_);
+    delete this;
+    done(ec ? nullptr : reply);
+    return {};
+  }
+
+ private:
+  ~probe_op() = default;
+  std::function<void(const proto::reply*)> done_;
 };
 
 /// Appends `word tube\r\n` and its state_op.
@@ -106,6 +128,7 @@ class async_core final : public connection_listener,
         options_(std::move(options)),
         retry_timer_(strand_),
         lane_retry_timer_(strand_),
+        probe_timer_(strand_),
         rng_(std::random_device{}()) {
     if (options_.max_in_flight == 0) options_.max_in_flight = 1;
     if (options_.max_reserve_connections == 0) options_.max_reserve_connections = 1;
@@ -147,9 +170,12 @@ class async_core final : public connection_listener,
         return outstanding_ < options_.max_in_flight || state_ == main_state::closed;
       });
       --waiters_;
-      if (state_ == main_state::closed) {  // closed while this producer waited for room
+      if (state_ == main_state::closed || state_ == main_state::idle) {
+        // Closed, or the connection dropped for good, while this producer waited for room.
         lock.unlock();
-        complete_later(op, make_error_code(asio::error::operation_aborted));
+        complete_later(op, state_ == main_state::closed
+                               ? make_error_code(asio::error::operation_aborted)
+                               : make_error_code(errc::not_connected));
         return;
       }
     }
@@ -174,27 +200,31 @@ class async_core final : public connection_listener,
   }
 
   void connect(op_base* op) {
+    bool start = false;
     {
+      // Set at once, not on the strand: commands issued right after async_connect must wait
+      // for the connection, not fail for want of one.
       std::lock_guard lock(mu_);
       op->serial = next_serial_++;
+      if (state_ == main_state::idle) {
+        state_ = main_state::connecting;
+        start = true;
+      }
     }
-    asio::post(strand_, [self = shared_from_this(), op] {
-      std::unique_lock lock(self->mu_);
-      const auto state = self->state_;
+    asio::post(strand_, [self = shared_from_this(), op, start] {
+      main_state state;
+      {
+        std::lock_guard lock(self->mu_);
+        state = self->state_;
+      }
       if (state == main_state::closed) {
-        lock.unlock();
         op->complete(make_error_code(asio::error::operation_aborted), nullptr);
-        return;
-      }
-      if (state == main_state::up) {
-        lock.unlock();
+      } else if (state == main_state::up) {
         op->complete({}, nullptr);
-        return;
+      } else {
+        self->connect_waiters_.push_back(op);
+        if (start) self->open_main();
       }
-      if (state == main_state::idle) self->state_ = main_state::connecting;
-      lock.unlock();
-      self->connect_waiters_.push_back(op);
-      if (state == main_state::idle) self->open_main();
     });
   }
 
@@ -238,7 +268,19 @@ class async_core final : public connection_listener,
 
   void on_closed(async_connection& conn, std::error_code reason, op_queue written,
                  op_queue unwritten, std::string /*unwritten_bytes*/) override {
+    // A read batch cut short by a protocol violation still settles what its replies did.
+    if (in_read_batch_) end_read_batch();
     const bool is_main = &conn == main_.get();
+    // The client's state changes before any handler hears of the failure, so that a command a
+    // handler issues sees the connection as gone (not_connected), not as still up.
+    std::optional<op_queue> stranded;
+    if (is_main) {
+      main_ = nullptr;
+      stranded = mark_main_down();
+      if (!is_closed()) emit(event(client_event::kind::disconnected, reason));
+    } else {
+      std::erase_if(lanes_, [&](const auto& lane) { return lane.get() == &conn; });
+    }
     for (const std::uint64_t id : conn.held) {
       forget_lane_job(conn, id);
       emit(event(client_event::kind::lost_reservation, reason, job_id{id}));
@@ -250,16 +292,16 @@ class async_core final : public connection_listener,
       first = false;
     }
     // Never handed to the socket: known not to have happened.
-    while (op_base* op = unwritten.pop_front()) {
-      fail(op, is_main,
-           reason == asio::error::operation_aborted ? reason
-                                                    : make_error_code(errc::connection_lost));
-    }
-    if (is_main) {
-      main_closed(reason);
-    } else {
-      std::erase_if(lanes_, [&](const auto& lane) { return lane.get() == &conn; });
+    const auto not_sent = reason == asio::error::operation_aborted
+                              ? reason
+                              : make_error_code(errc::connection_lost);
+    while (op_base* op = unwritten.pop_front()) fail(op, is_main, not_sent);
+    if (!is_main) {
       serve_waiting_reserves();
+    } else if (stranded) {
+      while (op_base* op = stranded->pop_front()) fail(op, true, not_sent);
+    } else if (options_.reconnect.enabled && !is_closed()) {
+      schedule_retry(reason);
     }
   }
 
@@ -335,19 +377,14 @@ class async_core final : public connection_listener,
     if (conn != main_) return;  // superseded (closed meanwhile)
     if (ec) {
       main_ = nullptr;
+      // State first, handlers after (see on_closed). When reconnecting, the waiters hear of
+      // this failure and commands already submitted wait for a later try.
+      std::optional<op_queue> stranded = mark_main_down();
       complete_connect_waiters(ec);
-      std::unique_lock lock(mu_);
-      if (state_ == main_state::closed) return;
-      if (options_.reconnect.enabled) {
-        // Waiters were told of this failure; commands already submitted wait for a later try.
-        state_ = main_state::waiting_retry;
-        lock.unlock();
+      if (stranded) {
+        while (op_base* op = stranded->pop_front()) fail(op, true, ec);
+      } else if (options_.reconnect.enabled && !is_closed()) {
         schedule_retry(ec);
-      } else {
-        state_ = main_state::idle;
-        op_queue stranded = take_pending();
-        lock.unlock();
-        while (op_base* op = stranded.pop_front()) fail(op, true, ec);
       }
       return;
     }
@@ -368,25 +405,22 @@ class async_core final : public connection_listener,
     flush();
   }
 
-  void main_closed(std::error_code reason) {
-    main_ = nullptr;
-    std::unique_lock lock(mu_);
-    if (state_ == main_state::closed) return;
-    lock.unlock();
-    emit(event(client_event::kind::disconnected, reason));
-    lock.lock();
+  /// The main connection is gone: waits for a retry when reconnecting, else goes idle and
+  /// returns the commands that were waiting to be written, for the caller to fail.
+  std::optional<op_queue> mark_main_down() {
+    std::lock_guard lock(mu_);
+    if (state_ == main_state::closed) return std::nullopt;
     if (options_.reconnect.enabled) {
       state_ = main_state::waiting_retry;
-      lock.unlock();
-      schedule_retry(reason);
-      return;
+      return std::nullopt;
     }
     state_ = main_state::idle;
-    op_queue stranded = take_pending();
-    lock.unlock();
-    while (op_base* op = stranded.pop_front()) {
-      fail(op, true, make_error_code(errc::connection_lost));
-    }
+    return take_pending();
+  }
+
+  bool is_closed() {
+    std::lock_guard lock(mu_);
+    return state_ == main_state::closed;
   }
 
   std::chrono::milliseconds next_backoff(unsigned attempt) {
@@ -524,6 +558,67 @@ class async_core final : public connection_listener,
            !lane_retry_pending_) {
       open_lane();
     }
+    if (!waiting_reserves_.empty() && lanes_.size() >= options_.max_reserve_connections) {
+      probe_held_jobs();
+    }
+  }
+
+  /// Every reserve connection holds a job and no more may be opened. A job left to run out its
+  /// TTR was released by the server, yet still pins the connection that reserved it: ask the
+  /// server (stats-job, on the main connection) which held jobs are no longer reserved, and free
+  /// those connections. Asks again each second while reserves keep waiting.
+  void probe_held_jobs() {
+    if (probes_in_flight_ > 0 || probe_timer_armed_) return;
+    {
+      std::lock_guard lock(mu_);
+      if (state_ != main_state::up) return schedule_probe();
+    }
+    std::string bytes;
+    op_queue ops;
+    for (const auto& lane : lanes_) {
+      if (!lane->is_open() || lane->awaiting() > 0) continue;  // busy, or waiting on a reserve
+      for (const std::uint64_t id : lane->held) {
+        proto::stats_job_command{job_id{id}}.encode(bytes);
+        ++probes_in_flight_;
+        std::weak_ptr<async_connection> weak = lane;
+        ops.push_back(new probe_op([self = shared_from_this(), weak, id](const proto::reply* r) {
+          --self->probes_in_flight_;
+          auto held_by = weak.lock();
+          if (r != nullptr && held_by && !still_reserved(*r)) {
+            held_by->held.erase(id);
+            self->forget_lane_job(*held_by, id);
+          }
+          if (self->probes_in_flight_ == 0) {
+            const std::size_t before = self->waiting_reserves_.size();
+            self->serve_waiting_reserves();
+            if (self->waiting_reserves_.size() == before) self->schedule_probe();
+          }
+        }));
+      }
+    }
+    if (ops.empty()) return schedule_probe();
+    {
+      std::lock_guard lock(mu_);
+      pending_bytes_ += bytes;
+      pending_ops_.splice_back(ops);
+    }
+    flush();
+  }
+
+  static bool still_reserved(const proto::reply& r) {
+    if (r.kind != proto::reply_kind::ok) return r.kind != proto::reply_kind::not_found;
+    proto::job_stats stats;
+    return proto::parse_job_stats(r.body, stats) || stats.state == "reserved";
+  }
+
+  void schedule_probe() {
+    if (probe_timer_armed_ || waiting_reserves_.empty()) return;
+    probe_timer_armed_ = true;
+    probe_timer_.expires_after(std::chrono::seconds{1});
+    probe_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+      self->probe_timer_armed_ = false;
+      if (!ec) self->serve_waiting_reserves();
+    });
   }
 
   void open_lane() {
@@ -553,6 +648,11 @@ class async_core final : public connection_listener,
   }
 
   void send_reserve(const std::shared_ptr<async_connection>& lane, op_base* op) {
+    std::string request;
+    if (auto ec = op->encode(request)) {  // refused: the connection's state stays as it is
+      op->complete(ec, nullptr);
+      return;
+    }
     std::string bytes;
     op_queue ops;
     {
@@ -563,11 +663,7 @@ class async_core final : public connection_listener,
         lane->tube_version = tube_version_;
       }
     }
-    if (auto ec = op->encode(bytes)) {
-      while (op_base* s = ops.pop_front()) s->complete(ec, nullptr);
-      op->complete(ec, nullptr);
-      return;
-    }
+    bytes += request;
     ops.push_back(op);
     lane->send(bytes, ops);
   }
@@ -658,6 +754,7 @@ class async_core final : public connection_listener,
     const auto aborted = make_error_code(asio::error::operation_aborted);
     retry_timer_.cancel();
     lane_retry_timer_.cancel();
+    probe_timer_.cancel();
     op_queue stranded;
     {
       std::lock_guard lock(mu_);
@@ -713,6 +810,9 @@ class async_core final : public connection_listener,
   bool lane_retry_pending_ = false;
   asio::steady_timer retry_timer_;
   asio::steady_timer lane_retry_timer_;
+  asio::steady_timer probe_timer_;  // next look at held jobs (probe_held_jobs)
+  bool probe_timer_armed_ = false;
+  std::size_t probes_in_flight_ = 0;
   std::minstd_rand rng_;
 };
 

@@ -14,7 +14,9 @@ handler_pool::handler_pool(std::size_t threads) : state_(std::make_shared<state>
   }
 }
 
-handler_pool::~handler_pool() { shutdown(); }
+handler_pool::~handler_pool() {
+  shutdown();
+}
 
 void handler_pool::submit(std::function<void()> task) {
   {

@@ -134,30 +134,24 @@ std::string format_metrics(const worker_metrics& m) {
   for (const auto& r : rows) width = std::max(width, r.tube.size());
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof line,
-                "%-*s %9s %9s %7s %8s %8s %7s %8s %8s %5s %9s %8s %8s %8s\n",
+  std::snprintf(line, sizeof line, "%-*s %9s %9s %7s %8s %8s %7s %8s %8s %5s %9s %8s %8s %8s\n",
                 static_cast<int>(width), "tube", "reserved", "succeeded", "failed", "deleted",
-                "retried", "buried", "released", "touched", "lost", "abandoned", "running",
-                "p50", "p99");
+                "retried", "buried", "released", "touched", "lost", "abandoned", "running", "p50",
+                "p99");
   out += line;
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof line,
-                  "%-*s %9llu %9llu %7llu %8llu %8llu %7llu %8llu %8llu %5llu %9llu %8llu %8s "
-                  "%8s\n",
-                  static_cast<int>(width), r.tube.c_str(),
-                  static_cast<unsigned long long>(r.reserved),
-                  static_cast<unsigned long long>(r.succeeded),
-                  static_cast<unsigned long long>(r.failed),
-                  static_cast<unsigned long long>(r.deleted),
-                  static_cast<unsigned long long>(r.retried),
-                  static_cast<unsigned long long>(r.buried),
-                  static_cast<unsigned long long>(r.released),
-                  static_cast<unsigned long long>(r.touched),
-                  static_cast<unsigned long long>(r.lost),
-                  static_cast<unsigned long long>(r.abandoned),
-                  static_cast<unsigned long long>(r.in_flight),
-                  duration_text(r.latency.quantile(0.5)).c_str(),
-                  duration_text(r.latency.quantile(0.99)).c_str());
+    std::snprintf(
+        line, sizeof line,
+        "%-*s %9llu %9llu %7llu %8llu %8llu %7llu %8llu %8llu %5llu %9llu %8llu %8s "
+        "%8s\n",
+        static_cast<int>(width), r.tube.c_str(), static_cast<unsigned long long>(r.reserved),
+        static_cast<unsigned long long>(r.succeeded), static_cast<unsigned long long>(r.failed),
+        static_cast<unsigned long long>(r.deleted), static_cast<unsigned long long>(r.retried),
+        static_cast<unsigned long long>(r.buried), static_cast<unsigned long long>(r.released),
+        static_cast<unsigned long long>(r.touched), static_cast<unsigned long long>(r.lost),
+        static_cast<unsigned long long>(r.abandoned), static_cast<unsigned long long>(r.in_flight),
+        duration_text(r.latency.quantile(0.5)).c_str(),
+        duration_text(r.latency.quantile(0.99)).c_str());
     out += line;
   }
   std::snprintf(line, sizeof line, "uptime %.1fs, %llu reconnects\n",

@@ -23,8 +23,7 @@ http_answer make_answer(int status, std::string reason, std::string body) {
 
 }  // namespace
 
-http_answer answer_http(std::string_view head,
-                        const std::function<std::string()>& metrics_body) {
+http_answer answer_http(std::string_view head, const std::function<std::string()>& metrics_body) {
   const auto eol = head.find("\r\n");
   const std::string_view line = head.substr(0, eol);
   // METHOD SP TARGET SP HTTP/x.y
@@ -53,10 +52,9 @@ class metrics_server::session : public std::enable_shared_from_this<session> {
     timer_.async_wait([self = shared_from_this()](std::error_code ec) {
       if (!ec) self->close();
     });
-    asio::async_read_until(socket_, asio::dynamic_buffer(in_, max_request_head), "\r\n\r\n",
-                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
-                             self->on_read(ec, n);
-                           });
+    asio::async_read_until(
+        socket_, asio::dynamic_buffer(in_, max_request_head), "\r\n\r\n",
+        [self = shared_from_this()](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void close() {
@@ -107,26 +105,28 @@ metrics_server::metrics_server(asio::any_io_executor strand, std::uint16_t port,
   port_ = acceptor_.local_endpoint().port();
 }
 
-void metrics_server::start() { accept(); }
+void metrics_server::start() {
+  accept();
+}
 
 void metrics_server::accept() {
   if (closed_) return;
-  acceptor_.async_accept(strand_, [self = shared_from_this()](std::error_code ec,
-                                                               asio::ip::tcp::socket socket) {
-    if (self->closed_) return;
-    if (ec) {
-      self->retry_timer_.expires_after(std::chrono::milliseconds{100});
-      self->retry_timer_.async_wait([self](std::error_code tec) {
-        if (!tec) self->accept();
+  acceptor_.async_accept(
+      strand_, [self = shared_from_this()](std::error_code ec, asio::ip::tcp::socket socket) {
+        if (self->closed_) return;
+        if (ec) {
+          self->retry_timer_.expires_after(std::chrono::milliseconds{100});
+          self->retry_timer_.async_wait([self](std::error_code tec) {
+            if (!tec) self->accept();
+          });
+          return;
+        }
+        auto s = std::make_shared<session>(std::move(socket), self);
+        std::erase_if(self->sessions_, [](const auto& w) { return w.expired(); });
+        self->sessions_.push_back(s);
+        s->start();
+        self->accept();
       });
-      return;
-    }
-    auto s = std::make_shared<session>(std::move(socket), self);
-    std::erase_if(self->sessions_, [](const auto& w) { return w.expired(); });
-    self->sessions_.push_back(s);
-    s->start();
-    self->accept();
-  });
 }
 
 void metrics_server::close() {

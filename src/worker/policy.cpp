@@ -6,7 +6,8 @@
 
 namespace beanpole {
 
-std::chrono::seconds backoff_policy::delay(std::uint64_t attempt, double unit_random) const noexcept {
+std::chrono::seconds backoff_policy::delay(std::uint64_t attempt,
+                                           double unit_random) const noexcept {
   using seconds = std::chrono::seconds;
   if (initial.count() <= 0) return seconds{0};
   const double cap = static_cast<double>(std::max(max, seconds{0}).count());

@@ -53,10 +53,14 @@ handler_result result_of(const std::exception_ptr& ep) {
 
 const char* command_word(const char* fallback, int kind) {
   switch (kind) {
-    case 0: return "delete";
-    case 1: return "release";
-    case 2: return "bury";
-    default: return fallback;
+    case 0:
+      return "delete";
+    case 1:
+      return "release";
+    case 2:
+      return "bury";
+    default:
+      return fallback;
   }
 }
 
@@ -138,10 +142,9 @@ void worker_impl::init() {
   gate_ = std::make_shared<post_gate>(strand_, weak_from_this());
   async_client_options copts = options_.client;
   copts.reconnect.enabled = true;
-  copts.max_reserve_connections =
-      std::max(copts.max_reserve_connections, options_.concurrency + 4);
-  copts.on_event = [weak = weak_from_this(), user = options_.client.on_event](
-                       const client_event& ev) {
+  copts.max_reserve_connections = std::max(copts.max_reserve_connections, options_.concurrency + 4);
+  copts.on_event = [weak = weak_from_this(),
+                    user = options_.client.on_event](const client_event& ev) {
     // Runs on the client's strand, which runs inside the worker's strand.
     if (auto self = weak.lock()) self->on_client_event(ev);
     if (user) user(ev);
@@ -265,8 +268,8 @@ void worker_impl::install_signals() {
 
 void worker_impl::wait_signal() {
   if (!signals_) return;
-  signals_->async_wait(asio::bind_executor(
-      strand_, [self = shared_from_this()](std::error_code ec, int sig) {
+  signals_->async_wait(
+      asio::bind_executor(strand_, [self = shared_from_this()](std::error_code ec, int sig) {
         if (ec || self->state_ == run_state::finished) return;
         const bool second = self->signals_seen_++ > 0;
         self->on_stop_request(second, sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -286,8 +289,8 @@ void worker_impl::reserve_next(reserve_slot& s) {
       options_.reserve_timeout,
       asio::bind_cancellation_slot(
           s.cancel.slot(),
-          asio::bind_executor(strand_, [self = shared_from_this(), sp = &s](
-                                           std::error_code ec, std::optional<job> j) {
+          asio::bind_executor(strand_, [self = shared_from_this(), sp = &s](std::error_code ec,
+                                                                            std::optional<job> j) {
             self->on_reserved(*sp, ec, std::move(j));
           })));
 }
@@ -299,11 +302,12 @@ void worker_impl::pause_then_reserve(reserve_slot& s, std::chrono::milliseconds 
   }
   s.pausing = true;
   s.pause.expires_after(d);
-  s.pause.async_wait(asio::bind_executor(strand_, [self = shared_from_this(), sp = &s](std::error_code) {
-    sp->pausing = false;
-    if (self->state_ == run_state::finished) return;
-    self->reserve_next(*sp);
-  }));
+  s.pause.async_wait(
+      asio::bind_executor(strand_, [self = shared_from_this(), sp = &s](std::error_code) {
+        sp->pausing = false;
+        if (self->state_ == run_state::finished) return;
+        self->reserve_next(*sp);
+      }));
 }
 
 void worker_impl::on_reserved(reserve_slot& s, std::error_code ec, std::optional<job> j) {
@@ -323,8 +327,8 @@ void worker_impl::on_reserved(reserve_slot& s, std::error_code ec, std::optional
   }
   const auto now = worker_clock::now();
   if (!j) {
-    if (state_ == run_state::running && options_.stop_when_idle.count() > 0 &&
-        entries_.empty() && now - last_activity_ >= options_.stop_when_idle) {
+    if (state_ == run_state::running && options_.stop_when_idle.count() > 0 && entries_.empty() &&
+        now - last_activity_ >= options_.stop_when_idle) {
       on_stop_request(false, "idle");
     }
     reserve_next(s);
@@ -371,8 +375,8 @@ void worker_impl::adopt(const std::shared_ptr<job_entry>& e) {
 
 void worker_impl::request_stats(const std::shared_ptr<job_entry>& e) {
   client_->async_stats_job(
-      e->id(), asio::bind_executor(strand_, [self = shared_from_this(), e](
-                                                std::error_code ec, proto::job_stats st) {
+      e->id(), asio::bind_executor(strand_, [self = shared_from_this(), e](std::error_code ec,
+                                                                           proto::job_stats st) {
         self->on_stats(e, ec, std::move(st));
       }));
 }
@@ -560,8 +564,7 @@ void worker_impl::on_handler_done(const std::shared_ptr<job_shared>& shared,
   });
 
   std::optional<handler_decision> decision = shared->take_decision();
-  const bool failed =
-      !result.ok || (decision && decision->what == handler_decision::kind::fail);
+  const bool failed = !result.ok || (decision && decision->what == handler_decision::kind::fail);
   metrics_.update(e->tube_key(), [&](tube_metrics& m) { ++(failed ? m.failed : m.succeeded); });
   if (failed) {
     auto ev = event(worker_event::kind::failed, e.get());
@@ -574,7 +577,8 @@ void worker_impl::on_handler_done(const std::shared_ptr<job_shared>& shared,
   if (decision && decision->what != handler_decision::kind::fail) {
     // An explicit decision wins, even over an exception thrown after it.
     switch (decision->what) {
-      case handler_decision::kind::remove: break;
+      case handler_decision::kind::remove:
+        break;
       case handler_decision::kind::release:
         a.what = action::kind::release;
         a.pri = decision->pri.value_or(st.pri);
@@ -587,7 +591,8 @@ void worker_impl::on_handler_done(const std::shared_ptr<job_shared>& shared,
         a.pri = decision->pri.value_or(st.pri);
         a.counter = action::counts::buried;
         break;
-      case handler_decision::kind::fail: break;
+      case handler_decision::kind::fail:
+        break;
     }
   } else if (failed) {
     const failure_action f =
@@ -645,17 +650,33 @@ void worker_impl::on_action_done(const std::shared_ptr<job_entry>& e, const acti
     } else {
       metrics_.update(tube, [&](tube_metrics& m) {
         switch (a.counter) {
-          case action::counts::deleted: ++m.deleted; break;
-          case action::counts::retried: ++m.retried; break;
-          case action::counts::buried: ++m.buried; break;
-          case action::counts::released: ++m.released; break;
+          case action::counts::deleted:
+            ++m.deleted;
+            break;
+          case action::counts::retried:
+            ++m.retried;
+            break;
+          case action::counts::buried:
+            ++m.buried;
+            break;
+          case action::counts::released:
+            ++m.released;
+            break;
         }
       });
       switch (a.counter) {
-        case action::counts::deleted: ev.what = worker_event::kind::deleted; break;
-        case action::counts::retried: ev.what = worker_event::kind::retried; break;
-        case action::counts::buried: ev.what = worker_event::kind::buried; break;
-        case action::counts::released: ev.what = worker_event::kind::released; break;
+        case action::counts::deleted:
+          ev.what = worker_event::kind::deleted;
+          break;
+        case action::counts::retried:
+          ev.what = worker_event::kind::retried;
+          break;
+        case action::counts::buried:
+          ev.what = worker_event::kind::buried;
+          break;
+        case action::counts::released:
+          ev.what = worker_event::kind::released;
+          break;
       }
       ev.delay = a.delay;
       ev.message = a.reason;
@@ -702,17 +723,24 @@ void worker_impl::settle(const std::shared_ptr<job_entry>& e) {
 
 void worker_impl::on_stop_request(bool immediate, const char* why) {
   switch (state_) {
-    case run_state::idle: stop_early_ = true; return;
-    case run_state::starting: state_ = run_state::draining; return;
+    case run_state::idle:
+      stop_early_ = true;
+      return;
+    case run_state::starting:
+      state_ = run_state::draining;
+      return;
     case run_state::running:
       begin_drain(why);
       if ((immediate || options_.grace.count() <= 0) && state_ == run_state::draining) {
         stop_now(why);
       }
       return;
-    case run_state::draining: stop_now(why); return;
+    case run_state::draining:
+      stop_now(why);
+      return;
     case run_state::stopping_now:
-    case run_state::finished: return;
+    case run_state::finished:
+      return;
   }
 }
 
@@ -828,6 +856,7 @@ void worker_impl::on_destroy() {
     e->abandoned = true;
     e->shared->cancel_.request_stop();
     e->ph = job_entry::phase::done;
+    e->keepalive.cancel();
     if (auto cs = e->coroutine) {
       asio::post(cs->strand, [cs] {
         if (!cs->done) cs->signal.emit(asio::cancellation_type::terminal);
@@ -892,20 +921,40 @@ void start_run(const std::shared_ptr<worker_impl>& impl, run_completion done) {
 
 // ----------------------------------------------------------------------------- job_context
 
-job_id job_context::id() const noexcept { return owner_->job_.id; }
-const std::string& job_context::body() const noexcept { return owner_->job_.body; }
-const tube_name& job_context::tube() const noexcept { return owner_->tube_; }
-std::uint64_t job_context::attempt() const noexcept { return owner_->stats_.reserves; }
+job_id job_context::id() const noexcept {
+  return owner_->job_.id;
+}
+const std::string& job_context::body() const noexcept {
+  return owner_->job_.body;
+}
+const tube_name& job_context::tube() const noexcept {
+  return owner_->tube_;
+}
+std::uint64_t job_context::attempt() const noexcept {
+  return owner_->stats_.reserves;
+}
 std::chrono::seconds job_context::ttr() const noexcept {
   return std::chrono::seconds{static_cast<std::chrono::seconds::rep>(owner_->stats_.ttr)};
 }
-priority job_context::pri() const noexcept { return owner_->stats_.pri; }
-const proto::job_stats& job_context::stats() const noexcept { return owner_->stats_; }
-bool job_context::stopping() const noexcept { return owner_->stopping_.load(); }
-std::stop_token job_context::stop_token() const noexcept { return owner_->cancel_.get_token(); }
-bool job_context::lost() const noexcept { return owner_->lost_.load(); }
+priority job_context::pri() const noexcept {
+  return owner_->stats_.pri;
+}
+const proto::job_stats& job_context::stats() const noexcept {
+  return owner_->stats_;
+}
+bool job_context::stopping() const noexcept {
+  return owner_->stopping_.load();
+}
+std::stop_token job_context::stop_token() const noexcept {
+  return owner_->cancel_.get_token();
+}
+bool job_context::lost() const noexcept {
+  return owner_->lost_.load();
+}
 
-void job_context::touch() { owner_->request_touch(); }
+void job_context::touch() {
+  owner_->request_touch();
+}
 
 void job_context::fail(std::string reason) {
   detail::handler_decision d;
@@ -990,10 +1039,18 @@ void worker::run_until_signal() {
   run();
 }
 
-void worker::stop() { impl_->request_stop(false); }
-void worker::stop_now() { impl_->request_stop(true); }
+void worker::stop() {
+  impl_->request_stop(false);
+}
+void worker::stop_now() {
+  impl_->request_stop(true);
+}
 
-worker_metrics worker::metrics() const { return impl_->metrics(); }
-std::uint16_t worker::metrics_port() const noexcept { return impl_->metrics_port(); }
+worker_metrics worker::metrics() const {
+  return impl_->metrics();
+}
+std::uint16_t worker::metrics_port() const noexcept {
+  return impl_->metrics_port();
+}
 
 }  // namespace beanpole

@@ -229,8 +229,12 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
     priority pri = default_priority;
     std::chrono::seconds delay{0};
     /// What success counts as.
-    enum class counts : std::uint8_t { deleted, retried, buried, released } counter =
-        counts::deleted;
+    enum class counts : std::uint8_t {
+      deleted,
+      retried,
+      buried,
+      released
+    } counter = counts::deleted;
     std::string reason;  ///< for `released` events
   };
 

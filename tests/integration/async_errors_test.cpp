@@ -188,7 +188,8 @@ TEST_F(async_errors, server_answers_match_the_blocking_client) {
   for (const auto& k : checks) {
     SCOPED_TRACE(k.what);
     EXPECT_TRUE(k.async_ec) << "no error";
-    EXPECT_EQ(k.async_ec, k.blocking_ec) << k.async_ec.message() << " vs " << k.blocking_ec.message();
+    EXPECT_EQ(k.async_ec, k.blocking_ec)
+        << k.async_ec.message() << " vs " << k.blocking_ec.message();
     EXPECT_STREQ(k.async_ec.category().name(), "beanpole");
     EXPECT_TRUE(k.async_ec == condition::server_answer);
   }
@@ -317,7 +318,8 @@ TEST_F(async_errors, commands_issued_right_after_async_connect_wait_for_it) {
     put(e);
     id = got;
   });
-  ASSERT_TRUE(run_until(io, [&] { return connected.calls && used.calls && put.calls; }, 5s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return connected.calls && used.calls && put.calls; }, 5s));
   EXPECT_FALSE(connected.ec) << connected.ec.message();
   EXPECT_FALSE(used.ec) << used.ec.message();
   EXPECT_FALSE(put.ec) << put.ec.message();
@@ -337,11 +339,13 @@ TEST_F(async_errors, close_completes_pending_operations_with_operation_aborted) 
   async_client c(io.get_executor(), server().endpoint(), options());
   outcome connected;
   c.async_connect(std::ref(connected));
-  ASSERT_TRUE(run_until(io, [&] { return connected.calls == 1; }, 5s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return connected.calls == 1; }, 5s));
   ASSERT_FALSE(connected.ec);
   outcome used;
   c.async_use(tube(), std::ref(used));
-  ASSERT_TRUE(run_until(io, [&] { return used.calls == 1; }, 5s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return used.calls == 1; }, 5s));
 
   outcome reserve_waiting;
   c.async_reserve([&](std::error_code e, job) { reserve_waiting(e); });
@@ -368,7 +372,7 @@ TEST_F(async_errors, close_completes_pending_operations_with_operation_aborted) 
   c.close();
   outcome connect_after;
   c.async_connect(std::ref(connect_after));
-  const std::vector<outcome*> all{&reserve_waiting, &stats_written, &put_written, &stats_queued,
+  const std::vector<outcome*> all{&reserve_waiting, &stats_written,  &put_written,  &stats_queued,
                                   &put_queued,      &reserve_queued, &connect_after};
   stopwatch sw;
   const bool finished = run_until(
@@ -397,7 +401,8 @@ TEST_F(async_errors, close_completes_pending_operations_with_operation_aborted) 
   // After close(), new commands fail at once.
   outcome late;
   c.async_stats([&](std::error_code e, proto::server_stats) { late(e); });
-  ASSERT_TRUE(run_until(io, [&] { return late.calls == 1; }, 1s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return late.calls == 1; }, 1s));
   EXPECT_TRUE(late.ec) << "a command after close() succeeded";
   EXPECT_EQ(c.in_flight(), 0u);
 }
@@ -437,9 +442,8 @@ TEST_F(async_errors, command_from_a_failure_handler_fails_with_not_connected) {
                  o);
   auto after_connect = std::make_shared<std::promise<std::error_code>>();
   d.async_connect([&d, after_connect](std::error_code) {
-    d.async_stats([after_connect](std::error_code e, proto::server_stats) {
-      after_connect->set_value(e);
-    });
+    d.async_stats(
+        [after_connect](std::error_code e, proto::server_stats) { after_connect->set_value(e); });
   });
   const auto ec = value_of(after_connect->get_future(), 5s);
   EXPECT_EQ(ec, make_error_code(errc::not_connected)) << ec.message();

@@ -114,7 +114,9 @@ class frozen_server {
   bool frozen_ = true;
 };
 
-std::string body_of(std::size_t i) { return "job-" + std::to_string(i) + std::string(i % 97, 'x'); }
+std::string body_of(std::size_t i) {
+  return "job-" + std::to_string(i) + std::string(i % 97, 'x');
+}
 
 /// The index encoded by `body_of`, or SIZE_MAX.
 std::size_t index_of(const std::string& body) {
@@ -168,7 +170,8 @@ TEST_F(async_pipeline, ten_thousand_callback_puts_then_reserves_and_deletes) {
       });
     });
   });
-  ASSERT_TRUE(run_until(io, [&] { return setup_done == 4; }, 5s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return setup_done == 4; }, 5s));
   for (const auto& e : setup_errors) EXPECT_FALSE(e) << e.message();
 
   std::vector<job_id> ids(n);
@@ -188,7 +191,9 @@ TEST_F(async_pipeline, ten_thousand_callback_puts_then_reserves_and_deletes) {
       });
     }
   });
-  ASSERT_TRUE(run_until(io, [&] { return puts_done >= n; }, 20s)) << puts_done << " of " << n;
+  ASSERT_TRUE(run_until(
+      io, [&] { return puts_done >= n; }, 20s))
+      << puts_done << " of " << n;
   EXPECT_EQ(put_failures, 0u);
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(put_calls[i], 1) << "put " << i;
   EXPECT_EQ(std::set<job_id>(ids.begin(), ids.end()).size(), n) << "put ids are not distinct";
@@ -224,7 +229,8 @@ TEST_F(async_pipeline, ten_thousand_callback_puts_then_reserves_and_deletes) {
       });
     }
   });
-  ASSERT_TRUE(run_until(io, [&] { return deletes_done >= n; }, 30s))
+  ASSERT_TRUE(run_until(
+      io, [&] { return deletes_done >= n; }, 30s))
       << reserves_done << " reserves, " << deletes_done << " deletes done";
   EXPECT_EQ(problems, 0u) << first_problem;
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(seen[i], 1) << "job " << i;
@@ -242,7 +248,8 @@ TEST_F(async_pipeline, ten_thousand_callback_puts_then_reserves_and_deletes) {
     stats_error = e;
     stats = std::move(s);
   });
-  ASSERT_TRUE(run_until(io, [&] { return stats.has_value() && extra_done; }, 5s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return stats.has_value() && extra_done; }, 5s));
   ASSERT_FALSE(stats_error) << stats_error.message();
   EXPECT_FALSE(extra.has_value());
   EXPECT_EQ(stats->current_jobs_ready, 0u);
@@ -402,8 +409,8 @@ TEST_F(async_pipeline, back_pressure_blocks_the_producer_while_the_server_is_fro
       producer_finished = true;
     });
     std::this_thread::sleep_for(300ms);
-    EXPECT_EQ(submitted.load(), cap) << "the producer should block once " << cap
-                                     << " commands are in flight";
+    EXPECT_EQ(submitted.load(), cap)
+        << "the producer should block once " << cap << " commands are in flight";
     EXPECT_EQ(c.in_flight(), cap);
 
     // The io thread is not blocked: work posted to it runs, and its own submits queue.

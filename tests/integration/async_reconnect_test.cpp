@@ -2,11 +2,11 @@
 // restarted on the same port. Events are reported; the used tube and the watch list come back
 // before anything else is sent; nothing acknowledged is lost; puts caught in flight are
 // "outcome unknown", never plain failures; jobs held on the lost connections are reported.
+#include <algorithm>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/use_future.hpp>
-#include <algorithm>
 #include <atomic>
 #include <future>
 #include <map>
@@ -123,11 +123,16 @@ class event_log {
 
 const char* name_of(client_event::kind k) {
   switch (k) {
-    case client_event::kind::connected: return "connected";
-    case client_event::kind::disconnected: return "disconnected";
-    case client_event::kind::reconnecting: return "reconnecting";
-    case client_event::kind::reconnected: return "reconnected";
-    case client_event::kind::lost_reservation: return "lost_reservation";
+    case client_event::kind::connected:
+      return "connected";
+    case client_event::kind::disconnected:
+      return "disconnected";
+    case client_event::kind::reconnecting:
+      return "reconnecting";
+    case client_event::kind::reconnected:
+      return "reconnected";
+    case client_event::kind::lost_reservation:
+      return "lost_reservation";
   }
   return "?";
 }
@@ -205,7 +210,8 @@ TEST_F(async_reconnect, kill_and_restart_mid_stream) {
   // Acknowledged before the stream starts.
   std::vector<job_id> acknowledged;
   for (int i = 0; i < 100; ++i) {
-    acknowledged.push_back(value_of(c.async_put("early " + std::to_string(i), {}, asio::use_future)));
+    acknowledged.push_back(
+        value_of(c.async_put("early " + std::to_string(i), {}, asio::use_future)));
   }
   // Two jobs held when the server dies: one on the main connection, one on a reserve connection.
   const auto held_main = value_of(c.async_reserve_with_timeout(0s, asio::use_future));
@@ -239,7 +245,8 @@ TEST_F(async_reconnect, kill_and_restart_mid_stream) {
   // (Issued on the io thread: the producer has filled max_in_flight, and this thread would
   // block until the reconnect it is about to cause.)
   std::promise<std::future<job_id>> issued;
-  asio::post(runner.io(), [&] { issued.set_value(c.async_put("while down", {}, asio::use_future)); });
+  asio::post(runner.io(),
+             [&] { issued.set_value(c.async_put("while down", {}, asio::use_future)); });
   auto while_down = value_of(issued.get_future());
 
   server().restart();

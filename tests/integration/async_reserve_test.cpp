@@ -2,6 +2,7 @@
 // other work, job actions routed to the connection that holds the job, cancellation of a
 // waiting reserve (cancellation slots, awaitable operators), and the client's tube state
 // (use / watch / ignore) on every connection.
+#include <algorithm>
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
@@ -13,7 +14,6 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
-#include <algorithm>
 #include <atomic>
 #include <future>
 #include <string>
@@ -549,8 +549,7 @@ TEST_F(async_tubes, use_watch_ignore_are_remembered_and_sent_only_when_needed) {
   EXPECT_EQ(value_of(c.async_ignore("default", asio::use_future)), 2u);  // not watched
   EXPECT_EQ(value_of(c.async_ignore(u, asio::use_future)), 1u);
   // The last watched tube cannot be ignored: the same error as the server's NOT_IGNORED.
-  EXPECT_EQ(error_of(c.async_ignore(tube(), asio::use_future)),
-            make_error_code(errc::not_ignored));
+  EXPECT_EQ(error_of(c.async_ignore(tube(), asio::use_future)), make_error_code(errc::not_ignored));
   std::error_code blocking_ec;
   b.ignore("default", blocking_ec);  // the blocking client on a fresh connection
   EXPECT_EQ(blocking_ec, make_error_code(errc::not_ignored));

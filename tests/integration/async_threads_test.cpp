@@ -1,10 +1,10 @@
 // The async client used from many threads at once, with its io_context run by two threads.
 // The suite is named `async_threads` so that a ThreadSanitizer build can select it
 // (--gtest_filter='async_threads.*').
+#include <algorithm>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
-#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <future>
@@ -376,6 +376,60 @@ TEST_F(async_threads, close_while_producers_are_blocked_completes_everything) {
     std::lock_guard lock(mu);
     for (const auto& e : errors) {
       EXPECT_TRUE(e == asio::error::operation_aborted || e == errc::outcome_unknown ||
+                  e == errc::not_connected)
+          << e.message();
+    }
+    if (HasFailure()) break;
+  }
+}
+
+// The connection drops (reply timeout against the frozen server, no reconnect) while producer
+// threads are blocked by back-pressure: every operation still completes, none is left queued
+// for a connection that is gone.
+TEST_F(async_threads, connection_lost_while_producers_are_blocked_completes_everything) {
+  constexpr std::size_t threads = 2;
+  constexpr std::size_t each = 20;
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE(round);
+    std::mutex mu;
+    std::vector<std::error_code> errors;
+    std::atomic<std::size_t> done{0};
+    io_threads runner(2);
+    auto o = options();
+    o.max_in_flight = 4;
+    o.reply_timeout = 200ms;
+    async_client c(runner.executor(), server().endpoint(), o);
+    setup(c, tube());
+    ASSERT_TRUE(eventually([&] { return c.in_flight() == 0; }, 1s));
+    {
+      frozen_server frozen(server());
+      thread_group group;
+      for (std::size_t t = 0; t < threads; ++t) {
+        group.spawn([&] {
+          for (std::size_t i = 0; i < each; ++i) {
+            c.async_put("blocked", {}, [&](std::error_code e, job_id) {
+              {
+                std::lock_guard lock(mu);
+                errors.push_back(e);
+              }
+              ++done;
+            });
+          }
+        });
+      }
+      // The reply timeout drops the connection; the producers wake and finish.
+      EXPECT_TRUE(group.finish_within(3s))
+          << "producers still blocked after the connection dropped";
+      if (!group.finish_within(0ms)) c.close();
+      group.join();
+      EXPECT_TRUE(eventually([&] { return done.load() == threads * each; }, 2s))
+          << done.load() << " of " << threads * each
+          << " operations completed after the connection dropped; the others never will";
+      frozen.thaw();
+    }
+    std::lock_guard lock(mu);
+    for (const auto& e : errors) {
+      EXPECT_TRUE(e == errc::outcome_unknown || e == errc::connection_lost ||
                   e == errc::not_connected)
           << e.message();
     }

@@ -342,13 +342,12 @@ TEST_F(worker_outcome, prometheus_endpoint_serves_the_counters) {
   EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
   EXPECT_NE(response.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
   const std::string label = "{tube=\"" + tube().str() + "\"} ";
-  for (const auto& [name, value] :
-       std::vector<std::pair<std::string, int>>{{"reserved", 4},
-                                                {"succeeded", 3},
-                                                {"failed", 1},
-                                                {"deleted", 3},
-                                                {"buried", 1},
-                                                {"retried", 0}}) {
+  for (const auto& [name, value] : std::vector<std::pair<std::string, int>>{{"reserved", 4},
+                                                                            {"succeeded", 3},
+                                                                            {"failed", 1},
+                                                                            {"deleted", 3},
+                                                                            {"buried", 1},
+                                                                            {"retried", 0}}) {
     const std::string line =
         "beanpole_worker_jobs_" + name + "_total" + label + std::to_string(value) + "\n";
     EXPECT_NE(response.find(line), std::string::npos) << line << "\n" << response;

@@ -74,9 +74,8 @@ std::string run_result(std::future<void>& f, std::chrono::milliseconds limit) {
   const auto st = c.stats_job(id, ec);
   if (ec) return ::testing::AssertionFailure() << "stats-job: " << ec.message();
   if (st.state != "ready" || st.reserves != reserves) {
-    return ::testing::AssertionFailure()
-           << "state " << st.state << ", reserves " << st.reserves << " (expected ready, "
-           << reserves << ")";
+    return ::testing::AssertionFailure() << "state " << st.state << ", reserves " << st.reserves
+                                         << " (expected ready, " << reserves << ")";
   }
   return ::testing::AssertionSuccess();
 }
@@ -336,8 +335,7 @@ TEST_F(worker_shutdown, misuse_and_early_stop) {
     EXPECT_THROW(w.handle(tube(), [](job_context&) {}), std::logic_error);
   }
   {
-    worker w(io.executor(), endpoint::tcp("127.0.0.1", find_free_loopback_port()),
-             test_options());
+    worker w(io.executor(), endpoint::tcp("127.0.0.1", find_free_loopback_port()), test_options());
     w.handle(tube(), [](job_context&) {});
     auto run = w.async_run(asio::use_future);
     EXPECT_NE(run_result(run, 5s), "") << "nothing listens: the first connect fails the run";

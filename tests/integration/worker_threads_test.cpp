@@ -139,10 +139,7 @@ TEST_F(worker_threads, two_workers_split_ten_thousand_jobs) {
   const std::vector<job_id> ids = put_jobs(server().endpoint(), tube(), total);
   const auto put_time = clock.elapsed();
   ASSERT_TRUE(eventually(
-      [&] {
-        return a.metrics().total().deleted + b.metrics().total().deleted == total;
-      },
-      40s))
+      [&] { return a.metrics().total().deleted + b.metrics().total().deleted == total; }, 40s))
       << "deleted " << a.metrics().total().deleted << " + " << b.metrics().total().deleted;
   const auto work_time = clock.elapsed();
   a.stop();
@@ -150,8 +147,8 @@ TEST_F(worker_threads, two_workers_split_ten_thousand_jobs) {
   EXPECT_EQ(run_result(run_a, 5s), "");
   EXPECT_EQ(run_result(run_b, 5s), "");
   std::printf("puts %lld ms, all handled after %lld ms: worker a %zu, worker b %zu\n",
-              static_cast<long long>(put_time.count()),
-              static_cast<long long>(work_time.count()), count_a.load(), count_b.load());
+              static_cast<long long>(put_time.count()), static_cast<long long>(work_time.count()),
+              count_a.load(), count_b.load());
 
   // Every id handled exactly once, by one of the two.
   std::lock_guard lock(mu);

@@ -120,11 +120,14 @@ TEST(worker_metrics_format, prometheus_text) {
   EXPECT_TRUE(has("# TYPE beanpole_worker_jobs_in_flight gauge"));
   EXPECT_TRUE(has("beanpole_worker_jobs_in_flight{tube=\"emails\"} 1"));
   EXPECT_TRUE(has("# TYPE beanpole_worker_handler_duration_seconds histogram"));
-  EXPECT_TRUE(has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"0.01\"} 0"));
-  EXPECT_TRUE(has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"0.025\"} 1"));
+  EXPECT_TRUE(
+      has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"0.01\"} 0"));
+  EXPECT_TRUE(
+      has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"0.025\"} 1"));
   EXPECT_TRUE(has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"2.5\"} 1"));
   EXPECT_TRUE(has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"5\"} 2"));
-  EXPECT_TRUE(has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"+Inf\"} 2"));
+  EXPECT_TRUE(
+      has("beanpole_worker_handler_duration_seconds_bucket{tube=\"emails\",le=\"+Inf\"} 2"));
   EXPECT_TRUE(has("beanpole_worker_handler_duration_seconds_sum{tube=\"emails\"} 3.02"));
   EXPECT_TRUE(has("beanpole_worker_handler_duration_seconds_count{tube=\"emails\"} 2"));
   EXPECT_TRUE(has("beanpole_worker_uptime_seconds 12.5"));
