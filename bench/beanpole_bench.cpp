@@ -147,61 +147,69 @@ int run_sync(const settings& s, bool put) {
 
 /// Keeps `window` operations in flight with callbacks, on the I/O thread: each completion starts
 /// the next. This is how a callback application pipelines without unbounded memory.
-int run_pipe(const settings& s, bool put) {
-  asio::io_context io(1);
-  beanpole::async_client c(io.get_executor(), beanpole::endpoint::tcp(s.host, s.port));
-  const std::string body = make_body(s.body_size);
-  const auto opts = put_opts();
-  const long window = static_cast<long>(beanpole::async_client_options{}.max_in_flight);
-  long started = 0;
-  long done = 0;
-  std::error_code failure;
-  std::optional<result_timer> timer;
+class pipe_driver {
+ public:
+  pipe_driver(const settings& s, bool put)
+      : s_(s), put_(put), client_(io_.get_executor(), beanpole::endpoint::tcp(s.host, s.port)),
+        body_(make_body(s.body_size)) {}
 
-  std::function<void()> start_one;
-  start_one = [&] {
-    if (started >= s.n || failure) return;
-    ++started;
-    if (put) {
-      c.async_put(body, opts, [&](std::error_code ec, beanpole::job_id) {
-        if (ec) failure = ec;
-        if (++done == s.n || failure) return c.close();
-        start_one();
+  int run() {
+    client_.async_connect([this](std::error_code ec) {
+      if (ec) die("connect", ec);
+      if (s_.tube.empty()) return begin();
+      client_.async_use(s_.tube, [this](std::error_code) {
+        client_.async_watch(s_.tube, [this](std::error_code, std::size_t) {
+          client_.async_ignore("default", [this](std::error_code, std::size_t) { begin(); });
+        });
       });
+    });
+    io_.run();
+    if (failure_) die("pipelined run", failure_);
+    timer_->report("beanpole-pipe", put_ ? "put" : "rd", done_);
+    return done_ == s_.n ? 0 : 1;
+  }
+
+ private:
+  void begin() {
+    timer_.emplace();
+    const long window = static_cast<long>(beanpole::async_client_options{}.max_in_flight);
+    for (long i = 0; i < window; ++i) start_one();
+  }
+
+  void start_one() {
+    if (started_ >= s_.n || failure_) return;
+    ++started_;
+    if (put_) {
+      client_.async_put(body_, opts_, [this](std::error_code ec, beanpole::job_id) { finish(ec); });
       return;
     }
-    c.async_reserve_with_timeout(0s, [&](std::error_code ec, std::optional<beanpole::job> job) {
-      if (!ec && !job) ec = make_error_code(beanpole::errc::timed_out);
-      if (ec) {
-        failure = ec;
-        return c.close();
-      }
-      c.async_remove(job->id, [&](std::error_code dec) {
-        if (dec) failure = dec;
-        if (++done == s.n || failure) return c.close();
-        start_one();
-      });
-    });
-  };
+    client_.async_reserve_with_timeout(
+        std::chrono::seconds{0}, [this](std::error_code ec, std::optional<beanpole::job> job) {
+          if (!ec && !job) ec = make_error_code(beanpole::errc::timed_out);
+          if (ec) return finish(ec);
+          client_.async_remove(job->id, [this](std::error_code dec) { finish(dec); });
+        });
+  }
 
-  c.async_connect([&](std::error_code ec) {
-    if (ec) die("connect", ec);
-    auto begin = [&] {
-      timer.emplace();
-      for (long i = 0; i < window; ++i) start_one();
-    };
-    if (s.tube.empty()) return begin();
-    c.async_use(s.tube, [&, begin](std::error_code) {
-      c.async_watch(s.tube, [&, begin](std::error_code, std::size_t) {
-        c.async_ignore("default", [&, begin](std::error_code, std::size_t) { begin(); });
-      });
-    });
-  });
-  io.run();
-  if (failure) die("pipelined run", failure);
-  timer->report("beanpole-pipe", put ? "put" : "rd", done);
-  return done == s.n ? 0 : 1;
-}
+  void finish(std::error_code ec) {
+    if (ec) failure_ = ec;
+    if (++done_ == s_.n || failure_) return client_.close();
+    start_one();
+  }
+
+  const settings& s_;
+  const bool put_;
+  asio::io_context io_{1};
+  beanpole::async_client client_;
+  const std::string body_;
+  const beanpole::put_options opts_ = put_opts();
+  long started_ = 0;
+  long done_ = 0;
+  std::error_code failure_;
+  std::optional<result_timer> timer_;
+};
+
+int run_pipe(const settings& s, bool put) { return pipe_driver(s, put).run(); }
 
 // ------------------------------------------------------------------------- coroutines
 

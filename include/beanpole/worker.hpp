@@ -400,7 +400,7 @@ class worker {
 
   /// Runs until stopped, blocking the calling thread. With the worker's own `io_context`, runs it
   /// here; otherwise the executor must be run by other threads meanwhile. Throws
-  /// `std::system_error` with the completion's error.
+  /// `beanpole::error` (a `std::system_error`) with the completion's error.
   void run();
   /// `run()` with SIGINT/SIGTERM handling on (see `worker_options::handle_signals`).
   void run_until_signal();

@@ -256,7 +256,7 @@ class async_core final : public connection_listener,
     const std::error_code ec = op->complete({}, &reply);  // `op` is gone after this
     // A reply that breaks the protocol, or a failed state restore, leaves the connection in an
     // unknown state: close it (and reconnect, if enabled).
-    if (ec == condition::protocol_violation || (internal && ec)) {
+    if (ec && (internal || ec == condition::protocol_violation)) {
       end_read_batch();
       conn.close(ec);
       return;
@@ -565,18 +565,16 @@ class async_core final : public connection_listener,
 
   /// Every reserve connection holds a job and no more may be opened. A job left to run out its
   /// TTR was released by the server, yet still pins the connection that reserved it: ask the
-  /// server (stats-job, on the main connection) which held jobs are no longer reserved, and free
-  /// those connections. Asks again each second while reserves keep waiting.
+  /// server (stats-job) which held jobs are no longer reserved, and free those connections. The
+  /// question goes on the holding connection itself, which has nothing else in flight: beanstalkd
+  /// 1.12 acts on an idle connection's expired TTR only when that connection sends something.
+  /// Asks again each second while reserves keep waiting.
   void probe_held_jobs() {
     if (probes_in_flight_ > 0 || probe_timer_armed_) return;
-    {
-      std::lock_guard lock(mu_);
-      if (state_ != main_state::up) return schedule_probe();
-    }
-    std::string bytes;
-    op_queue ops;
     for (const auto& lane : lanes_) {
-      if (!lane->is_open() || lane->awaiting() > 0) continue;  // busy, or waiting on a reserve
+      if (!lane->is_open() || lane->awaiting() > 0 || lane->held.empty()) continue;
+      std::string bytes;
+      op_queue ops;
       for (const std::uint64_t id : lane->held) {
         proto::stats_job_command{job_id{id}}.encode(bytes);
         ++probes_in_flight_;
@@ -595,14 +593,9 @@ class async_core final : public connection_listener,
           }
         }));
       }
+      lane->send(bytes, ops);
     }
-    if (ops.empty()) return schedule_probe();
-    {
-      std::lock_guard lock(mu_);
-      pending_bytes_ += bytes;
-      pending_ops_.splice_back(ops);
-    }
-    flush();
+    if (probes_in_flight_ == 0) schedule_probe();
   }
 
   static bool still_reserved(const proto::reply& r) {

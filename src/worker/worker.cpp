@@ -3,9 +3,9 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/use_future.hpp>
 #include <csignal>
 #include <exception>
+#include <future>
 #include <stdexcept>
 
 #include "worker/worker_impl.hpp"
@@ -1031,7 +1031,11 @@ void worker::run() {
     if (*result) throw error(*result, "beanpole::worker");
     return;
   }
-  async_run(asio::use_future).get();
+  // The error code crosses threads, and the exception is made here, on the caller's thread.
+  auto done = std::make_shared<std::promise<std::error_code>>();
+  auto result = done->get_future();
+  async_run([done](std::error_code ec) { done->set_value(ec); });
+  if (const std::error_code ec = result.get()) throw error(ec, "beanpole::worker");
 }
 
 void worker::run_until_signal() {

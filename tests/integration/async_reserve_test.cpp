@@ -340,11 +340,9 @@ TEST_F(async_reserve, job_left_to_time_out_does_not_block_later_reserves) {
   const job_id id = value_of(c.async_put("abandoned", ttr1, asio::use_future));
   const job first = value_of(c.async_reserve(asio::use_future));
   ASSERT_EQ(first.id, id);
-  // Abandon it: the server releases it after its TTR. (Quietly: beanstalkd 1.12 handles TTR
-  // expiry only when it is otherwise idle, so polling it now would delay the release.)
+  // Abandon it past its TTR. (beanstalkd 1.12 may not release it until the connection that
+  // holds it sends something; the client's probe of that connection takes care of it.)
   std::this_thread::sleep_for(2500ms);
-  for (int i = 0; i < 10 && state_of(id) != "ready"; ++i) std::this_thread::sleep_for(500ms);
-  ASSERT_EQ(state_of(id), "ready") << "the server did not release the job after its TTR";
   auto again = c.async_reserve_with_timeout(2s, asio::use_future);
   const auto st = again.wait_for(4s);
   ASSERT_EQ(st, std::future_status::ready)

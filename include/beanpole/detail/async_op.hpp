@@ -10,6 +10,8 @@
 #include <asio/io_context.hpp>
 #include <asio/prefer.hpp>
 #include <chrono>
+#include <cstddef>
+#include <new>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -26,6 +28,45 @@ enum class op_route : std::uint8_t {
   waiting,     ///< a reserve that may wait: goes to a reserve connection of its own
   job_action,  ///< delete/release/bury/touch: goes to the connection that holds the job
 };
+
+/// Memory for operation nodes, recycled per thread: a pipelined put allocates one node and frees
+/// it a moment later, and malloc/free were a tenth of its instructions. Nodes up to
+/// `op_block_size` bytes come from a thread-local free list (bounded; beyond it, back to the heap).
+inline constexpr std::size_t op_block_size = 256;
+
+struct op_block_cache {
+  static constexpr std::size_t max_blocks = 4096;
+  std::size_t count = 0;
+  void* blocks[max_blocks];
+  ~op_block_cache() {
+    while (count > 0) ::operator delete(blocks[--count]);
+  }
+};
+
+inline op_block_cache& thread_op_cache() {
+  thread_local op_block_cache cache;
+  return cache;
+}
+
+inline void* allocate_op(std::size_t size) {
+  if (size <= op_block_size) {
+    auto& cache = thread_op_cache();
+    if (cache.count > 0) return cache.blocks[--cache.count];
+    return ::operator new(op_block_size);
+  }
+  return ::operator new(size);
+}
+
+inline void deallocate_op(void* p, std::size_t size) noexcept {
+  if (size <= op_block_size) {
+    auto& cache = thread_op_cache();
+    if (cache.count < op_block_cache::max_blocks) {
+      cache.blocks[cache.count++] = p;
+      return;
+    }
+  }
+  ::operator delete(p);
+}
 
 /// How a command changes the tube state the client keeps for every connection.
 enum class tube_effect : std::uint8_t { none, use, watch, ignore };
@@ -119,6 +160,9 @@ class op final : public op_base {
   }
 
   std::error_code encode(std::string& out) const override { return cmd_.encode(out); }
+
+  static void* operator new(std::size_t size) { return allocate_op(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { deallocate_op(p, size); }
 
   asio::cancellation_slot cancellation_slot() const noexcept override {
     return asio::get_associated_cancellation_slot(handler_);
