@@ -85,6 +85,7 @@ void async_connection::start_connect(const endpoint& ep,
       [self, eps, finish, resolver](std::error_code ec,
                                     const asio::ip::tcp::resolver::results_type& results) {
         if (!*finish) return;  // timed out meanwhile
+        if (self->closed_) ec = asio::error::operation_aborted;
         if (ec) {
           std::exchange(*finish, nullptr)(ec);
           self->connect_timer_.cancel();
@@ -99,6 +100,11 @@ void async_connection::try_connect(std::shared_ptr<std::vector<generic_endpoint>
                                    std::size_t index, std::error_code last,
                                    std::shared_ptr<std::function<void(std::error_code)>> done) {
   if (!*done) return;  // timed out
+  if (closed_) {
+    connect_timer_.cancel();
+    std::exchange(*done, nullptr)(make_error_code(asio::error::operation_aborted));
+    return;
+  }
   if (index == eps->size()) {
     connect_timer_.cancel();
     std::exchange(*done, nullptr)(last ? last : make_error_code(errc::not_connected));
@@ -115,7 +121,7 @@ void async_connection::try_connect(std::shared_ptr<std::vector<generic_endpoint>
   auto self = shared_from_this();
   socket_.async_connect(target, [self, eps, index, done](std::error_code cec) {
     if (!*done) return;  // timed out: the timer already reported
-    if (cec) {
+    if (cec || self->closed_) {  // try_connect reports a close as operation_aborted
       self->try_connect(eps, index + 1, cec, done);
       return;
     }
@@ -266,6 +272,7 @@ void async_connection::on_timer(std::error_code ec) {
 // --------------------------------------------------------------------------------- close
 
 void async_connection::close(std::error_code reason) {
+  closed_ = true;
   if (!open_ && awaiting_.empty() && unwritten_.empty() && out_.empty()) {
     std::error_code ignored;  // still connecting, or closed before: nothing to report
     socket_.close(ignored);

@@ -91,6 +91,7 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   asio::steady_timer reply_timer_;
   bool timer_armed_ = false;
   bool open_ = false;
+  bool closed_ = false;  // close() was called: a connect still under way must not complete
   bool writing_ = false;
   bool reading_ = false;
   bool is_tcp_ = false;
