@@ -14,16 +14,11 @@ namespace {
 
 using steady = detail::coarse_clock;
 
-/// The deadline of a command's reply: the reply timeout plus the server's deliberate wait, or
-/// none when either is unbounded.
-detail::deadline reply_deadline(const connection_options& opts, proto::server_wait wait) {
-  if (wait.unbounded || opts.reply_timeout.count() == 0) return std::nullopt;
-  return steady::now() + opts.reply_timeout + wait.bounded;
-}
-
-detail::deadline write_deadline(const connection_options& opts) {
-  if (opts.reply_timeout.count() == 0) return std::nullopt;
-  return steady::now() + opts.reply_timeout;
+/// The time a command's reply may take: the reply timeout plus the server's deliberate wait;
+/// zero (no limit) when either is unbounded.
+std::chrono::milliseconds reply_budget(const connection_options& opts, proto::server_wait wait) {
+  if (wait.unbounded || opts.reply_timeout.count() == 0) return std::chrono::milliseconds{0};
+  return opts.reply_timeout + wait.bounded;
 }
 
 /// Whether an error means the byte stream can no longer be trusted (or is gone).
@@ -41,15 +36,25 @@ struct client::impl {
   std::error_code round_trip(std::string_view request, proto::server_wait wait, bool has_reply,
                              proto::reply& reply, bool& written) {
     if (!socket.is_open()) return errc::not_connected;
-    if (auto ec = socket.write_all(request, write_deadline(options))) return ec;
+    const auto start = steady::now();
+    if (auto ec = socket.write_all(request, options.reply_timeout, start)) return ec;
     written = true;
     if (!has_reply) return {};
-    const auto until = reply_deadline(options, wait);
+    // The first read gets the whole budget (the socket's timeout is usually armed so already);
+    // a reply that arrives in pieces gets what is left of it.
+    const auto budget = reply_budget(options, wait);
+    bool first_read = true;
     for (;;) {
       if (in_begin == in_end) {
         in_begin = in_end = 0;
+        auto timeout = budget;
+        if (!first_read && budget.count() > 0) {
+          timeout = *detail::time_left(start + budget);
+          if (timeout.count() == 0) return errc::reply_timeout;
+        }
+        first_read = false;
         std::size_t got = 0;
-        if (auto ec = socket.read_some(in.data(), in.size(), until, got)) return ec;
+        if (auto ec = socket.read_some(in.data(), in.size(), timeout, got)) return ec;
         in_end = got;
       }
       const auto step = parser.parse(std::string_view(in.data() + in_begin, in_end - in_begin));

@@ -91,7 +91,7 @@ blocking_socket& blocking_socket::operator=(blocking_socket&& other) noexcept {
 void blocking_socket::close() noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  recv_timeout_ = send_timeout_ = std::chrono::nanoseconds{0};
+  recv_timeout_ = send_timeout_ = milliseconds{0};
 }
 
 std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeout) {
@@ -147,58 +147,61 @@ std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeou
   return ec;
 }
 
-std::error_code blocking_socket::set_timeout(int option, const deadline& until,
-                                             std::chrono::nanoseconds& cached) {
-  std::chrono::nanoseconds wanted{0};  // zero: block without limit
-  if (until) {
-    wanted = *until - clock_type::now();
-    if (wanted <= std::chrono::nanoseconds{0}) return errc::reply_timeout;
-    // Round up to whole milliseconds so repeated calls with the same timeout hit the cache.
-    wanted = std::chrono::ceil<milliseconds>(wanted);
-  }
-  // A cached timeout that is a little longer is fine for the first read of a reply; re-arm only
-  // when it differs by more than a millisecond, so the usual command costs no setsockopt.
-  const auto diff = wanted > cached ? wanted - cached : cached - wanted;
-  if (diff <= milliseconds{1} && (wanted.count() == 0) == (cached.count() == 0)) return {};
+std::optional<milliseconds> time_left(const deadline& until) {
+  if (!until) return std::nullopt;
+  const auto left = std::chrono::ceil<milliseconds>(*until - clock_type::now());
+  return left.count() > 0 ? left : milliseconds{0};
+}
+
+std::error_code blocking_socket::set_timeout(int option, milliseconds wanted,
+                                             milliseconds& cached) {
+  if (wanted == cached) return {};
   timeval tv{};
-  tv.tv_sec = static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(wanted).count());
-  tv.tv_usec = static_cast<suseconds_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(wanted % std::chrono::seconds{1})
-          .count());
+  tv.tv_sec = static_cast<time_t>(wanted.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>(wanted.count() % 1000 * 1000);
   if (::setsockopt(fd_, SOL_SOCKET, option, &tv, sizeof tv) != 0) return last_error();
   cached = wanted;
   return {};
 }
 
-std::error_code blocking_socket::write_all(std::string_view data, const deadline& until) {
+std::error_code blocking_socket::write_all(std::string_view data, milliseconds timeout,
+                                           coarse_clock::time_point start) {
   if (fd_ < 0) return errc::not_connected;
+  // The first send gets the whole budget; only a request that leaves in pieces reads the clock.
+  const deadline until = timeout.count() > 0 ? deadline{start + timeout} : std::nullopt;
+  milliseconds budget = timeout;
   while (!data.empty()) {
-    if (auto ec = set_timeout(SO_SNDTIMEO, until, send_timeout_)) return ec;
+    if (auto ec = set_timeout(SO_SNDTIMEO, budget, send_timeout_)) return ec;
     const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
-      return last_error();
+      if (errno != EINTR) return last_error();
+    } else {
+      data.remove_prefix(static_cast<std::size_t>(n));
     }
-    data.remove_prefix(static_cast<std::size_t>(n));
+    if (!data.empty() && until) {
+      budget = *time_left(until);
+      if (budget.count() == 0) return errc::reply_timeout;
+    }
   }
   return {};
 }
 
-std::error_code blocking_socket::read_some(char* buf, std::size_t size, const deadline& until,
+std::error_code blocking_socket::read_some(char* buf, std::size_t size, milliseconds timeout,
                                            std::size_t& got) {
   if (fd_ < 0) return errc::not_connected;
+  if (auto ec = set_timeout(SO_RCVTIMEO, timeout, recv_timeout_)) return ec;
   for (;;) {
-    if (auto ec = set_timeout(SO_RCVTIMEO, until, recv_timeout_)) return ec;
     const ssize_t n = ::recv(fd_, buf, size, 0);
     if (n > 0) {
       got = static_cast<std::size_t>(n);
       return {};
     }
     if (n == 0) return errc::connection_lost;
-    if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
-    return last_error();
+    // EINTR: SA_RESTART handlers restart recv themselves; others land here, and one more recv
+    // with the same timeout keeps the bound within twice the budget.
+    if (errno != EINTR) return last_error();
   }
 }
 

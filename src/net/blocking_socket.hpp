@@ -39,6 +39,10 @@ struct coarse_clock {
 /// A deadline for blocking I/O; `std::nullopt` means "no limit".
 using deadline = std::optional<coarse_clock::time_point>;
 
+/// The time left until `until`, in whole milliseconds rounded up (zero when it has passed; "no
+/// limit" stays no limit: `std::nullopt`).
+std::optional<std::chrono::milliseconds> time_left(const deadline& until);
+
 /// Thread safety: none; the owner serializes calls.
 class blocking_socket {
  public:
@@ -54,24 +58,31 @@ class blocking_socket {
   /// (std::system_category or the netdb category), `errc::connect_timeout`.
   std::error_code connect(const endpoint& ep, std::chrono::milliseconds timeout);
 
-  /// Sends all of `data`, in as few system calls as the kernel allows. Errors: socket errors,
-  /// `errc::reply_timeout` when the deadline passes (the peer stopped reading).
-  std::error_code write_all(std::string_view data, const deadline& until);
+  /// Sends all of `data` within `timeout` of `start` (zero: no limit), in as few system calls as
+  /// the kernel allows. Errors: socket errors, `errc::reply_timeout` when the time is up (the
+  /// peer stopped reading).
+  std::error_code write_all(std::string_view data, std::chrono::milliseconds timeout,
+                            coarse_clock::time_point start);
 
-  /// Receives at least one byte into `buf`. Errors: socket errors, `errc::connection_lost` when
-  /// the peer closed, `errc::reply_timeout` when the deadline passes.
-  std::error_code read_some(char* buf, std::size_t size, const deadline& until, std::size_t& got);
+  /// Receives at least one byte into `buf` within `timeout` (zero: no limit). Errors: socket
+  /// errors, `errc::connection_lost` when the peer closed, `errc::reply_timeout` when the time
+  /// is up.
+  std::error_code read_some(char* buf, std::size_t size, std::chrono::milliseconds timeout,
+                            std::size_t& got);
 
   bool is_open() const noexcept { return fd_ >= 0; }
   void close() noexcept;
 
  private:
-  std::error_code set_timeout(int option, const deadline& until, std::chrono::nanoseconds& cached);
+  /// Arms SO_RCVTIMEO / SO_SNDTIMEO, unless `cached` says it is armed so already: a command
+  /// with the usual timeout costs no setsockopt and no clock read.
+  std::error_code set_timeout(int option, std::chrono::milliseconds wanted,
+                              std::chrono::milliseconds& cached);
 
   int fd_ = -1;
   // The SO_RCVTIMEO / SO_SNDTIMEO now in force, so the common case costs no setsockopt.
-  std::chrono::nanoseconds recv_timeout_{0};
-  std::chrono::nanoseconds send_timeout_{0};
+  std::chrono::milliseconds recv_timeout_{0};
+  std::chrono::milliseconds send_timeout_{0};
 };
 
 }  // namespace beanpole::detail
