@@ -17,6 +17,7 @@ inline constexpr const char* group_bulk = "Watching and moving";
 
 void add_put_command(CLI::App& app, context& ctx);      // put
 void add_reserve_command(CLI::App& app, context& ctx);  // reserve; release, bury, touch notes
+void add_work_command(CLI::App& app, context& ctx);     // work
 void add_job_commands(CLI::App& app, context& ctx);     // delete, kick, kick-job, pause-tube, peek*
 void add_info_commands(CLI::App& app, context& ctx);    // stats*, list-*
 void add_top_command(CLI::App& app, context& ctx);      // top

@@ -1,19 +1,27 @@
 #include "exec.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "errors.hpp"
 
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX declares it nowhere
+
 namespace beanpole::cli {
 namespace {
-
 /// Ignores SIGINT and SIGQUIT while alive, restoring the previous dispositions after.
 class ignore_interrupts {
  public:
@@ -34,6 +42,80 @@ class ignore_interrupts {
  private:
   struct sigaction old_int_ {};
   struct sigaction old_quit_ {};
+};
+
+/// Writes `input` to the pipe `fd` (non-blocking) from a thread of its own, then closes it, so
+/// a command that reads slowly (or not at all) can neither block the caller nor deadlock with
+/// the command's output. A command that exits without reading gets EPIPE here, which only ends
+/// the writing (SIGPIPE is ignored by main). Once `finish()` says the command is gone, writing
+/// stops as soon as the pipe stays full for a moment (nobody is left to read it).
+class stdin_writer {
+ public:
+  stdin_writer(int fd, std::string_view input)
+      : thread_([this, fd, input]() mutable {
+          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+          while (!input.empty()) {
+            const ssize_t n = ::write(fd, input.data(), input.size());
+            if (n > 0) {
+              input.remove_prefix(static_cast<std::size_t>(n));
+              continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno != EAGAIN) break;  // EPIPE: the command does not read it
+            pollfd p{fd, POLLOUT, 0};
+            const int r = ::poll(&p, 1, 100);
+            if (r == 0 && done_.load()) break;
+          }
+          ::close(fd);
+        }) {}
+  ~stdin_writer() { finish(); }
+  stdin_writer(const stdin_writer&) = delete;
+  stdin_writer& operator=(const stdin_writer&) = delete;
+
+  /// The command has exited: waits for the writing to end.
+  void finish() {
+    done_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+/// Polls `pid` until it exits, calling `tick` about every 20 ms meanwhile. Returns its status.
+int wait_child(pid_t pid, const std::function<void()>& tick) {
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return 0x7f00;  // not ours to wait for any more: "failed"
+    tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// The shell's convention: the exit status, or 128 + the signal that ended the command.
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 127;
+}
+
+/// Owns a posix_spawn attribute and file-action set.
+struct spawn_setup {
+  spawn_setup() {
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawn_file_actions_init(&actions);
+  }
+  ~spawn_setup() {
+    ::posix_spawnattr_destroy(&attr);
+    ::posix_spawn_file_actions_destroy(&actions);
+  }
+  spawn_setup(const spawn_setup&) = delete;
+  spawn_setup& operator=(const spawn_setup&) = delete;
+  posix_spawnattr_t attr{};
+  posix_spawn_file_actions_t actions{};
 };
 
 }  // namespace
@@ -66,40 +148,89 @@ int run_command(const std::string& command, std::string_view input,
   }
   ::close(pipe_fds[0]);
 
-  // The body goes in from another thread, so a command that reads slowly (or not at all) can
-  // neither block the touches nor deadlock us. A command that exits without reading gets EPIPE
-  // here, which only ends the writing (SIGPIPE is ignored by main).
-  std::thread writer([fd = pipe_fds[1], input]() mutable {
-    while (!input.empty()) {
-      const ssize_t n = ::write(fd, input.data(), input.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      input.remove_prefix(static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-  });
-
-  int status = 0;
+  stdin_writer writer(pipe_fds[1], input);
   auto next_tick = std::chrono::steady_clock::now() + tick_every;
-  for (;;) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) {
-      status = 0x7f00;  // not ours to wait for any more; report it as failed below
-      break;
-    }
+  const int status = wait_child(pid, [&] {
     if (std::chrono::steady_clock::now() >= next_tick) {
       tick();
       next_tick = std::chrono::steady_clock::now() + tick_every;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  writer.join();
+  });
+  writer.finish();
   for (const auto& [name, value] : env) ::unsetenv(name.c_str());
+  return exit_code_of(status);
+}
 
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 127;
+int run_argv(const std::vector<std::string>& argv, std::string_view input,
+             const std::vector<std::pair<std::string, std::string>>& env, std::stop_token stop,
+             std::chrono::milliseconds kill_after) {
+  if (argv.empty()) throw std::invalid_argument("run_argv: empty argv");
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  // The environment: ours without the names `env` sets, then `env`.
+  std::vector<std::string> own;
+  own.reserve(env.size());
+  for (const auto& [name, value] : env) own.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    bool overridden = false;
+    for (const auto& [name, value] : env) {
+      overridden = overridden || (entry.size() > name.size() && entry.starts_with(name) &&
+                                  entry[name.size()] == '=');
+    }
+    if (!overridden) envp.push_back(*e);
+  }
+  for (auto& e : own) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw_errno("pipe");
+
+  spawn_setup setup;
+  sigset_t all;
+  sigfillset(&all);
+  sigset_t none;
+  sigemptyset(&none);
+  ::posix_spawnattr_setsigdefault(&setup.attr, &all);  // e.g. SIGPIPE, ignored by main
+  ::posix_spawnattr_setsigmask(&setup.attr, &none);
+  ::posix_spawnattr_setpgroup(&setup.attr, 0);
+  ::posix_spawnattr_setflags(
+      &setup.attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  ::posix_spawn_file_actions_adddup2(&setup.actions, pipe_fds[0], STDIN_FILENO);
+  ::posix_spawn_file_actions_addclosefrom_np(&setup.actions, STDERR_FILENO + 1);
+
+  pid_t pid = 0;
+  const int rc =
+      ::posix_spawnp(&pid, args[0], &setup.actions, &setup.attr, args.data(), envp.data());
+  ::close(pipe_fds[0]);
+  if (rc != 0) {
+    ::close(pipe_fds[1]);
+    throw command_failure(std::error_code(rc, std::system_category()),
+                          "cannot run '" + argv[0] + "'");
+  }
+
+  stdin_writer writer(pipe_fds[1], input);
+  std::atomic<bool> stopped{false};
+  std::optional<std::chrono::steady_clock::time_point> kill_at;
+  bool killed = false;
+  // The callback only flags (it may run on the worker's strand); the signals go from here.
+  std::stop_callback on_stop(stop, [&stopped] { stopped.store(true); });
+  const int status = wait_child(pid, [&] {
+    if (stopped.load() && !kill_at) {
+      ::kill(-pid, SIGTERM);
+      kill_at = std::chrono::steady_clock::now() + kill_after;
+    }
+    if (kill_at && !killed && std::chrono::steady_clock::now() >= *kill_at) {
+      ::kill(-pid, SIGKILL);
+      killed = true;
+    }
+  });
+  writer.finish();
+  return exit_code_of(status);
 }
 
 }  // namespace beanpole::cli

@@ -39,14 +39,16 @@ Reserved jobs (release, bury, touch):
 Environment:
   BEANSTALKD_ADDR    the default server address (HOST:PORT, [IPV6]:PORT or unix:PATH)
   NO_COLOR           when set and not empty, top uses no colour
-  BEANPOLE_JOB_ID    set for the CMD of reserve --exec: the job's id
-  BEANPOLE_JOB_TUBE  set for the CMD of reserve --exec: the job's tube
+  BEANPOLE_JOB_ID    set for the CMD of reserve --exec and work: the job's id
+  BEANPOLE_TUBE      set for the CMD of work: the job's tube
+  BEANPOLE_JOB_TUBE  set for the CMD of reserve --exec and work: the job's tube
 
 Examples:
   beanpole put -t emails 'hello'              put a job, print its id
   seq 100 | beanpole put -t numbers --lines   one job per line
   beanpole reserve -w emails --wait 5 --delete
   beanpole reserve -w emails --exec ./send-email.sh
+  beanpole work -w emails --concurrency 4 -- ./send-email.sh
   beanpole --json stats-tube emails
   beanpole export -t emails > emails.ndjson && beanpole -a other:11300 import emails.ndjson)";
 
@@ -71,6 +73,7 @@ int run(int argc, char** argv) {
 
   add_put_command(app, ctx);
   add_reserve_command(app, ctx);
+  add_work_command(app, ctx);
   add_job_commands(app, ctx);
   add_info_commands(app, ctx);
   add_top_command(app, ctx);

@@ -3,7 +3,7 @@
 # or source it from ~/.bashrc. Tube names are asked of the server that the command line
 # names (-a/--addr, else $BEANSTALKD_ADDR), with a short timeout.
 
-_beanpole_commands="put reserve release bury touch delete kick kick-job pause-tube peek
+_beanpole_commands="put reserve work release bury touch delete kick kick-job pause-tube peek
   peek-ready peek-delayed peek-buried stats stats-tube stats-job list-tubes list-tube-used
   list-tubes-watched top export import"
 
@@ -23,6 +23,7 @@ _beanpole_options() {
   case "$1" in
     put) echo "-t --tube -p --pri -d --delay -r --ttr --lines -h --help" ;;
     reserve) echo "-w --watch --wait --job --delete --bury --release --exec --pri --delay -h --help" ;;
+    work) echo "-w --watch --concurrency --max-attempts --backoff --backoff-max --grace --metrics-port -h --help" ;;
     kick) echo "-t --tube -h --help" ;;
     peek-ready | peek-delayed | peek-buried) echo "-t --tube -h --help" ;;
     top) echo "-i --interval -n --iterations -t --tube -h --help" ;;
@@ -49,8 +50,10 @@ _beanpole() {
     else
       case "$w" in
         -t | --tube | -w | --watch | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | \
-          --exec | -i | --interval | -n | --iterations | -o | --output | -a | --addr | --timeout)
+          --exec | -i | --interval | -n | --iterations | -o | --output | -a | --addr | --timeout | \
+          --concurrency | --max-attempts | --backoff | --backoff-max | --grace | --metrics-port)
           ((i++)) ;;
+        --) break ;;
         -*) ;;
         *) ((positionals++)) ;;
       esac
@@ -59,7 +62,8 @@ _beanpole() {
 
   case "$prev" in
     -a | --addr | --timeout | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | -i | \
-      --interval | -n | --iterations)
+      --interval | -n | --iterations | --concurrency | --max-attempts | --backoff | --backoff-max | \
+      --grace | --metrics-port)
       return 0 ;;
     -t | --tube | -w | --watch)
       COMPREPLY=($(compgen -W "$(_beanpole_tubes)" -- "$cur"))
@@ -92,6 +96,9 @@ _beanpole() {
       fi ;;
     import)
       COMPREPLY=($(compgen -f -- "$cur")) ;;
+    work)
+      # After "--": CMD, then its arguments.
+      if [[ "$prev" == "--" ]]; then COMPREPLY=($(compgen -c -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
   esac
   return 0
 }

@@ -1,6 +1,7 @@
 // The umbrella header: everything a beanpole user needs.
 #pragma once
 
+#include "beanpole/async_client.hpp"
 #include "beanpole/client.hpp"
 #include "beanpole/endpoint.hpp"
 #include "beanpole/error.hpp"
@@ -11,3 +12,5 @@
 #include "beanpole/proto/stats.hpp"
 #include "beanpole/types.hpp"
 #include "beanpole/version.hpp"
+#include "beanpole/metrics.hpp"
+#include "beanpole/worker.hpp"

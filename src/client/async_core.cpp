@@ -715,10 +715,14 @@ class async_core final : public connection_listener,
     if (ends && conn.held.erase(op.job.value) > 0) forget_lane_job(conn, op.job.value);
   }
 
+  /// Drops the route of job `id` to `conn`, unless the job has been reserved again since, on
+  /// another connection, whose route must stay.
   void forget_lane_job(const async_connection& conn, std::uint64_t id) {
     if (!conn.is_reserve_lane) return;
     std::lock_guard lock(mu_);
-    job_lanes_.erase(id);
+    if (auto it = job_lanes_.find(id); it != job_lanes_.end() && it->second.get() == &conn) {
+      job_lanes_.erase(it);
+    }
   }
 
   /// The error for a command that was written and got no reply.

@@ -51,19 +51,6 @@ handler_result result_of(const std::exception_ptr& ep) {
   return r;
 }
 
-const char* command_word(const char* fallback, int kind) {
-  switch (kind) {
-    case 0:
-      return "delete";
-    case 1:
-      return "release";
-    case 2:
-      return "bury";
-    default:
-      return fallback;
-  }
-}
-
 }  // namespace
 
 // ------------------------------------------------------------------------------ job_shared
@@ -691,7 +678,9 @@ void worker_impl::on_action_done(const std::shared_ptr<job_entry>& e, const acti
   }
   auto ev = event(worker_event::kind::command_failed, e.get());
   ev.error = ec;
-  ev.message = command_word("?", static_cast<int>(a.what));
+  ev.message = a.what == action::kind::remove    ? "delete"
+               : a.what == action::kind::release ? "release"
+                                                 : "bury";
   emit(std::move(ev));
   mark_lost(e, ec);
   settle(e);
@@ -836,10 +825,10 @@ void worker_impl::finish(std::error_code ec) {
   if (metrics_server_) metrics_server_->close();
   for (auto& s : slots_) s->pause.cancel();
   for (const auto& [id, e] : entries_) e->keepalive.cancel();
-  client_->close();
   gate_->close();
   if (pool_) pool_->shutdown();
   metrics_.stopped();
+  client_->close();
   auto ev = event(worker_event::kind::stopped);
   ev.error = ec;
   emit(std::move(ev));

@@ -127,7 +127,7 @@ test_help_lists_every_command() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed peek-buried \
     stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top export import \
-    release bury touch; do
+    release bury touch work; do
     grep -q "^  $c " "$T/help" || fail "--help does not list $c"
     run "$BP" "$c" --help
     expect_rc 0 "$c --help"
@@ -159,6 +159,11 @@ test_usage_errors_exit_2() {
   expect_rc 2 "--lines with a BODY"
   run "$BP" -a "$(dead_addr)" delete 1 2
   expect_rc 2 "extra argument"
+  run "$BP" -a "$(dead_addr)" work -w t_w
+  expect_rc 2 "work without CMD"
+  expect_err_has "missing CMD"
+  run "$BP" -a "$(dead_addr)" work -w t_w --
+  expect_rc 2 "work with an empty CMD"
 }
 
 test_invalid_values_exit_2_nothing_sent() {
@@ -178,6 +183,11 @@ test_invalid_values_exit_2_nothing_sent() {
     "pause-tube bad%20name 1" "pause-tube ok 4294967296" "pause-tube ok -1"
     "reserve -w bad%20name" "reserve --wait 4294967296" "reserve --job abc"
     "reserve --pri 4294967296" "reserve --delay -5"
+    "work -w bad%20name -- true" "work -w ok -w a*b -- true" "work -- true"
+    "work -w ok --concurrency 0 -- true" "work -w ok --concurrency 4294967296 -- true"
+    "work -w ok --max-attempts -1 -- true" "work -w ok --backoff x -- true"
+    "work -w ok --backoff-max 1.5 -- true" "work -w ok --backoff 10 --backoff-max 5 -- true"
+    "work -w ok --grace -1 -- true" "work -w ok --metrics-port 65536 -- true"
     "peek-ready -t bad%20name" "peek-delayed -t (ok)!" "peek-buried -t a%20b"
     "stats-tube bad%20name" "stats-tube -x"
     "export -t bad%20name" "import -t bad%20name /dev/null"
@@ -553,6 +563,184 @@ test_reserve_stdout_failure_keeps_job() {
   expect_rc 3 "write to /dev/full"
   expect_err_has "stdout"
   assert_eq "$(job_field "$id" state)" ready "job kept"
+}
+
+# ------------------------------------------------------------------------------------- work
+
+# wait_file PATH [TENTHS]: waits until PATH exists (default 10 s).
+wait_file() {
+  local i
+  for ((i = 0; i < ${2:-100}; i++)); do
+    [[ -e "$1" ]] && return 0
+    sleep 0.1
+  done
+  fail "timed out waiting for $1"
+}
+
+# work ARGS... &: beanpole work against the shared server, as a process of its own (not a
+# function, so that $! is beanpole's pid); the test's exit trap stops it if a check fails first.
+work() { exec "$BP" -a "$S1" work "$@"; }
+WORK_PIDS=()
+stop_stray_workers() {
+  local pid
+  for pid in "${WORK_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+}
+
+# stop_work PID: SIGTERM, then the exit status of the worker in $RC.
+stop_work() {
+  kill -TERM "$1"
+  wait "$1"
+  RC=$?
+}
+
+test_work_runs_cmd_per_job() {
+  local id1 id2 pid
+  id1=$(all_bytes | bp put -t t_work) || fail "put"
+  id2=$(bp put -t t_work "second") || fail "put"
+  mkdir "$T/o"
+  work -w t_work -- sh -c 'cat >"$1/$BEANPOLE_JOB_ID.body"
+    printf "%s %s" "$BEANPOLE_JOB_ID" "$BEANPOLE_TUBE" >"$1/$BEANPOLE_JOB_ID.env"' sh "$T/o" \
+    >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  wait_file "$T/o/$id1.env"
+  wait_file "$T/o/$id2.env"
+  sleep 0.3  # the delete after CMD exits
+  stop_work "$pid"
+  expect_rc 0 "work after SIGTERM"
+  all_bytes | cmp - "$T/o/$id1.body" || fail "binary body differs"
+  assert_eq "$(cat "$T/o/$id2.body")" "second" "text body"
+  assert_eq "$(cat "$T/o/$id1.env")" "$id1 t_work" "environment"
+  run bp stats-job "$id1"
+  expect_rc 1 "job deleted"
+  run bp stats-job "$id2"
+  expect_rc 1 "job deleted"
+  # The counters, on stderr once stopped.
+  work -w t_work -- true >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  sleep 0.3
+  stop_work "$pid"
+  expect_rc 0
+  grep -Eq '^tube +reserved +succeeded' "$T/err" || fail "no counters: $(cat "$T/err")"
+}
+
+test_work_failure_retries_then_buries() {
+  local id pid
+  id=$(bp put -t t_workf "fails") || fail "put"
+  work -w t_workf --backoff 1 --max-attempts 2 -- sh -c 'cat >/dev/null; exit 3' \
+    >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  local i state=""
+  for i in $(seq 20); do
+    state=$(job_field "$id" state)
+    [[ "$state" != ready && "$state" != reserved ]] && break
+    sleep 0.1
+  done
+  assert_eq "$state" delayed "released with a delay after the first failure"
+  assert_eq "$(job_field "$id" releases)" 1 "one release"
+  for i in $(seq 40); do
+    state=$(job_field "$id" state)
+    [[ "$state" == buried ]] && break
+    sleep 0.1
+  done
+  assert_eq "$state" buried "buried after --max-attempts"
+  assert_eq "$(job_field "$id" reserves)" 2 "reserves"
+  run bp peek-buried -t t_workf
+  expect_out "fails"
+  stop_work "$pid"
+  expect_rc 0
+  grep -Eq '^t_workf +2 +0 +2 +0 +1 +1 ' "$T/err" || fail "counters: $(cat "$T/err")"
+  # A CMD that cannot be started fails the job, and says why.
+  id=$(bp put -t t_workn "x") || fail "put"
+  work -w t_workn --max-attempts 1 -- "$T/no-such-command" >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  for i in $(seq 30); do
+    [[ "$(job_field "$id" state)" == buried ]] && break
+    sleep 0.1
+  done
+  stop_work "$pid"
+  expect_rc 0
+  assert_eq "$(job_field "$id" state)" buried "unstartable CMD"
+  expect_err_has "cannot run"
+}
+
+test_work_sigterm_lets_cmd_finish() {
+  local id pid
+  id=$(bp put -t t_workt "long") || fail "put"
+  work -w t_workt -- sh -c 'touch "$1/started"; sleep 2; touch "$1/finished"' sh "$T" \
+    >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  wait_file "$T/started"
+  stop_work "$pid"
+  expect_rc 0 "graceful stop"
+  [[ -e "$T/finished" ]] || fail "CMD did not finish"
+  run bp stats-job "$id"
+  expect_rc 1 "job deleted after a graceful stop"
+  # Past --grace, the job is released and CMD terminated.
+  rm -f "$T/started" "$T/finished"
+  id=$(bp put -t t_workt "longer") || fail "put"
+  work -w t_workt --grace 1 -- sh -c 'touch "$1/started"; sleep 10; touch "$1/finished"' \
+    sh "$T" >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  wait_file "$T/started"
+  local start=$SECONDS
+  stop_work "$pid"
+  expect_rc 0 "stop past the grace period"
+  ((SECONDS - start < 6)) || fail "the grace period was not enforced"
+  assert_eq "$(job_field "$id" state)" ready "released at the end of the grace period"
+  sleep 0.2
+  [[ ! -e "$T/finished" ]] || fail "CMD was not terminated"
+}
+
+test_work_concurrency() {
+  local pid id1 id2
+  id1=$(bp put -t t_workc "a") && id2=$(bp put -t t_workc "b") || fail "put"
+  mkdir "$T/c"
+  # Each CMD succeeds only if it sees the other one running at the same time.
+  work -w t_workc --concurrency 2 -- sh -c 'touch "$1/$BEANPOLE_JOB_ID"
+    for i in $(seq 50); do
+      [ "$(ls "$1" | wc -l)" -ge 2 ] && { touch "$1.$BEANPOLE_JOB_ID.ok"; exit 0; }
+      sleep 0.1
+    done
+    exit 1' sh "$T/c" >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  local i
+  for i in $(seq 50); do
+    (($(ls "$T" | grep -c '^c\..*\.ok$') == 2)) && break
+    sleep 0.1
+  done
+  sleep 0.3
+  stop_work "$pid"
+  expect_rc 0
+  assert_eq "$(ls "$T" | grep -c '^c\..*\.ok$')" 2 "two commands at once"
+  run bp stats-job "$id1"
+  expect_rc 1 "first job deleted"
+  run bp stats-job "$id2"
+  expect_rc 1 "second job deleted"
+}
+
+test_work_keeps_job_past_ttr() {
+  local id pid
+  id=$(bp put -t t_workr -r 1 "slow") || fail "put"
+  work -w t_workr -- sh -c 'echo run >>"$1/runs"; sleep 3
+    "$2" -a "$3" --json stats-job "$BEANPOLE_JOB_ID" >"$1/stats"; touch "$1/done"' \
+    sh "$T" "$BP" "$S1" >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  wait_file "$T/done"
+  sleep 0.3
+  stop_work "$pid"
+  expect_rc 0
+  json_check "d['reserves'] == 1 and d['timeouts'] == 0 and d['state'] == 'reserved'" <"$T/stats"
+  assert_eq "$(wc -l <"$T/runs")" 1 "CMD ran once"
+  run bp stats-job "$id"
+  expect_rc 1 "job deleted"
 }
 
 # ---------------------------------------------------------------------- other job commands
@@ -954,7 +1142,7 @@ test_man_page() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed \
     peek-buried stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top \
-    export import; do
+    export import work; do
     grep -q "^\.SS $c\$" "$MANPAGE" || fail "man page lacks $c"
   done
   grep -q '^\.SH EXIT STATUS' "$MANPAGE" || fail "EXIT STATUS section"
@@ -1029,7 +1217,7 @@ test_zsh_completion() {
 
 run_one() {
   T=$(mktemp -d)
-  trap 'stop_servers; [[ -n "${TMUX_SOCK:-}" ]] && tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; rm -rf "$T"' EXIT
+  trap 'stop_stray_workers; stop_servers; [[ -n "${TMUX_SOCK:-}" ]] && tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; rm -rf "$T"' EXIT
   "$1"
 }
 

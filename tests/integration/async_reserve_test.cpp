@@ -343,8 +343,8 @@ TEST_F(async_reserve, job_left_to_time_out_does_not_block_later_reserves) {
   // Abandon it past its TTR. (beanstalkd 1.12 may not release it until the connection that
   // holds it sends something; the client's probe of that connection takes care of it.)
   std::this_thread::sleep_for(2500ms);
-  auto again = c.async_reserve_with_timeout(2s, asio::use_future);
-  const auto st = again.wait_for(4s);
+  auto again = c.async_reserve_with_timeout(5s, asio::use_future);
+  const auto st = again.wait_for(8s);
   ASSERT_EQ(st, std::future_status::ready)
       << "a reserve waits forever: the only reserve connection still counts the timed-out job "
          "as held";

@@ -170,17 +170,24 @@ class op final : public op_base {
 
   std::error_code complete(std::error_code ec, proto::reply* reply) override {
     using result = typename Command::result_type;
-    // The operation is over: a later cancellation request must find nothing to cancel.
-    if (auto slot = cancellation_slot(); slot.is_connected()) slot.clear();
     auto work = std::move(work_);
     auto handler = std::move(handler_);
+    // The operation is over: a later cancellation request must find nothing to cancel. The slot
+    // is cleared on the handler's executor, where its owner emits signals, just before the
+    // handler runs.
+    auto invoke = [](Handler& h, auto&&... args) {
+      if (auto slot = asio::get_associated_cancellation_slot(h); slot.is_connected()) {
+        slot.clear();
+      }
+      std::move(h)(std::forward<decltype(args)>(args)...);
+    };
     if constexpr (std::is_void_v<result>) {
       if (reply != nullptr) cmd_.interpret(std::move(*reply), ec);
       delete this;
       if (runs_here(work)) {
-        std::move(handler)(ec);
+        invoke(handler, ec);
       } else {
-        asio::dispatch(work, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+        asio::dispatch(work, [h = std::move(handler), ec, invoke]() mutable { invoke(h, ec); });
       }
       return ec;
     } else {
@@ -188,10 +195,10 @@ class op final : public op_base {
       if (reply != nullptr) value = cmd_.interpret(std::move(*reply), ec);
       delete this;
       if (runs_here(work)) {
-        std::move(handler)(ec, std::move(value));
+        invoke(handler, ec, std::move(value));
       } else {
-        asio::dispatch(work, [h = std::move(handler), ec, v = std::move(value)]() mutable {
-          std::move(h)(ec, std::move(v));
+        asio::dispatch(work, [h = std::move(handler), ec, v = std::move(value), invoke]() mutable {
+          invoke(h, ec, std::move(v));
         });
       }
       return ec;

@@ -1,0 +1,227 @@
+// work: the worker loop as a command. A thin layer over `beanpole::worker` (worker.hpp): one
+// plain-function handler per watched tube runs CMD (no shell) for each job, with the body on its
+// stdin, and CMD's exit status settles the job. Reservation, touches, retries with backoff,
+// burying, graceful shutdown, reconnection and the counters are the library's.
+#include <asio/io_context.hpp>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <beanpole/worker.hpp>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "errors.hpp"
+#include "exec.hpp"
+#include "io.hpp"
+
+namespace beanpole::cli {
+namespace {
+
+/// How long an abandoned CMD has between SIGTERM and SIGKILL.
+constexpr std::chrono::seconds kill_after{3};
+
+struct work_args {
+  std::vector<std::string> watch;
+  std::string concurrency = "1";
+  std::string max_attempts = "5";
+  std::string backoff = "1";
+  std::string backoff_max = "300";
+  std::string grace = "30";
+  std::optional<std::string> metrics_port;
+  std::vector<std::string> command;
+};
+
+/// What the handlers share. Owned jointly by the handlers (a handler abandoned at the end of the
+/// grace period may outlive the command's own stack frame) and by run_work.
+struct work_state {
+  std::vector<std::string> argv;
+  std::atomic<int> running{0};
+};
+
+/// Runs CMD for one job: exit 0 succeeds (the job is deleted); anything else fails it.
+void run_job(work_state& state, job_context& job) {
+  struct running_guard {
+    std::atomic<int>& n;
+    explicit running_guard(std::atomic<int>& counter) : n(counter) { ++n; }
+    ~running_guard() { --n; }
+    running_guard(const running_guard&) = delete;
+    running_guard& operator=(const running_guard&) = delete;
+  } guard(state.running);
+
+  const std::string id = std::to_string(job.id().value);
+  const std::string& tube = job.tube().str();
+  int status = 0;
+  try {
+    status =
+        run_argv(state.argv, job.body(),
+                 {{"BEANPOLE_JOB_ID", id}, {"BEANPOLE_TUBE", tube}, {"BEANPOLE_JOB_TUBE", tube}},
+                 job.stop_token(), kill_after);
+  } catch (const command_failure& e) {
+    print_error(fmt::format("work: job {}: {}", id, describe(e.ec, e.what())));
+    job.fail(describe(e.ec, e.what()));
+    return;
+  } catch (const std::system_error& e) {
+    print_error(fmt::format("work: job {}: {}", id, e.what()));
+    job.fail(e.what());
+    return;
+  }
+  if (status != 0) job.fail(fmt::format("command exited with status {}", status));
+}
+
+/// Worker events worth a line on stderr: what happened to failed jobs, and to the connection.
+void log_event(const worker_event& e) {
+  using kind = worker_event::kind;
+  switch (e.what) {
+    case kind::retried:
+      print_error(fmt::format("work: job {} ({}) failed, attempt {}: released, ready in {} s",
+                              e.job.value, e.tube, e.attempt, e.delay.count()));
+      break;
+    case kind::buried:
+      print_error(fmt::format("work: job {} ({}) buried after {} attempts", e.job.value, e.tube,
+                              e.attempt));
+      break;
+    case kind::abandoned:
+      print_error(
+          fmt::format("work: job {} ({}) still running at the end of the grace period: "
+                      "released, command terminated",
+                      e.job.value, e.tube));
+      break;
+    case kind::command_failed:
+      print_error(fmt::format("work: {}: {}", e.message, e.error.message()));
+      break;
+    case kind::connection:
+      if (e.client.what == client_event::kind::disconnected) {
+        print_error(
+            fmt::format("work: connection lost ({}); reconnecting", e.client.error.message()));
+      } else if (e.client.what == client_event::kind::reconnected) {
+        print_error("work: reconnected");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+int run_work(const context& ctx, const work_args& a) {
+  if (a.watch.empty()) throw usage_error("work: at least one -w/--watch TUBE is required");
+  std::vector<tube_name> tubes;
+  for (const auto& t : a.watch) tubes.push_back(parse_tube(t));
+  if (a.command.empty()) throw usage_error("work: missing CMD (work -w TUBE -- CMD ARGS...)");
+  worker_options opts;
+  opts.concurrency = parse_u32(a.concurrency, "concurrency");
+  if (opts.concurrency == 0) throw usage_error("work: --concurrency must be at least 1");
+  opts.max_attempts = parse_u32(a.max_attempts, "max-attempts");
+  opts.backoff.initial = std::chrono::seconds(parse_u32(a.backoff, "backoff"));
+  opts.backoff.max = std::chrono::seconds(parse_u32(a.backoff_max, "backoff-max"));
+  if (opts.backoff.initial > opts.backoff.max) {
+    throw usage_error(fmt::format("work: --backoff ({} s) exceeds --backoff-max ({} s)",
+                                  opts.backoff.initial.count(), opts.backoff.max.count()));
+  }
+  opts.grace = std::chrono::seconds(parse_u32(a.grace, "grace"));
+  if (a.metrics_port) {
+    const std::uint32_t port = parse_u32(*a.metrics_port, "metrics port");
+    if (port > 65535) throw usage_error(fmt::format("invalid metrics port '{}'", port));
+    opts.metrics_port = static_cast<std::uint16_t>(port);
+  }
+  ctx.validate();
+  const endpoint ep = ctx.server();
+  static_cast<connection_options&>(opts.client) = ctx.connection();
+  opts.handle_signals = true;
+  opts.on_event = log_event;
+
+  auto state = std::make_shared<work_state>();
+  state->argv = a.command;
+
+  asio::io_context io;
+  std::optional<worker> w;
+  try {
+    w.emplace(io.get_executor(), ep, opts);
+  } catch (const std::system_error& e) {
+    throw command_failure(e.code(), fmt::format("work: metrics port {}", *a.metrics_port));
+  }
+  for (const auto& t : tubes) {
+    w->handle(t, [state](job_context& job) { run_job(*state, job); });
+  }
+  if (opts.metrics_port) {
+    print_error(fmt::format("work: metrics on http://127.0.0.1:{}/metrics", w->metrics_port()));
+  }
+
+  std::error_code result;
+  w->async_run([&result](std::error_code ec) { result = ec; });
+  io.run();
+
+  // Commands of abandoned jobs got SIGTERM (then SIGKILL): let them go before we exit.
+  const auto give_up = std::chrono::steady_clock::now() + kill_after + std::chrono::seconds(1);
+  while (state->running.load() > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const worker_metrics m = w->metrics();
+  check(result, "work: connect to " + ep.to_string());
+  write_all(2, format_metrics(m), "stderr");
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_work_command(CLI::App& app, context& ctx) {
+  auto a = std::make_shared<work_args>();
+  auto* cmd = app.add_subcommand("work", "Run CMD for every job of the tubes: a worker");
+  cmd->group(group_consume);
+  cmd->footer(
+      "Synopsis: beanpole [-a HOST:PORT] work -w TUBE... [OPTIONS] -- CMD ARGS...\n"
+      "\n"
+      "Reserves jobs from the watched tubes (only those) and runs CMD with ARGS once per job,\n"
+      "without a shell, up to --concurrency at once. CMD gets the body byte for byte on stdin,\n"
+      "the job id in $BEANPOLE_JOB_ID and its tube in $BEANPOLE_TUBE; its stdout and stderr are\n"
+      "beanpole's. The job is touched while CMD runs, so it may outlive its TTR.\n"
+      "  exit 0      the job is deleted\n"
+      "  otherwise   (a non-zero status, death by a signal, CMD not found) the job is released\n"
+      "              with a delay of --backoff seconds, doubling (with jitter) up to\n"
+      "              --backoff-max; once the server has reserved it --max-attempts times (its\n"
+      "              `reserves`, so restarts do not reset it), it is buried instead.\n"
+      "SIGINT or SIGTERM stops it: no new job is reserved, running commands may finish within\n"
+      "--grace seconds (CMD runs in a process group of its own, so a ^C does not reach it); the\n"
+      "jobs of commands still running then are released and the commands get SIGTERM, SIGKILL\n"
+      "3 s later. A second signal stops at once. Then the counters go to stderr and it exits 0.\n"
+      "A lost connection is re-established; jobs whose commands still run are kept track of.\n"
+      "With --metrics-port, GET http://127.0.0.1:PORT/metrics serves the counters in the\n"
+      "Prometheus text format (0 picks a free port; the address is printed to stderr).");
+  cmd->add_option("-w,--watch", a->watch, "Tube to take jobs from (repeatable; required)")
+      ->type_name("TUBE")
+      ->allow_extra_args(false);
+  cmd->add_option("--concurrency", a->concurrency, "Jobs run at once")
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--max-attempts", a->max_attempts,
+                  "Bury a failing job once reserved K times (0: never)")
+      ->type_name("K")
+      ->capture_default_str();
+  cmd->add_option("--backoff", a->backoff, "First release delay of a failed job")
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  cmd->add_option("--backoff-max", a->backoff_max, "Longest release delay")
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  cmd->add_option("--grace", a->grace, "Time running commands get to finish on stop")
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  cmd->add_option("--metrics-port", a->metrics_port, "Serve Prometheus metrics on 127.0.0.1")
+      ->type_name("PORT");
+  // After "--", everything is CMD and its arguments, untouched, even when it looks like an
+  // option. Global options go before the command (no fallthrough), so that they cannot be
+  // confused with CMD's.
+  cmd->add_option("CMD", a->command, "The command to run and its arguments, after --")
+      ->type_name("");
+  cmd->fallthrough(false);
+  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_work(ctx, *a); }; });
+}
+
+}  // namespace beanpole::cli
