@@ -17,56 +17,14 @@
 
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
+#include "async_test_support.hpp"
 #include "test_helpers.hpp"
+#include "worker_test_support.hpp"
 
 namespace beanpole::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Runs an io_context on a background thread; the destructor lets it finish once idle.
-class io_runner {
- public:
-  io_runner() : guard_(asio::make_work_guard(io_)), thread_([this] { run(); }) {}
-  ~io_runner() {
-    guard_.reset();
-    if (!eventually([&] { return done_.load(); }, 5s)) {
-      ADD_FAILURE() << "the io_context still had work 5 s after the test";
-      io_.stop();
-    }
-    thread_.join();
-  }
-  io_runner(const io_runner&) = delete;
-  io_runner& operator=(const io_runner&) = delete;
-  asio::any_io_executor executor() { return io_.get_executor(); }
-
- private:
-  void run() {
-    io_.run();
-    done_ = true;
-  }
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-worker_options test_options() {
-  worker_options o;
-  o.client.connect_timeout = 2s;
-  o.client.reply_timeout = 5s;
-  return o;
-}
-
-/// Starts `w`'s run; the future gets the completion's error code. (A callback rather than
-/// `asio::use_future`: no exception object crosses threads, which ThreadSanitizer cannot follow
-/// through the uninstrumented libstdc++.)
-std::future<std::error_code> start_run(worker& w) {
-  auto done = std::make_shared<std::promise<std::error_code>>();
-  auto f = done->get_future();
-  w.async_run([done](std::error_code ec) { done->set_value(ec); });
-  return f;
-}
 
 /// Waits for a run's future; fails the test if it does not end within `limit` or ends in error.
 ::testing::AssertionResult run_ends(std::future<std::error_code>& f,
@@ -100,7 +58,7 @@ TEST_F(worker_outcome, failing_job_is_retried_with_growing_delays_then_buried) {
   auto producer = make_client();
   const job_id id = producer.put("always fails");
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.max_attempts = 3;
   options.backoff.initial = 1s;
@@ -176,7 +134,7 @@ TEST_F(worker_outcome, explicit_decisions_from_the_handler) {
     ids[body] = producer.put(body);
   }
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.concurrency = 3;
   options.backoff.initial = 60s;  // a failed job stays delayed for the rest of the test
@@ -254,7 +212,7 @@ TEST_F(worker_outcome, exception_in_plain_handler_releases_with_backoff) {
   const job_id bad = producer.put("throw");
   const job_id good = producer.put("fine");
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.backoff.initial = 30s;
   options.backoff.jitter = 0;
@@ -301,7 +259,7 @@ TEST_F(worker_outcome, watches_only_registered_tubes) {
   const job_id in_other = other.put("other job");
   const job_id mine = producer.put("mine");
 
-  io_runner io;
+  io_threads io;
   worker w(io.executor(), server().endpoint(), test_options());
   std::atomic<int> calls{0};
   w.handle(tube(), [&](job_context& ctx) -> asio::awaitable<void> {
@@ -329,7 +287,7 @@ TEST_F(worker_outcome, prometheus_endpoint_serves_the_counters) {
   for (int i = 0; i < 3; ++i) producer.put("ok");
   producer.put("bad");
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.metrics_port = 0;
   options.max_attempts = 1;

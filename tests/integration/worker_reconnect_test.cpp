@@ -13,49 +13,14 @@
 
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
+#include "async_test_support.hpp"
 #include "test_helpers.hpp"
+#include "worker_test_support.hpp"
 
 namespace beanpole::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Runs an io_context on a background thread; the destructor lets it finish once idle.
-class io_runner {
- public:
-  io_runner() : guard_(asio::make_work_guard(io_)), thread_([this] { run(); }) {}
-  ~io_runner() {
-    guard_.reset();
-    if (!eventually([&] { return done_.load(); }, 5s)) {
-      ADD_FAILURE() << "the io_context still had work 5 s after the test";
-      io_.stop();
-    }
-    thread_.join();
-  }
-  io_runner(const io_runner&) = delete;
-  io_runner& operator=(const io_runner&) = delete;
-  asio::any_io_executor executor() { return io_.get_executor(); }
-
- private:
-  void run() {
-    io_.run();
-    done_ = true;
-  }
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-/// Starts `w`'s run; the future gets the completion's error code. (A callback rather than
-/// `asio::use_future`: no exception object crosses threads, which ThreadSanitizer cannot follow
-/// through the uninstrumented libstdc++.)
-std::future<std::error_code> start_run(worker& w) {
-  auto done = std::make_shared<std::promise<std::error_code>>();
-  auto f = done->get_future();
-  w.async_run([done](std::error_code ec) { done->set_value(ec); });
-  return f;
-}
 
 /// How a run ended: "" (success), "timeout" or the error's message.
 std::string run_result(std::future<std::error_code>& f, std::chrono::milliseconds limit) {
@@ -101,7 +66,7 @@ TEST_F(worker_reconnect, lost_job_reserved_again_is_adopted_not_run_twice) {
   p.ttr = 2s;
   const job_id id = make_client().put("survives", p);
 
-  io_runner io;
+  io_threads io;
   std::vector<worker_event> events;
   auto o = options(events);
   o.concurrency = 2;
@@ -145,7 +110,7 @@ TEST_F(worker_reconnect, lost_job_is_deleted_when_its_handler_succeeds) {
   p.ttr = 1s;  // touches every 0.5 s, some of them during the outage
   const job_id id = make_client().put("survives too", p);
 
-  io_runner io;
+  io_threads io;
   std::vector<worker_event> events;
   worker w(io.executor(), server().endpoint(), options(events));
   std::atomic<int> calls{0};

@@ -15,56 +15,14 @@
 
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
+#include "async_test_support.hpp"
 #include "test_helpers.hpp"
+#include "worker_test_support.hpp"
 
 namespace beanpole::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Runs an io_context on a background thread; the destructor lets it finish once idle.
-class io_runner {
- public:
-  io_runner() : guard_(asio::make_work_guard(io_)), thread_([this] { run(); }) {}
-  ~io_runner() {
-    guard_.reset();
-    if (!eventually([&] { return done_.load(); }, 5s)) {
-      ADD_FAILURE() << "the io_context still had work 5 s after the test";
-      io_.stop();
-    }
-    thread_.join();
-  }
-  io_runner(const io_runner&) = delete;
-  io_runner& operator=(const io_runner&) = delete;
-  asio::any_io_executor executor() { return io_.get_executor(); }
-
- private:
-  void run() {
-    io_.run();
-    done_ = true;
-  }
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-worker_options test_options() {
-  worker_options o;
-  o.client.connect_timeout = 2s;
-  o.client.reply_timeout = 5s;
-  return o;
-}
-
-/// Starts `w`'s run; the future gets the completion's error code. (A callback rather than
-/// `asio::use_future`: no exception object crosses threads, which ThreadSanitizer cannot follow
-/// through the uninstrumented libstdc++.)
-std::future<std::error_code> start_run(worker& w) {
-  auto done = std::make_shared<std::promise<std::error_code>>();
-  auto f = done->get_future();
-  w.async_run([done](std::error_code ec) { done->set_value(ec); });
-  return f;
-}
 
 /// How a run ended: "" (success), "timeout" or the error's message.
 std::string run_result(std::future<std::error_code>& f, std::chrono::milliseconds limit) {
@@ -92,7 +50,7 @@ TEST_F(worker_shutdown, stop_during_a_long_job_lets_it_finish) {
   const job_id first = producer.put("long");
   const job_id second = producer.put("never started");
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.grace = 10s;
   worker w(io.executor(), server().endpoint(), options);
@@ -126,7 +84,7 @@ TEST_F(worker_shutdown, job_outliving_the_grace_period_is_released_and_late_resu
   auto producer = make_client();
   const job_id id = producer.put("slow");
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.grace = 1s;
   worker w(io.executor(), server().endpoint(), options);
@@ -177,7 +135,7 @@ TEST_F(worker_shutdown, stubborn_plain_handler_is_left_behind) {
 
   auto still_running = std::make_shared<std::atomic<bool>>(false);
   {
-    io_runner io;
+    io_threads io;
     auto options = test_options();
     options.grace = 1s;
     worker w(io.executor(), server().endpoint(), options);
@@ -207,7 +165,7 @@ TEST_F(worker_shutdown, coroutine_handler_is_cancelled_at_the_end_of_grace) {
   auto producer = make_client();
   const job_id id = producer.put("coro");
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.grace = 1s;
   worker w(io.executor(), server().endpoint(), options);
@@ -240,7 +198,7 @@ TEST_F(worker_shutdown, sigterm_stops_gracefully_and_a_second_one_at_once) {
   const job_id graceful = producer.put("graceful");
 
   {
-    io_runner io;
+    io_threads io;
     auto options = test_options();
     options.handle_signals = true;
     options.grace = 10s;
@@ -259,7 +217,7 @@ TEST_F(worker_shutdown, sigterm_stops_gracefully_and_a_second_one_at_once) {
   }
 
   const job_id abrupt = producer.put("abrupt");
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.handle_signals = true;
   options.grace = 30s;
@@ -289,7 +247,7 @@ TEST_F(worker_shutdown, sigterm_stops_gracefully_and_a_second_one_at_once) {
 TEST_F(worker_shutdown, stop_now_releases_at_once) {
   auto producer = make_client();
   const job_id id = producer.put("x");
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.grace = 30s;
   worker w(io.executor(), server().endpoint(), options);
@@ -312,7 +270,7 @@ TEST_F(worker_shutdown, stop_now_releases_at_once) {
 TEST_F(worker_shutdown, idle_worker_stops_by_itself) {
   auto producer = make_client();
   for (int i = 0; i < 3; ++i) producer.put("job");
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.stop_when_idle = 1s;
   worker w(io.executor(), server().endpoint(), options);
@@ -323,7 +281,7 @@ TEST_F(worker_shutdown, idle_worker_stops_by_itself) {
 }
 
 TEST_F(worker_shutdown, misuse_and_early_stop) {
-  io_runner io;
+  io_threads io;
   {
     worker w(io.executor(), server().endpoint(), test_options());
     auto run = start_run(w);
@@ -389,7 +347,7 @@ TEST_F(worker_shutdown, blocking_run_with_own_context) {
 TEST_F(worker_shutdown, blocking_run_on_an_outside_executor) {
   auto producer = make_client();
   producer.put("b");
-  io_runner io;
+  io_threads io;
   {
     worker w(io.executor(), server().endpoint(), test_options());
     std::atomic<int> calls{0};

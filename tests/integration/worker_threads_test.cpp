@@ -14,58 +14,14 @@
 #include "beanpole/async_client.hpp"
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
+#include "async_test_support.hpp"
 #include "test_helpers.hpp"
+#include "worker_test_support.hpp"
 
 namespace beanpole::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Runs an io_context on `n` background threads; the destructor lets them finish once idle.
-class io_runner {
- public:
-  explicit io_runner(std::size_t n = 1) : guard_(asio::make_work_guard(io_)) {
-    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
-  }
-  ~io_runner() {
-    guard_.reset();
-    if (!eventually([&] { return done_.load() == threads_.size(); }, 5s)) {
-      ADD_FAILURE() << "the io_context still had work 5 s after the test";
-      io_.stop();
-    }
-    for (auto& t : threads_) t.join();
-  }
-  io_runner(const io_runner&) = delete;
-  io_runner& operator=(const io_runner&) = delete;
-  asio::any_io_executor executor() { return io_.get_executor(); }
-
- private:
-  void run() {
-    io_.run();
-    ++done_;
-  }
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::atomic<std::size_t> done_{0};
-  std::vector<std::thread> threads_;
-};
-
-worker_options test_options() {
-  worker_options o;
-  o.client.connect_timeout = 2s;
-  o.client.reply_timeout = 5s;
-  return o;
-}
-
-/// Starts `w`'s run; the future gets the completion's error code. (A callback rather than
-/// `asio::use_future`: no exception object crosses threads, which ThreadSanitizer cannot follow
-/// through the uninstrumented libstdc++.)
-std::future<std::error_code> start_run(worker& w) {
-  auto done = std::make_shared<std::promise<std::error_code>>();
-  auto f = done->get_future();
-  w.async_run([done](std::error_code ec) { done->set_value(ec); });
-  return f;
-}
 
 /// How a run ended: "" (success), "timeout" or the error's message.
 std::string run_result(std::future<std::error_code>& f, std::chrono::milliseconds limit) {
@@ -113,8 +69,8 @@ TEST_F(worker_threads, two_workers_split_ten_thousand_jobs) {
   constexpr std::size_t total = 10'000;
   auto inspector = make_client();  // keeps the tube (and its counters) alive after the workers
   // Both workers wait before the jobs arrive, so that both get a share.
-  io_runner io_a;
-  io_runner io_b;
+  io_threads io_a;
+  io_threads io_b;
   auto options = test_options();
   options.concurrency = 8;
   worker a(io_a.executor(), server().endpoint(), options);
@@ -189,7 +145,7 @@ TEST_F(worker_threads, two_workers_split_ten_thousand_jobs) {
 TEST_F(worker_threads, plain_handlers_run_in_parallel) {
   auto producer = make_client();
   for (int i = 0; i < 8; ++i) producer.put("job");
-  io_runner io(2);
+  io_threads io(2);
   auto options = test_options();
   options.concurrency = 4;
   worker w(io.executor(), server().endpoint(), options);

@@ -12,61 +12,19 @@
 
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
+#include "async_test_support.hpp"
 #include "test_helpers.hpp"
+#include "worker_test_support.hpp"
 
 namespace beanpole::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-/// Runs an io_context on a background thread; the destructor lets it finish once idle.
-class io_runner {
- public:
-  io_runner() : guard_(asio::make_work_guard(io_)), thread_([this] { run(); }) {}
-  ~io_runner() {
-    guard_.reset();
-    if (!eventually([&] { return done_.load(); }, 5s)) {
-      ADD_FAILURE() << "the io_context still had work 5 s after the test";
-      io_.stop();
-    }
-    thread_.join();
-  }
-  io_runner(const io_runner&) = delete;
-  io_runner& operator=(const io_runner&) = delete;
-  asio::any_io_executor executor() { return io_.get_executor(); }
-
- private:
-  void run() {
-    io_.run();
-    done_ = true;
-  }
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-worker_options test_options() {
-  worker_options o;
-  o.client.connect_timeout = 2s;
-  o.client.reply_timeout = 5s;
-  return o;
-}
-
 put_options with_ttr(std::chrono::seconds ttr) {
   put_options p;
   p.ttr = ttr;
   return p;
-}
-
-/// Starts `w`'s run; the future gets the completion's error code. (A callback rather than
-/// `asio::use_future`: no exception object crosses threads, which ThreadSanitizer cannot follow
-/// through the uninstrumented libstdc++.)
-std::future<std::error_code> start_run(worker& w) {
-  auto done = std::make_shared<std::promise<std::error_code>>();
-  auto f = done->get_future();
-  w.async_run([done](std::error_code ec) { done->set_value(ec); });
-  return f;
 }
 
 /// Waits for a run's future; fails the test if it does not end within `limit` or ends in error.
@@ -92,7 +50,7 @@ TEST_F(worker_ttr, plain_handlers_outlive_their_ttr_three_times) {
   const job_id short_job = producer.put("ttr1", with_ttr(1s));
   const job_id long_job = producer.put("ttr2", with_ttr(2s));
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.concurrency = 2;
   worker first(io.executor(), server().endpoint(), options);
@@ -153,7 +111,7 @@ TEST_F(worker_ttr, coroutine_handler_outlives_its_ttr_three_times) {
   auto producer = make_client();
   const job_id id = producer.put("coro", with_ttr(1s));
 
-  io_runner io;
+  io_threads io;
   worker w(io.executor(), server().endpoint(), test_options());
   std::atomic<int> calls{0};
   w.handle(tube(), [&](job_context& ctx) -> asio::awaitable<void> {
@@ -183,7 +141,7 @@ TEST_F(worker_ttr, explicit_touch_keeps_the_job_without_auto_touch) {
   auto producer = make_client();
   const job_id id = producer.put("manual", with_ttr(1s));
 
-  io_runner io;
+  io_threads io;
   auto options = test_options();
   options.auto_touch = false;
   worker w(io.executor(), server().endpoint(), options);
