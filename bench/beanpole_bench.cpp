@@ -11,20 +11,21 @@
 //                    same client: prints "LATENCY idle p50_us=.. p99_us=.." and "... waiting ..."
 //         large      N x (put + reserve + delete) of BODY_SIZE bytes from TASKS coroutines, so the
 //                    server never holds more than TASKS jobs; prints "THROUGHPUT mb_per_s=.."
-// Prints the harness's line: RESULT client=beanpole-{pipe,sync,coro} mode={put,rd} ops=N secs=S cpu=S
-// where secs is the wall time of the timed loop (after connect) and cpu the process's user+sys
-// CPU over the same loop. The coroutine modes also print "LATENCY p50_us=.. p99_us=.." (per
-// command) and "RSS max_kb=..".
+// Prints the harness's line: RESULT client=beanpole-{pipe,sync,coro} mode={put,rd} ops=N secs=S
+// cpu=S where secs is the wall time of the timed loop (after connect) and cpu the process's
+// user+sys CPU over the same loop. The coroutine modes also print "LATENCY p50_us=.. p99_us=.."
+// (per command) and "RSS max_kb=..".
 #include <sys/resource.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +33,6 @@
 #include <functional>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "beanpole/async_client.hpp"
@@ -150,7 +150,9 @@ int run_sync(const settings& s, bool put) {
 class pipe_driver {
  public:
   pipe_driver(const settings& s, bool put)
-      : s_(s), put_(put), client_(io_.get_executor(), beanpole::endpoint::tcp(s.host, s.port)),
+      : s_(s),
+        put_(put),
+        client_(io_.get_executor(), beanpole::endpoint::tcp(s.host, s.port)),
         body_(make_body(s.body_size)) {}
 
   int run() {
@@ -209,7 +211,9 @@ class pipe_driver {
   std::optional<result_timer> timer_;
 };
 
-int run_pipe(const settings& s, bool put) { return pipe_driver(s, put).run(); }
+int run_pipe(const settings& s, bool put) {
+  return pipe_driver(s, put).run();
+}
 
 // ------------------------------------------------------------------------- coroutines
 
@@ -323,10 +327,9 @@ int run_reserve_latency(const settings& s) {
     co_await c.async_watch("bench-nothing-comes", asio::use_awaitable);
     co_await c.async_ignore("default", asio::use_awaitable);
     bool reserve_done = false;
-    c.async_reserve_with_timeout(std::chrono::seconds{3600},
-                                 [&](std::error_code, std::optional<beanpole::job>) {
-                                   reserve_done = true;
-                                 });
+    c.async_reserve_with_timeout(
+        std::chrono::seconds{3600},
+        [&](std::error_code, std::optional<beanpole::job>) { reserve_done = true; });
     auto waiting = co_await measure();
     if (reserve_done) throw std::runtime_error("the reserve did not wait");
     print_latency(idle, "idle ");
@@ -385,13 +388,27 @@ int main(int argc, char** argv) {
   settings s;
   for (int opt; (opt = getopt(argc, argv, "p:m:n:H:s:c:t:")) != -1;) {
     switch (opt) {
-      case 'p': s.port = static_cast<std::uint16_t>(std::atoi(optarg)); break;
-      case 'm': s.mode = optarg; break;
-      case 'n': s.n = std::atol(optarg); break;
-      case 'H': s.host = optarg; break;
-      case 's': s.body_size = static_cast<std::size_t>(std::atol(optarg)); break;
-      case 'c': s.tasks = std::atoi(optarg); break;
-      case 't': s.tube = optarg; break;
+      case 'p':
+        s.port = static_cast<std::uint16_t>(std::atoi(optarg));
+        break;
+      case 'm':
+        s.mode = optarg;
+        break;
+      case 'n':
+        s.n = std::atol(optarg);
+        break;
+      case 'H':
+        s.host = optarg;
+        break;
+      case 's':
+        s.body_size = static_cast<std::size_t>(std::atol(optarg));
+        break;
+      case 'c':
+        s.tasks = std::atoi(optarg);
+        break;
+      case 't':
+        s.tube = optarg;
+        break;
       default:
         std::fprintf(stderr, "usage: %s -p PORT -m MODE [-n N] [-H HOST] [-s SIZE] [-c TASKS]\n",
                      argv[0]);

@@ -46,9 +46,15 @@ std::vector<stat_entry> entries_from(const Stats& s) {
 
 }  // namespace
 
-std::vector<stat_entry> entries_of(const proto::server_stats& s) { return entries_from(s); }
-std::vector<stat_entry> entries_of(const proto::tube_stats& s) { return entries_from(s); }
-std::vector<stat_entry> entries_of(const proto::job_stats& s) { return entries_from(s); }
+std::vector<stat_entry> entries_of(const proto::server_stats& s) {
+  return entries_from(s);
+}
+std::vector<stat_entry> entries_of(const proto::tube_stats& s) {
+  return entries_from(s);
+}
+std::vector<stat_entry> entries_of(const proto::job_stats& s) {
+  return entries_from(s);
+}
 
 std::string format_text(const std::vector<stat_entry>& entries) {
   std::string out;

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
         co_await client.async_use("thumbnails", use_awaitable);
         co_await client.async_watch("thumbnails", use_awaitable);
         const auto id = co_await client.async_put("cat.jpg", {}, use_awaitable);
-        auto job = co_await client.async_reserve_with_timeout(std::chrono::seconds{1}, use_awaitable);
+        auto job =
+            co_await client.async_reserve_with_timeout(std::chrono::seconds{1}, use_awaitable);
         if (job && job->id == id) {
           std::cout << "reserved job " << job->id << ": " << job->body << "\n";
           co_await client.async_remove(job->id, use_awaitable);

@@ -11,48 +11,66 @@ struct errc_info {
 
 errc_info info(errc e) noexcept {
   switch (e) {
-    case errc::out_of_memory: return {"OUT_OF_MEMORY", "server is out of memory (OUT_OF_MEMORY)"};
-    case errc::internal_error: return {"INTERNAL_ERROR", "server internal error (INTERNAL_ERROR)"};
-    case errc::bad_format: return {"BAD_FORMAT", "server refused the command line (BAD_FORMAT)"};
+    case errc::out_of_memory:
+      return {"OUT_OF_MEMORY", "server is out of memory (OUT_OF_MEMORY)"};
+    case errc::internal_error:
+      return {"INTERNAL_ERROR", "server internal error (INTERNAL_ERROR)"};
+    case errc::bad_format:
+      return {"BAD_FORMAT", "server refused the command line (BAD_FORMAT)"};
     case errc::unknown_command:
       return {"UNKNOWN_COMMAND", "server does not know the command (UNKNOWN_COMMAND)"};
     case errc::expected_crlf:
       return {"EXPECTED_CRLF", "job body was not followed by CRLF (EXPECTED_CRLF)"};
     case errc::job_too_big:
       return {"JOB_TOO_BIG", "job body exceeds the server's max-job-size (JOB_TOO_BIG)"};
-    case errc::draining: return {"DRAINING", "server is draining and takes no new jobs (DRAINING)"};
+    case errc::draining:
+      return {"DRAINING", "server is draining and takes no new jobs (DRAINING)"};
     case errc::deadline_soon:
       return {"DEADLINE_SOON", "a reserved job's time to run is about to end (DEADLINE_SOON)"};
-    case errc::timed_out: return {"TIMED_OUT", "reserve timed out (TIMED_OUT)"};
-    case errc::not_found: return {"NOT_FOUND", "no such job or tube in that state (NOT_FOUND)"};
+    case errc::timed_out:
+      return {"TIMED_OUT", "reserve timed out (TIMED_OUT)"};
+    case errc::not_found:
+      return {"NOT_FOUND", "no such job or tube in that state (NOT_FOUND)"};
     case errc::not_ignored:
       return {"NOT_IGNORED", "cannot ignore the last watched tube (NOT_IGNORED)"};
-    case errc::buried: return {"BURIED", "server buried the job (BURIED)"};
+    case errc::buried:
+      return {"BURIED", "server buried the job (BURIED)"};
     case errc::reserve_job_unsupported:
       return {"BAD_FORMAT",
               "this server does not support reserve-job (it needs beanstalkd 1.12 or later)"};
-    case errc::reply_line_too_long: return {"", "protocol error: reply line too long"};
+    case errc::reply_line_too_long:
+      return {"", "protocol error: reply line too long"};
     case errc::body_too_large:
       return {"", "protocol error: reply body larger than the configured limit"};
-    case errc::bad_number: return {"", "protocol error: malformed or overflowing number in reply"};
-    case errc::missing_body_crlf: return {"", "protocol error: reply body not followed by CRLF"};
-    case errc::unknown_reply: return {"", "protocol error: unknown reply word"};
-    case errc::malformed_reply: return {"", "protocol error: reply has the wrong arguments"};
+    case errc::bad_number:
+      return {"", "protocol error: malformed or overflowing number in reply"};
+    case errc::missing_body_crlf:
+      return {"", "protocol error: reply body not followed by CRLF"};
+    case errc::unknown_reply:
+      return {"", "protocol error: unknown reply word"};
+    case errc::malformed_reply:
+      return {"", "protocol error: reply has the wrong arguments"};
     case errc::unexpected_reply:
       return {"", "protocol error: reply does not answer the command that was sent"};
-    case errc::bad_stats: return {"", "protocol error: malformed stats or list data"};
+    case errc::bad_stats:
+      return {"", "protocol error: malformed stats or list data"};
     case errc::invalid_tube_name:
       return {"",
               "invalid tube name: it must be 1 to 200 bytes of A-Z a-z 0-9 - + / ; . $ _ ( ) "
               "and must not start with '-'"};
     case errc::value_out_of_range:
-      return {"", "value out of range: priority, delay, ttr and timeouts must fit 32 bits unsigned"};
+      return {"",
+              "value out of range: priority, delay, ttr and timeouts must fit 32 bits unsigned"};
     case errc::invalid_address:
       return {"", "invalid address: expected HOST:PORT, [IPV6]:PORT or unix:PATH"};
-    case errc::not_connected: return {"", "not connected"};
-    case errc::connect_timeout: return {"", "connect timed out"};
-    case errc::reply_timeout: return {"", "no reply within the reply timeout; connection closed"};
-    case errc::connection_lost: return {"", "connection lost before the reply arrived"};
+    case errc::not_connected:
+      return {"", "not connected"};
+    case errc::connect_timeout:
+      return {"", "connect timed out"};
+    case errc::reply_timeout:
+      return {"", "no reply within the reply timeout; connection closed"};
+    case errc::connection_lost:
+      return {"", "connection lost before the reply arrived"};
     case errc::outcome_unknown:
       return {"", "outcome unknown: the put was sent but the connection dropped before its reply"};
     case errc::lost_reservation:
@@ -121,10 +139,14 @@ class condition_category_impl final : public std::error_category {
   }
   std::string message(int ev) const override {
     switch (static_cast<condition>(ev)) {
-      case condition::server_answer: return "server answered with a negative status";
-      case condition::protocol_violation: return "server violated the protocol";
-      case condition::local_misuse: return "invalid argument (nothing was sent)";
-      case condition::connection_failure: return "connection failure";
+      case condition::server_answer:
+        return "server answered with a negative status";
+      case condition::protocol_violation:
+        return "server violated the protocol";
+      case condition::local_misuse:
+        return "invalid argument (nothing was sent)";
+      case condition::connection_failure:
+        return "connection failure";
     }
     return "unknown beanpole condition";
   }

@@ -6,9 +6,13 @@
 
 namespace beanpole {
 
-std::ostream& operator<<(std::ostream& os, job_id id) { return os << id.value; }
+std::ostream& operator<<(std::ostream& os, job_id id) {
+  return os << id.value;
+}
 
-std::ostream& operator<<(std::ostream& os, const tube_name& tube) { return os << tube.view(); }
+std::ostream& operator<<(std::ostream& os, const tube_name& tube) {
+  return os << tube.view();
+}
 
 bool tube_name::is_valid(std::string_view name) noexcept {
   if (name.empty() || name.size() > max_size || name.front() == '-') return false;
@@ -21,8 +25,9 @@ bool tube_name::is_valid(std::string_view name) noexcept {
 
 tube_name::tube_name(std::string_view name) {
   if (!is_valid(name)) {
-    throw error(make_error_code(errc::invalid_tube_name),
-                "tube name '" + std::string(name.substr(0, 64)) + (name.size() > 64 ? "...'" : "'"));
+    throw error(
+        make_error_code(errc::invalid_tube_name),
+        "tube name '" + std::string(name.substr(0, 64)) + (name.size() > 64 ? "...'" : "'"));
   }
   name_.assign(name);
 }

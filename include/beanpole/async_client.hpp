@@ -118,8 +118,9 @@ struct async_client_options : connection_options {
 ///
 /// Thread safety: every member function may be called from any thread at the same time; the
 /// client serializes its own work on an internal strand, which runs inside the executor it is
-/// given (so a client built on a strand runs in order with that strand's other work). The client must outlive the calls it
-/// starts unless it is destroyed, which completes them with `operation_aborted`.
+/// given (so a client built on a strand runs in order with that strand's other work). The client
+/// must outlive the calls it starts unless it is destroyed, which completes them with
+/// `operation_aborted`.
 class async_client {
  public:
   using executor_type = asio::any_io_executor;
@@ -173,8 +174,7 @@ class async_client {
   /// Completion: `void(std::error_code, job)`. Cancellable.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_reserve(Token&& token = {}) {
-    return submit(proto::reserve_command{}, std::forward<Token>(token),
-                  detail::op_route::waiting);
+    return submit(proto::reserve_command{}, std::forward<Token>(token), detail::op_route::waiting);
   }
 
   /// `reserve-with-timeout`. Completion: `void(std::error_code, std::optional<job>)`, empty when

@@ -5,6 +5,7 @@
 #include "beanpole/client.hpp"
 #include "beanpole/endpoint.hpp"
 #include "beanpole/error.hpp"
+#include "beanpole/metrics.hpp"
 #include "beanpole/options.hpp"
 #include "beanpole/proto/commands.hpp"
 #include "beanpole/proto/reply.hpp"
@@ -12,5 +13,4 @@
 #include "beanpole/proto/stats.hpp"
 #include "beanpole/types.hpp"
 #include "beanpole/version.hpp"
-#include "beanpole/metrics.hpp"
 #include "beanpole/worker.hpp"

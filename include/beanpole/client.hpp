@@ -122,8 +122,7 @@ class client {
   /// `reserve-with-timeout`: waits up to `timeout` (whole seconds; zero answers at once). Empty
   /// when no job came in time. The reply timeout is added to the wait, never cuts it short.
   std::optional<job_handle> reserve_with_timeout(std::chrono::seconds timeout);
-  std::optional<job_handle> reserve_with_timeout(std::chrono::seconds timeout,
-                                                 std::error_code& ec);
+  std::optional<job_handle> reserve_with_timeout(std::chrono::seconds timeout, std::error_code& ec);
 
   /// `reserve-job` (beanstalkd 1.12+): reserves job `id` if it is ready, delayed or buried;
   /// empty when the server answers NOT_FOUND. `errc::reserve_job_unsupported` on older servers.

@@ -21,19 +21,20 @@ namespace beanpole {
 /// `outcome_unknown`, `lost_reservation`) form a fourth family.
 enum class errc {
   // --- server answers -------------------------------------------------------------------
-  out_of_memory = 1,        ///< OUT_OF_MEMORY: the server could not allocate memory.
-  internal_error,           ///< INTERNAL_ERROR: a bug in the server.
-  bad_format,               ///< BAD_FORMAT: the server refused the command line.
-  unknown_command,          ///< UNKNOWN_COMMAND: the server does not know the command.
-  expected_crlf,            ///< EXPECTED_CRLF: the job body was not followed by CRLF.
-  job_too_big,              ///< JOB_TOO_BIG: the body exceeds the server's max-job-size.
-  draining,                 ///< DRAINING: the server is in drain mode and takes no new jobs.
-  deadline_soon,            ///< DEADLINE_SOON: a job reserved by this connection is about to time out.
-  timed_out,                ///< TIMED_OUT to a reserve that had no timeout (half-closed connection).
-  not_found,                ///< NOT_FOUND: no such job or tube, or not in the required state.
-  not_ignored,              ///< NOT_IGNORED: the last watched tube cannot be ignored.
-  buried,                   ///< BURIED: put or release buried the job (the server ran out of memory).
-  reserve_job_unsupported,  ///< The server answered reserve-job with BAD_FORMAT: it is older than 1.12.
+  out_of_memory = 1,  ///< OUT_OF_MEMORY: the server could not allocate memory.
+  internal_error,     ///< INTERNAL_ERROR: a bug in the server.
+  bad_format,         ///< BAD_FORMAT: the server refused the command line.
+  unknown_command,    ///< UNKNOWN_COMMAND: the server does not know the command.
+  expected_crlf,      ///< EXPECTED_CRLF: the job body was not followed by CRLF.
+  job_too_big,        ///< JOB_TOO_BIG: the body exceeds the server's max-job-size.
+  draining,           ///< DRAINING: the server is in drain mode and takes no new jobs.
+  deadline_soon,      ///< DEADLINE_SOON: a job reserved by this connection is about to time out.
+  timed_out,          ///< TIMED_OUT to a reserve that had no timeout (half-closed connection).
+  not_found,          ///< NOT_FOUND: no such job or tube, or not in the required state.
+  not_ignored,        ///< NOT_IGNORED: the last watched tube cannot be ignored.
+  buried,             ///< BURIED: put or release buried the job (the server ran out of memory).
+  reserve_job_unsupported,  ///< The server answered reserve-job with BAD_FORMAT: it is older
+                            ///< than 1.12.
 
   // --- protocol violations by the server ------------------------------------------------
   reply_line_too_long = 100,  ///< A reply line exceeded the parser's fixed bound.
@@ -46,17 +47,19 @@ enum class errc {
   bad_stats,                  ///< A stats or list body that is not the server's key/value format.
 
   // --- local misuse (nothing was sent) --------------------------------------------------
-  invalid_tube_name = 200,  ///< Not 1..200 bytes of A-Z a-z 0-9 - + / ; . $ _ ( ), or starts with '-'.
-  value_out_of_range,       ///< A priority, delay, ttr or timeout that does not fit 32 bits unsigned.
-  invalid_address,          ///< An address that is not HOST:PORT, [IPV6]:PORT or unix:PATH.
+  invalid_tube_name =
+      200,             ///< Not 1..200 bytes of A-Z a-z 0-9 - + / ; . $ _ ( ), or starts with '-'.
+  value_out_of_range,  ///< A priority, delay, ttr or timeout that does not fit 32 bits unsigned.
+  invalid_address,     ///< An address that is not HOST:PORT, [IPV6]:PORT or unix:PATH.
 
   // --- connection state -----------------------------------------------------------------
-  not_connected = 300,  ///< The client has no connection (never connected, or closed after an error).
-  connect_timeout,      ///< Connecting took longer than the connect timeout.
-  reply_timeout,        ///< No complete reply within the reply timeout; the connection was closed.
-  connection_lost,      ///< The connection dropped before the reply arrived.
-  outcome_unknown,      ///< A put was sent but its reply was lost: the job may or may not exist.
-  lost_reservation,     ///< The connection holding this reserved job dropped; the server released it.
+  not_connected =
+      300,           ///< The client has no connection (never connected, or closed after an error).
+  connect_timeout,   ///< Connecting took longer than the connect timeout.
+  reply_timeout,     ///< No complete reply within the reply timeout; the connection was closed.
+  connection_lost,   ///< The connection dropped before the reply arrived.
+  outcome_unknown,   ///< A put was sent but its reply was lost: the job may or may not exist.
+  lost_reservation,  ///< The connection holding this reserved job dropped; the server released it.
 };
 
 /// The families of `errc`, for `ec == beanpole::condition::server_answer` style tests.

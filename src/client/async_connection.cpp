@@ -36,8 +36,7 @@ clock::time_point deadline_for(const op_base& op, const connection_options& opts
 }  // namespace
 
 async_connection::async_connection(const asio::any_io_executor& strand,
-                                   const connection_options& options,
-                                   connection_listener& listener)
+                                   const connection_options& options, connection_listener& listener)
     : strand_(strand),
       options_(options),
       listener_(listener),
@@ -120,7 +119,7 @@ void async_connection::try_connect(std::shared_ptr<std::vector<generic_endpoint>
   }
   auto self = shared_from_this();
   socket_.async_connect(target, [self, eps, index, done](std::error_code cec) {
-    if (!*done) return;  // timed out: the timer already reported
+    if (!*done) return;          // timed out: the timer already reported
     if (cec || self->closed_) {  // try_connect reports a close as operation_aborted
       self->try_connect(eps, index + 1, cec, done);
       return;

@@ -66,8 +66,8 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   bool holds_op(std::uint64_t serial) const noexcept;
 
   // State the owner keeps per connection (strand-only).
-  std::unordered_set<std::uint64_t> held;  ///< jobs this connection reserved and still holds
-  std::uint64_t tube_version = 0;          ///< the client tube-state version applied here
+  std::unordered_set<std::uint64_t> held;       ///< jobs this connection reserved and still holds
+  std::uint64_t tube_version = 0;               ///< the client tube-state version applied here
   std::vector<tube_name> watched{tube_name()};  ///< the watch list applied here
   tube_name used;                               ///< the tube used here
   bool is_reserve_lane = false;                 ///< serves waiting reserves
@@ -95,11 +95,11 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   bool writing_ = false;
   bool reading_ = false;
   bool is_tcp_ = false;
-  int rcvlowat_ = 1;  // SO_RCVLOWAT now in force
-  std::string out_;       // requests not yet handed to the socket
+  int rcvlowat_ = 1;         // SO_RCVLOWAT now in force
+  std::string out_;          // requests not yet handed to the socket
   std::string writing_buf_;  // requests being written
-  op_queue awaiting_;     // written or being written, in wire order
-  op_queue unwritten_;    // queued in out_, in wire order
+  op_queue awaiting_;        // written or being written, in wire order
+  op_queue unwritten_;       // queued in out_, in wire order
   proto::reply_parser parser_;
   std::vector<char> in_;
 };

@@ -5,12 +5,12 @@
 // commands for the main connection, the tube state, the job -> connection routes) is guarded by
 // `mu_`; everything else, sockets included, is touched only on the strand.
 #include <algorithm>
-#include <atomic>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -147,7 +147,8 @@ class async_core final : public connection_listener,
       if (auto it = job_lanes_.find(op->job.value); it != job_lanes_.end()) {
         auto lane = it->second;
         lock.unlock();
-        asio::post(strand_, [self = shared_from_this(), lane, op] { self->send_job_action(lane, op); });
+        asio::post(strand_,
+                   [self = shared_from_this(), lane, op] { self->send_job_action(lane, op); });
         return;
       }
     }
@@ -238,9 +239,7 @@ class async_core final : public connection_listener,
     asio::post(strand_, [self = shared_from_this()] { self->close_everything(); });
   }
 
-  std::size_t in_flight() {
-    return outstanding_.load(std::memory_order_relaxed);
-  }
+  std::size_t in_flight() { return outstanding_.load(std::memory_order_relaxed); }
 
   // --------------------------------------------------------- connection_listener (strand)
 
@@ -292,9 +291,8 @@ class async_core final : public connection_listener,
       first = false;
     }
     // Never handed to the socket: known not to have happened.
-    const auto not_sent = reason == asio::error::operation_aborted
-                              ? reason
-                              : make_error_code(errc::connection_lost);
+    const auto not_sent =
+        reason == asio::error::operation_aborted ? reason : make_error_code(errc::connection_lost);
     while (op_base* op = unwritten.pop_front()) fail(op, is_main, not_sent);
     if (!is_main) {
       serve_waiting_reserves();
@@ -340,15 +338,16 @@ class async_core final : public connection_listener,
         break;
       case tube_effect::ignore:
         if (it == watched_.end() || watched_.size() == 1) {
-          answer.kind = it == watched_.end() ? proto::reply_kind::watching
-                                             : proto::reply_kind::not_ignored;
+          answer.kind =
+              it == watched_.end() ? proto::reply_kind::watching : proto::reply_kind::not_ignored;
           answer.has_number = it == watched_.end();
           answer.number = watched_.size();
           return answer;
         }
         watched_.erase(it);
         break;
-      case tube_effect::none: break;
+      case tube_effect::none:
+        break;
     }
     ++tube_version_;
     return std::nullopt;
@@ -429,8 +428,8 @@ class async_core final : public connection_listener,
     const std::chrono::milliseconds wait =
         std::min(r.max_backoff, std::chrono::milliseconds(r.initial_backoff.count() << shift));
     std::uniform_real_distribution<double> factor(1.0 - std::clamp(r.jitter, 0.0, 1.0), 1.0);
-    return std::chrono::milliseconds(
-        static_cast<std::chrono::milliseconds::rep>(static_cast<double>(wait.count()) * factor(rng_)));
+    return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(
+        static_cast<double>(wait.count()) * factor(rng_)));
   }
 
   void schedule_retry(std::error_code why) {
@@ -530,9 +529,8 @@ class async_core final : public connection_listener,
       }
       if (state == main_state::closed || state == main_state::idle) {
         // Like every other command: nothing runs before async_connect, or after close().
-        op->complete(state == main_state::closed
-                         ? make_error_code(asio::error::operation_aborted)
-                         : make_error_code(errc::not_connected),
+        op->complete(state == main_state::closed ? make_error_code(asio::error::operation_aborted)
+                                                 : make_error_code(errc::not_connected),
                      nullptr);
         return;
       }
@@ -552,8 +550,8 @@ class async_core final : public connection_listener,
     }
     const auto connecting = static_cast<std::size_t>(std::count_if(
         lanes_.begin(), lanes_.end(), [](const auto& lane) { return !lane->is_open(); }));
-    std::size_t wanted = waiting_reserves_.size() > connecting
-                             ? waiting_reserves_.size() - connecting : 0;
+    std::size_t wanted =
+        waiting_reserves_.size() > connecting ? waiting_reserves_.size() - connecting : 0;
     while (wanted-- > 0 && lanes_.size() < options_.max_reserve_connections &&
            !lane_retry_pending_) {
       open_lane();
@@ -708,10 +706,9 @@ class async_core final : public connection_listener,
       return;
     }
     if (!op.traits.acts_on_reserved) return;
-    const bool ends = reply.kind == proto::reply_kind::not_found ||
-                      reply.kind == proto::reply_kind::deleted ||
-                      reply.kind == proto::reply_kind::released ||
-                      reply.kind == proto::reply_kind::buried;
+    const bool ends =
+        reply.kind == proto::reply_kind::not_found || reply.kind == proto::reply_kind::deleted ||
+        reply.kind == proto::reply_kind::released || reply.kind == proto::reply_kind::buried;
     if (ends && conn.held.erase(op.job.value) > 0) forget_lane_job(conn, op.job.value);
   }
 
@@ -818,10 +815,18 @@ std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, con
   return std::make_shared<async_core>(ex, ep, options);
 }
 
-void submit(async_core& core, op_base* op) { core.submit(op); }
-void connect(async_core& core, op_base* op) { core.connect(op); }
-void shutdown(async_core& core) { core.shutdown(); }
-std::size_t in_flight(async_core& core) { return core.in_flight(); }
+void submit(async_core& core, op_base* op) {
+  core.submit(op);
+}
+void connect(async_core& core, op_base* op) {
+  core.connect(op);
+}
+void shutdown(async_core& core) {
+  core.shutdown();
+}
+std::size_t in_flight(async_core& core) {
+  return core.in_flight();
+}
 
 }  // namespace beanpole::detail
 
@@ -830,10 +835,16 @@ namespace beanpole {
 async_client::async_client(executor_type ex, endpoint ep, async_client_options options)
     : executor_(std::move(ex)), core_(detail::make_async_core(executor_, ep, options)) {}
 
-async_client::~async_client() { detail::shutdown(*core_); }
+async_client::~async_client() {
+  detail::shutdown(*core_);
+}
 
-void async_client::close() { detail::shutdown(*core_); }
+void async_client::close() {
+  detail::shutdown(*core_);
+}
 
-std::size_t async_client::in_flight() const { return detail::in_flight(*core_); }
+std::size_t async_client::in_flight() const {
+  return detail::in_flight(*core_);
+}
 
 }  // namespace beanpole

@@ -77,9 +77,9 @@ struct client::impl {
   std::mutex mutex;
   detail::blocking_socket socket;
   proto::reply_parser parser;
-  std::string out;              // the request being written, reused between commands
+  std::string out;  // the request being written, reused between commands
   std::vector<char> in = std::vector<char>(64 * 1024);
-  std::size_t in_begin = 0;     // unparsed bytes are in[in_begin, in_end)
+  std::size_t in_begin = 0;  // unparsed bytes are in[in_begin, in_end)
   std::size_t in_end = 0;
 };
 
@@ -136,7 +136,9 @@ std::optional<job_handle> client::handle(std::optional<job>&& j) {
 
 client::client(connection_options options) : impl_(std::make_unique<impl>(options)) {}
 
-client::client(const endpoint& ep, connection_options options) : client(options) { connect(ep); }
+client::client(const endpoint& ep, connection_options options) : client(options) {
+  connect(ep);
+}
 
 client::~client() = default;
 client::client(client&&) noexcept = default;
@@ -164,7 +166,9 @@ void client::close() {
   impl_->drop_connection();
 }
 
-const connection_options& client::options() const noexcept { return impl_->options; }
+const connection_options& client::options() const noexcept {
+  return impl_->options;
+}
 
 // ----------------------------------------------------------------------------- commands
 
@@ -180,10 +184,16 @@ job_id client::put(std::string_view body, const put_options& opts, std::error_co
   return run(proto::put_command{opts.pri, opts.delay, opts.ttr, body}, ec);
 }
 
-void client::use(const tube_name& tube) { run_or_throw(proto::use_command{tube}); }
-void client::use(const tube_name& tube, std::error_code& ec) { run(proto::use_command{tube}, ec); }
+void client::use(const tube_name& tube) {
+  run_or_throw(proto::use_command{tube});
+}
+void client::use(const tube_name& tube, std::error_code& ec) {
+  run(proto::use_command{tube}, ec);
+}
 
-job_handle client::reserve() { return job_handle(*this, run_or_throw(proto::reserve_command{})); }
+job_handle client::reserve() {
+  return job_handle(*this, run_or_throw(proto::reserve_command{}));
+}
 job_handle client::reserve(std::error_code& ec) {
   return job_handle(*this, run(proto::reserve_command{}, ec));
 }
@@ -203,8 +213,12 @@ std::optional<job_handle> client::reserve_job(job_id id, std::error_code& ec) {
   return handle(run(proto::reserve_job_command{id}, ec));
 }
 
-void client::remove(job_id id) { run_or_throw(proto::delete_command{id}); }
-void client::remove(job_id id, std::error_code& ec) { run(proto::delete_command{id}, ec); }
+void client::remove(job_id id) {
+  run_or_throw(proto::delete_command{id});
+}
+void client::remove(job_id id, std::error_code& ec) {
+  run(proto::delete_command{id}, ec);
+}
 
 void client::release(job_id id, priority pri, std::chrono::seconds delay) {
   run_or_throw(proto::release_command{id, pri, delay});
@@ -213,15 +227,23 @@ void client::release(job_id id, priority pri, std::chrono::seconds delay, std::e
   run(proto::release_command{id, pri, delay}, ec);
 }
 
-void client::bury(job_id id, priority pri) { run_or_throw(proto::bury_command{id, pri}); }
+void client::bury(job_id id, priority pri) {
+  run_or_throw(proto::bury_command{id, pri});
+}
 void client::bury(job_id id, priority pri, std::error_code& ec) {
   run(proto::bury_command{id, pri}, ec);
 }
 
-void client::touch(job_id id) { run_or_throw(proto::touch_command{id}); }
-void client::touch(job_id id, std::error_code& ec) { run(proto::touch_command{id}, ec); }
+void client::touch(job_id id) {
+  run_or_throw(proto::touch_command{id});
+}
+void client::touch(job_id id, std::error_code& ec) {
+  run(proto::touch_command{id}, ec);
+}
 
-std::size_t client::watch(const tube_name& tube) { return run_or_throw(proto::watch_command{tube}); }
+std::size_t client::watch(const tube_name& tube) {
+  return run_or_throw(proto::watch_command{tube});
+}
 std::size_t client::watch(const tube_name& tube, std::error_code& ec) {
   return run(proto::watch_command{tube}, ec);
 }
@@ -233,7 +255,9 @@ std::size_t client::ignore(const tube_name& tube, std::error_code& ec) {
   return run(proto::ignore_command{tube}, ec);
 }
 
-std::optional<job> client::peek(job_id id) { return run_or_throw(proto::peek_command{id}); }
+std::optional<job> client::peek(job_id id) {
+  return run_or_throw(proto::peek_command{id});
+}
 std::optional<job> client::peek(job_id id, std::error_code& ec) {
   return run(proto::peek_command{id}, ec);
 }
@@ -257,15 +281,23 @@ std::optional<job> client::peek_buried(std::error_code& ec) {
   return run(proto::peek_state_command{proto::job_state::buried}, ec);
 }
 
-std::uint64_t client::kick(std::uint64_t bound) { return run_or_throw(proto::kick_command{bound}); }
+std::uint64_t client::kick(std::uint64_t bound) {
+  return run_or_throw(proto::kick_command{bound});
+}
 std::uint64_t client::kick(std::uint64_t bound, std::error_code& ec) {
   return run(proto::kick_command{bound}, ec);
 }
 
-void client::kick_job(job_id id) { run_or_throw(proto::kick_job_command{id}); }
-void client::kick_job(job_id id, std::error_code& ec) { run(proto::kick_job_command{id}, ec); }
+void client::kick_job(job_id id) {
+  run_or_throw(proto::kick_job_command{id});
+}
+void client::kick_job(job_id id, std::error_code& ec) {
+  run(proto::kick_job_command{id}, ec);
+}
 
-proto::job_stats client::stats_job(job_id id) { return run_or_throw(proto::stats_job_command{id}); }
+proto::job_stats client::stats_job(job_id id) {
+  return run_or_throw(proto::stats_job_command{id});
+}
 proto::job_stats client::stats_job(job_id id, std::error_code& ec) {
   return run(proto::stats_job_command{id}, ec);
 }
@@ -277,15 +309,23 @@ proto::tube_stats client::stats_tube(const tube_name& tube, std::error_code& ec)
   return run(proto::stats_tube_command{tube}, ec);
 }
 
-proto::server_stats client::stats() { return run_or_throw(proto::stats_command{}); }
-proto::server_stats client::stats(std::error_code& ec) { return run(proto::stats_command{}, ec); }
+proto::server_stats client::stats() {
+  return run_or_throw(proto::stats_command{});
+}
+proto::server_stats client::stats(std::error_code& ec) {
+  return run(proto::stats_command{}, ec);
+}
 
-std::vector<std::string> client::list_tubes() { return run_or_throw(proto::list_tubes_command{}); }
+std::vector<std::string> client::list_tubes() {
+  return run_or_throw(proto::list_tubes_command{});
+}
 std::vector<std::string> client::list_tubes(std::error_code& ec) {
   return run(proto::list_tubes_command{}, ec);
 }
 
-std::string client::list_tube_used() { return run_or_throw(proto::list_tube_used_command{}); }
+std::string client::list_tube_used() {
+  return run_or_throw(proto::list_tube_used_command{});
+}
 std::string client::list_tube_used(std::error_code& ec) {
   return run(proto::list_tube_used_command{}, ec);
 }
@@ -304,22 +344,38 @@ void client::pause_tube(const tube_name& tube, std::chrono::seconds delay, std::
   run(proto::pause_tube_command{tube, delay}, ec);
 }
 
-void client::quit() { run_or_throw(proto::quit_command{}); }
-void client::quit(std::error_code& ec) { run(proto::quit_command{}, ec); }
+void client::quit() {
+  run_or_throw(proto::quit_command{});
+}
+void client::quit(std::error_code& ec) {
+  run(proto::quit_command{}, ec);
+}
 
 // ---------------------------------------------------------------------------- job_handle
 
-void job_handle::remove() { owner_->remove(job_.id); }
+void job_handle::remove() {
+  owner_->remove(job_.id);
+}
 void job_handle::release(priority pri, std::chrono::seconds delay) {
   owner_->release(job_.id, pri, delay);
 }
-void job_handle::bury(priority pri) { owner_->bury(job_.id, pri); }
-void job_handle::touch() { owner_->touch(job_.id); }
-void job_handle::remove(std::error_code& ec) { owner_->remove(job_.id, ec); }
+void job_handle::bury(priority pri) {
+  owner_->bury(job_.id, pri);
+}
+void job_handle::touch() {
+  owner_->touch(job_.id);
+}
+void job_handle::remove(std::error_code& ec) {
+  owner_->remove(job_.id, ec);
+}
 void job_handle::release(priority pri, std::chrono::seconds delay, std::error_code& ec) {
   owner_->release(job_.id, pri, delay, ec);
 }
-void job_handle::bury(priority pri, std::error_code& ec) { owner_->bury(job_.id, pri, ec); }
-void job_handle::touch(std::error_code& ec) { owner_->touch(job_.id, ec); }
+void job_handle::bury(priority pri, std::error_code& ec) {
+  owner_->bury(job_.id, pri, ec);
+}
+void job_handle::touch(std::error_code& ec) {
+  owner_->touch(job_.id, ec);
+}
 
 }  // namespace beanpole

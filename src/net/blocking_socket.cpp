@@ -23,7 +23,9 @@ namespace {
 using std::chrono::milliseconds;
 using clock_type = coarse_clock;
 
-std::error_code last_error() { return {errno, std::system_category()}; }
+std::error_code last_error() {
+  return {errno, std::system_category()};
+}
 
 class netdb_category_impl final : public std::error_category {
  public:
@@ -96,8 +98,7 @@ void blocking_socket::close() noexcept {
 
 std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeout) {
   close();
-  const deadline until =
-      timeout.count() > 0 ? deadline{clock_type::now() + timeout} : std::nullopt;
+  const deadline until = timeout.count() > 0 ? deadline{clock_type::now() + timeout} : std::nullopt;
 
   if (ep.is_unix()) {
     sockaddr_un addr{};

@@ -19,7 +19,8 @@ class line_writer {
   line_writer& number(std::uint64_t n) {
     if (size_ > sizeof buf_ - 21) return *this;  // cannot happen: lines are at most 224 bytes
     buf_[size_] = ' ';
-    size_ = static_cast<std::size_t>(std::to_chars(buf_ + size_ + 1, buf_ + size_ + 21, n).ptr - buf_);
+    size_ =
+        static_cast<std::size_t>(std::to_chars(buf_ + size_ + 1, buf_ + size_ + 21, n).ptr - buf_);
     return *this;
   }
 
@@ -50,11 +51,16 @@ class line_writer {
 /// sent (`unexpected_reply`, which closes the connection).
 std::error_code general_error(reply_kind kind) {
   switch (kind) {
-    case reply_kind::out_of_memory: return errc::out_of_memory;
-    case reply_kind::internal_error: return errc::internal_error;
-    case reply_kind::bad_format: return errc::bad_format;
-    case reply_kind::unknown_command: return errc::unknown_command;
-    default: return errc::unexpected_reply;
+    case reply_kind::out_of_memory:
+      return errc::out_of_memory;
+    case reply_kind::internal_error:
+      return errc::internal_error;
+    case reply_kind::bad_format:
+      return errc::bad_format;
+    case reply_kind::unknown_command:
+      return errc::unknown_command;
+    default:
+      return errc::unexpected_reply;
   }
 }
 
@@ -65,7 +71,9 @@ void expect_word(const reply& r, reply_kind success, std::error_code& ec) {
 }
 
 /// A job from RESERVED or FOUND.
-job take_job(reply&& r) { return job{job_id{r.number}, std::move(r.body)}; }
+job take_job(reply&& r) {
+  return job{job_id{r.number}, std::move(r.body)};
+}
 
 /// peek*: FOUND is a job, NOT_FOUND is nothing.
 std::optional<job> interpret_peek(reply&& r, std::error_code& ec) {
@@ -140,7 +148,12 @@ std::error_code put_command::encode(std::string& out) const {
   std::uint32_t wire_ttr = 0;
   if (auto ec = to_wire_seconds(delay, wire_delay)) return ec;
   if (auto ec = to_wire_seconds(ttr, wire_ttr)) return ec;
-  line_writer("put").number(pri).number(wire_delay).number(wire_ttr).number(body.size()).finish(out);
+  line_writer("put")
+      .number(pri)
+      .number(wire_delay)
+      .number(wire_ttr)
+      .number(body.size())
+      .finish(out);
   out += body;
   out += "\r\n";
   return {};
@@ -148,7 +161,8 @@ std::error_code put_command::encode(std::string& out) const {
 
 job_id put_command::interpret(reply&& r, std::error_code& ec) const {
   switch (r.kind) {
-    case reply_kind::inserted: return job_id{r.number};
+    case reply_kind::inserted:
+      return job_id{r.number};
     case reply_kind::buried:
       // BURIED <id>: the job exists, buried because the server ran out of memory. Keep the id.
       if (!r.has_number) {
@@ -157,10 +171,18 @@ job_id put_command::interpret(reply&& r, std::error_code& ec) const {
       }
       ec = errc::buried;
       return job_id{r.number};
-    case reply_kind::expected_crlf: ec = errc::expected_crlf; return {};
-    case reply_kind::job_too_big: ec = errc::job_too_big; return {};
-    case reply_kind::draining: ec = errc::draining; return {};
-    default: ec = general_error(r.kind); return {};
+    case reply_kind::expected_crlf:
+      ec = errc::expected_crlf;
+      return {};
+    case reply_kind::job_too_big:
+      ec = errc::job_too_big;
+      return {};
+    case reply_kind::draining:
+      ec = errc::draining;
+      return {};
+    default:
+      ec = general_error(r.kind);
+      return {};
   }
 }
 
@@ -211,14 +233,20 @@ std::error_code reserve_job_command::encode(std::string& out) const {
 
 std::optional<job> reserve_job_command::interpret(reply&& r, std::error_code& ec) const {
   switch (r.kind) {
-    case reply_kind::not_found: return std::nullopt;
+    case reply_kind::not_found:
+      return std::nullopt;
     // Servers before 1.12 do not know reserve-job and, reading "reserve" as a prefix, answer
     // BAD_FORMAT. Say so plainly instead of a vague format error.
     case reply_kind::bad_format:
-    case reply_kind::unknown_command: ec = errc::reserve_job_unsupported; return std::nullopt;
+    case reply_kind::unknown_command:
+      ec = errc::reserve_job_unsupported;
+      return std::nullopt;
     // Unlike reserve, reserve-job never answers DEADLINE_SOON (beanstalkd chose not to).
-    case reply_kind::deadline_soon: ec = errc::unexpected_reply; return std::nullopt;
-    default: return interpret_reserved(std::move(r), ec);
+    case reply_kind::deadline_soon:
+      ec = errc::unexpected_reply;
+      return std::nullopt;
+    default:
+      return interpret_reserved(std::move(r), ec);
   }
 }
 
@@ -303,9 +331,12 @@ std::optional<job> peek_command::interpret(reply&& r, std::error_code& ec) const
 
 std::error_code peek_state_command::encode(std::string& out) const {
   switch (state) {
-    case job_state::ready: return encode_word(out, "peek-ready");
-    case job_state::delayed: return encode_word(out, "peek-delayed");
-    case job_state::buried: return encode_word(out, "peek-buried");
+    case job_state::ready:
+      return encode_word(out, "peek-ready");
+    case job_state::delayed:
+      return encode_word(out, "peek-delayed");
+    case job_state::buried:
+      return encode_word(out, "peek-buried");
   }
   return errc::value_out_of_range;
 }
@@ -324,8 +355,8 @@ std::error_code kick_command::encode(std::string& out) const {
 
 std::uint64_t kick_command::interpret(reply&& r, std::error_code& ec) const {
   if (r.kind == reply_kind::kicked && r.has_number) return r.number;
-  ec = r.kind == reply_kind::kicked ? make_error_code(errc::malformed_reply)
-                                    : general_error(r.kind);
+  ec =
+      r.kind == reply_kind::kicked ? make_error_code(errc::malformed_reply) : general_error(r.kind);
   return 0;
 }
 
@@ -359,7 +390,9 @@ tube_stats stats_tube_command::interpret(reply&& r, std::error_code& ec) const {
   return interpret_stats<tube_stats>(std::move(r), ec, &parse_tube_stats);
 }
 
-std::error_code stats_command::encode(std::string& out) const { return encode_word(out, "stats"); }
+std::error_code stats_command::encode(std::string& out) const {
+  return encode_word(out, "stats");
+}
 
 server_stats stats_command::interpret(reply&& r, std::error_code& ec) const {
   if (r.kind == reply_kind::not_found) {  // the server always exists: NOT_FOUND answers another
@@ -411,7 +444,9 @@ void pause_tube_command::interpret(reply&& r, std::error_code& ec) const {
   expect_word(r, reply_kind::paused, ec);
 }
 
-std::error_code quit_command::encode(std::string& out) const { return encode_word(out, "quit"); }
+std::error_code quit_command::encode(std::string& out) const {
+  return encode_word(out, "quit");
+}
 
 void quit_command::interpret(reply&& r, std::error_code& ec) const {
   ec = general_error(r.kind);  // quit has no reply: anything that arrives is unexpected

@@ -13,12 +13,12 @@ namespace {
 
 /// What may follow a reply word on its line.
 enum class args : std::uint8_t {
-  none,          ///< nothing
-  number,        ///< exactly one number
-  opt_number,    ///< nothing or one number (BURIED, KICKED)
-  tube,          ///< one tube name (USING)
-  id_and_body,   ///< <id> <bytes>, then a body (RESERVED, FOUND)
-  body,          ///< <bytes>, then a body (OK)
+  none,         ///< nothing
+  number,       ///< exactly one number
+  opt_number,   ///< nothing or one number (BURIED, KICKED)
+  tube,         ///< one tube name (USING)
+  id_and_body,  ///< <id> <bytes>, then a body (RESERVED, FOUND)
+  body,         ///< <bytes>, then a body (OK)
 };
 
 struct word_entry {
@@ -120,11 +120,15 @@ void reply_parser::reset() noexcept {
 
 std::size_t reply_parser::min_bytes_to_complete() const noexcept {
   switch (state_) {
-    case state::line: return line_size_ == 0 ? min_reply_size : 1;
-    case state::body: return body_left_ + 2;
-    case state::body_crlf: return 2 - crlf_seen_;
+    case state::line:
+      return line_size_ == 0 ? min_reply_size : 1;
+    case state::body:
+      return body_left_ + 2;
+    case state::body_crlf:
+      return 2 - crlf_seen_;
     case state::done:
-    case state::failed: return min_reply_size;
+    case state::failed:
+      return min_reply_size;
   }
   return 1;
 }

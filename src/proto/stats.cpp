@@ -265,9 +265,7 @@ template <class S>
 struct value_of {
   const S& s;
   decltype(stats_field::value) operator()(std::uint64_t S::*m) const { return s.*m; }
-  decltype(stats_field::value) operator()(std::uint32_t S::*m) const {
-    return std::uint64_t{s.*m};
-  }
+  decltype(stats_field::value) operator()(std::uint32_t S::*m) const { return std::uint64_t{s.*m}; }
   decltype(stats_field::value) operator()(double S::*m) const { return s.*m; }
   decltype(stats_field::value) operator()(bool S::*m) const { return s.*m; }
   decltype(stats_field::value) operator()(std::string S::*m) const {
@@ -288,9 +286,15 @@ std::vector<stats_field> list_fields(const S& s, const field<S> (&fields)[N]) {
 
 }  // namespace
 
-std::vector<stats_field> fields_of(const server_stats& s) { return list_fields(s, server_fields); }
-std::vector<stats_field> fields_of(const tube_stats& s) { return list_fields(s, tube_fields); }
-std::vector<stats_field> fields_of(const job_stats& s) { return list_fields(s, job_fields); }
+std::vector<stats_field> fields_of(const server_stats& s) {
+  return list_fields(s, server_fields);
+}
+std::vector<stats_field> fields_of(const tube_stats& s) {
+  return list_fields(s, tube_fields);
+}
+std::vector<stats_field> fields_of(const job_stats& s) {
+  return list_fields(s, job_fields);
+}
 
 std::error_code parse_server_stats(std::string_view body, server_stats& out) {
   return decode(body, server_fields, out);

@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "async_test_support.hpp"
 #include "beanpole/async_client.hpp"
 #include "server_test.hpp"
-#include "async_test_support.hpp"
 #include "test_helpers.hpp"
 
 namespace beanpole::testing {

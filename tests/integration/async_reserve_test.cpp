@@ -21,9 +21,9 @@
 #include <variant>
 #include <vector>
 
+#include "async_test_support.hpp"
 #include "beanpole/async_client.hpp"
 #include "server_test.hpp"
-#include "async_test_support.hpp"
 #include "test_helpers.hpp"
 
 namespace beanpole::testing {

@@ -44,7 +44,10 @@ TEST_F(async_styles, callbacks_put_reserve_delete) {
             ASSERT_FALSE(rec) << rec.message();
             got = std::move(j);
             ASSERT_TRUE(got);
-            c.async_remove(got->id, [&](std::error_code dec) { last = dec; c.close(); });
+            c.async_remove(got->id, [&](std::error_code dec) {
+              last = dec;
+              c.close();
+            });
           });
         });
       });
@@ -90,7 +93,8 @@ TEST_F(async_styles, coroutines) {
         co_await c.async_use(tube(), asio::use_awaitable);
         co_await c.async_watch(tube(), asio::use_awaitable);
         co_await c.async_ignore("default", asio::use_awaitable);
-        const job_id id = co_await c.async_put(std::string("\0\r\nbin", 6), {}, asio::use_awaitable);
+        const job_id id =
+            co_await c.async_put(std::string("\0\r\nbin", 6), {}, asio::use_awaitable);
         job j = co_await c.async_reserve(asio::use_awaitable);
         EXPECT_EQ(j.id, id);
         EXPECT_EQ(j.body, std::string("\0\r\nbin", 6));

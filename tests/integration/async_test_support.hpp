@@ -3,9 +3,10 @@
 // a server frozen for a scope.
 #pragma once
 
+#include <algorithm>
+#include <asio/any_io_executor.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "async_test_support.hpp"
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
-#include "async_test_support.hpp"
 #include "test_helpers.hpp"
 #include "worker_test_support.hpp"
 

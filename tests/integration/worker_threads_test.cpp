@@ -11,10 +11,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "async_test_support.hpp"
 #include "beanpole/async_client.hpp"
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
-#include "async_test_support.hpp"
 #include "test_helpers.hpp"
 #include "worker_test_support.hpp"
 

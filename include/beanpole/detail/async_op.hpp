@@ -90,14 +90,14 @@ class op_base {
   proto::command_traits traits;
   proto::server_wait wait;
   op_route route = op_route::main;
-  bool is_put = false;       ///< a lost reply means "outcome unknown", never "failed"
-  bool internal = false;     ///< sent by the client itself (state restore): no user handler
-  job_id job;                ///< for job actions: the job acted on
+  bool is_put = false;    ///< a lost reply means "outcome unknown", never "failed"
+  bool internal = false;  ///< sent by the client itself (state restore): no user handler
+  job_id job;             ///< for job actions: the job acted on
   std::chrono::steady_clock::time_point deadline{};  ///< reply deadline, set when written
   std::uint64_t serial = 0;  ///< unique per core: lets a cancellation find its op safely
   tube_effect effect = tube_effect::none;  ///< use / watch / ignore
   const tube_name* tube = nullptr;         ///< their tube (points into the node's command)
-  op_base* next = nullptr;   ///< intrusive queue link (owned by whichever queue holds the op)
+  op_base* next = nullptr;  ///< intrusive queue link (owned by whichever queue holds the op)
 
  protected:
   op_base() = default;

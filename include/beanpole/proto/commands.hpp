@@ -31,14 +31,14 @@ namespace beanpole::proto {
 /// How long the server may deliberately hold a reply back. A client's reply timeout never cuts
 /// that wait short: it is added to it, and a command with an unbounded wait has no reply timeout.
 struct server_wait {
-  bool unbounded = false;               ///< `reserve`: the server may wait forever.
-  std::chrono::seconds bounded{0};      ///< `reserve-with-timeout N`: N seconds.
+  bool unbounded = false;           ///< `reserve`: the server may wait forever.
+  std::chrono::seconds bounded{0};  ///< `reserve-with-timeout N`: N seconds.
 };
 
 /// Static facts a driver needs about a command.
 struct command_traits {
-  bool has_reply = true;       ///< False only for `quit`: the server closes instead of answering.
-  bool reserves_job = false;   ///< A success hands a job to this connection (reserve*).
+  bool has_reply = true;      ///< False only for `quit`: the server closes instead of answering.
+  bool reserves_job = false;  ///< A success hands a job to this connection (reserve*).
   bool acts_on_reserved = false;  ///< Acts on a job this connection may hold (delete, release...).
   bool changes_tube_state = false;  ///< use / watch / ignore: per-connection state.
 };

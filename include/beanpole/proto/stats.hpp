@@ -57,8 +57,8 @@ struct server_stats {
   std::uint64_t total_connections = 0;
   std::uint64_t pid = 0;
   std::string version;
-  double rusage_utime = 0;  ///< seconds
-  double rusage_stime = 0;  ///< seconds
+  double rusage_utime = 0;   ///< seconds
+  double rusage_stime = 0;   ///< seconds
   std::uint64_t uptime = 0;  ///< seconds
   std::uint64_t binlog_oldest_index = 0;
   std::uint64_t binlog_current_index = 0;
