@@ -36,12 +36,7 @@ std::size_t index_of(const std::string& body) {
 
 class async_pipeline : public server_test {
  protected:
-  static async_client_options options() {
-    async_client_options o;
-    o.connect_timeout = 2s;
-    o.reply_timeout = 5s;
-    return o;
-  }
+  static async_client_options options() { return test_client_options(5s); }
 
   /// Connects `c` and makes it use and watch only `tube()`. `c` must run on another thread.
   void setup(async_client& c) {

@@ -33,20 +33,10 @@ using namespace std::chrono_literals;
 
 class async_fixture : public server_test {
  protected:
-  static async_client_options options() {
-    async_client_options o;
-    o.connect_timeout = 2s;
-    o.reply_timeout = 5s;
-    return o;
-  }
+  static async_client_options options() { return test_client_options(5s); }
 
   /// Connects `c` and makes it use and watch only `t`. `c` must run on another thread.
-  static void setup(async_client& c, const tube_name& t) {
-    value_of(c.async_connect(asio::use_future));
-    value_of(c.async_use(t, asio::use_future));
-    value_of(c.async_watch(t, asio::use_future));
-    value_of(c.async_ignore("default", asio::use_future));
-  }
+  static void setup(async_client& c, const tube_name& t) { connect_to_tube(c, t); }
 
   /// How many connections wait in a reserve on `t` (asked on a connection of its own).
   std::uint64_t waiting_on(const tube_name& t) {

@@ -19,6 +19,10 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/use_future.hpp>
+
+#include "beanpole/async_client.hpp"
+
 #include "beanstalkd_server.hpp"
 #include "test_helpers.hpp"
 
@@ -120,6 +124,22 @@ class frozen_server {
 inline std::vector<std::string> sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return v;
+}
+
+/// Options for the async clients of tests: connect timeout 2 s, reply timeout `reply`.
+inline async_client_options test_client_options(std::chrono::milliseconds reply = 5s) {
+  async_client_options o;
+  o.connect_timeout = 2s;
+  o.reply_timeout = reply;
+  return o;
+}
+
+/// Connects `c` and makes it use and watch only `t`. `c` must run on another thread.
+inline void connect_to_tube(async_client& c, const tube_name& t) {
+  value_of(c.async_connect(asio::use_future));
+  value_of(c.async_use(t, asio::use_future));
+  value_of(c.async_watch(t, asio::use_future));
+  value_of(c.async_ignore("default", asio::use_future));
 }
 
 }  // namespace beanpole::testing

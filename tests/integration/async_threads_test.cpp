@@ -54,18 +54,8 @@ class thread_group {
 
 class async_threads : public server_test {
  protected:
-  static async_client_options options() {
-    async_client_options o;
-    o.connect_timeout = 2s;
-    o.reply_timeout = 10s;
-    return o;
-  }
-  static void setup(async_client& c, const tube_name& t) {
-    value_of(c.async_connect(asio::use_future));
-    value_of(c.async_use(t, asio::use_future));
-    value_of(c.async_watch(t, asio::use_future));
-    value_of(c.async_ignore("default", asio::use_future));
-  }
+  static async_client_options options() { return test_client_options(10s); }
+  static void setup(async_client& c, const tube_name& t) { connect_to_tube(c, t); }
 };
 
 constexpr std::size_t producers = 4;
