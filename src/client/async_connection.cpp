@@ -284,10 +284,8 @@ void async_connection::close(std::error_code reason) {
   connect_timer_.cancel();
   reply_timer_.cancel();
   parser_.reset();
-  std::string unwritten_bytes = std::move(out_);
   out_.clear();
-  listener_.on_closed(*this, reason, std::move(awaiting_), std::move(unwritten_),
-                      std::move(unwritten_bytes));
+  listener_.on_closed(*this, reason, std::move(awaiting_), std::move(unwritten_));
 }
 
 }  // namespace beanpole::detail

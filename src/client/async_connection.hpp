@@ -27,11 +27,10 @@ class connection_listener {
   /// A reply for `op`, the oldest command awaiting one. The listener completes `op`.
   virtual void on_reply(async_connection& conn, op_base* op, proto::reply& reply) = 0;
   /// The connection failed (`ec`) or was closed. `written` holds the commands that were written
-  /// (or being written) and got no reply; `unwritten` the commands never handed to the socket,
-  /// with their request bytes in `unwritten_bytes` (safe to send elsewhere). The listener
-  /// completes or requeues them.
+  /// (or being written) and got no reply; `unwritten` the commands never handed to the socket.
+  /// The listener completes them.
   virtual void on_closed(async_connection& conn, std::error_code ec, op_queue written,
-                         op_queue unwritten, std::string unwritten_bytes) = 0;
+                         op_queue unwritten) = 0;
   /// A write finished and the connection can take more.
   virtual void on_writable(async_connection& conn) = 0;
   /// A batch of bytes read from the socket has been handled (every reply in it reported).

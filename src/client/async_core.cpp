@@ -266,7 +266,7 @@ class async_core final : public connection_listener,
   void on_read_done(async_connection&) override { end_read_batch(); }
 
   void on_closed(async_connection& conn, std::error_code reason, op_queue written,
-                 op_queue unwritten, std::string /*unwritten_bytes*/) override {
+                 op_queue unwritten) override {
     // A read batch cut short by a protocol violation still settles what its replies did.
     if (in_read_batch_) end_read_batch();
     const bool is_main = &conn == main_.get();
