@@ -20,6 +20,9 @@ using generic_endpoint = asio::generic::stream_protocol::endpoint;
 
 constexpr std::size_t read_chunk = 64 * 1024;
 
+/// The largest write buffer kept for reuse once written.
+constexpr std::size_t max_kept_buffer = 256 * 1024;
+
 /// Commands in flight from which a reader waits for a batch of replies (see set_read_batch).
 constexpr std::size_t deep_pipeline = 1024;
 
@@ -149,6 +152,7 @@ void async_connection::send(std::string& bytes, op_queue& ops) {
     out_ += bytes;
   }
   bytes.clear();
+  if (bytes.capacity() > max_kept_buffer) std::string().swap(bytes);
   unwritten_.splice_back(ops);
   if (open_ && !writing_) start_write();
 }
@@ -168,6 +172,12 @@ void async_connection::start_write() {
   asio::async_write(socket_, asio::buffer(writing_buf_),
                     [self](std::error_code ec, std::size_t /*n*/) {
                       self->writing_ = false;
+                      self->writing_buf_.clear();
+                      // Kept for the next write unless large bodies grew it: a burst of 1 MiB
+                      // puts must not leave megabytes behind in every buffer it passed through.
+                      if (self->writing_buf_.capacity() > max_kept_buffer) {
+                        std::string().swap(self->writing_buf_);
+                      }
                       if (!self->open_) return;
                       if (ec) {
                         self->close(ec);
