@@ -90,7 +90,9 @@ void append_watch_diff(std::string& bytes, op_queue& ops, const std::vector<tube
   }
 }
 
-/// Whether the calling thread runs the client's executor, where blocking would deadlock.
+/// Whether the calling thread runs the client's executor, where blocking would deadlock. Not
+/// `runs_here` (detail/async_op.hpp), which asks whether a handler may run inline: for a strand
+/// that means "inside the strand", while here any thread of the strand's context would stall it.
 bool on_executor_thread(const asio::any_io_executor& ex) {
   using io_ex = asio::io_context::executor_type;
   using pool_ex = asio::thread_pool::executor_type;
