@@ -42,6 +42,8 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBEANPOLE_BUIL
   -DBEANPOLE_BUILD_CLI=OFF -DBEANPOLE_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$BUILD" --target beanpole-bench beanpole-codec-bench >/dev/null
 BENCH=$BUILD/beanpole-bench
+# Taken before this script writes chart.png and RESULTS.md, which would make the tree "dirty".
+VERSION="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 WORK=${BENCH_WORK:-/tmp/bsbench}
 OUT=$WORK/beanpole-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
@@ -168,7 +170,7 @@ R=$ROOT/bench/RESULTS.md
   echo
   echo '```'
   cat "$OUT/harness/versions.txt"
-  echo "beanpole: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown), g++ $(g++ -dumpfullversion), Release"
+  echo "beanpole: $VERSION, g++ $(g++ -dumpfullversion), Release"
   echo '```'
   echo
   echo "![ops/s per client and mode](chart.png)"
