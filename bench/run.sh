@@ -205,6 +205,9 @@ R=$ROOT/bench/RESULTS.md
     echo
     echo "## Scale curve: coroutine tasks on one client (async_client, default in-flight cap)"
     echo
+    echo "Producers (\`put\`: each task puts and awaits the reply) and then workers (\`rd\`: each task reserves"
+    echo "with timeout 0 and deletes), $(N 50000) ops per step; latency is per put, or per reserve+delete pair."
+    echo
     echo "| tasks | mode | ops/s | p50 us | p99 us | RSS MB |"
     echo "|---:|---|---:|---:|---:|---:|"
     awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$SCALE_TSV"
