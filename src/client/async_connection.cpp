@@ -21,7 +21,7 @@ using generic_endpoint = asio::generic::stream_protocol::endpoint;
 constexpr std::size_t read_chunk = 64 * 1024;
 
 /// The largest write buffer kept for reuse once written.
-constexpr std::size_t max_kept_buffer = 256 * 1024;
+constexpr std::size_t max_kept_buffer = 4 * 1024 * 1024;
 
 /// Commands in flight from which a reader waits for a batch of replies (see set_read_batch).
 constexpr std::size_t deep_pipeline = 1024;
