@@ -146,7 +146,10 @@ CODEC=$("$BUILD/beanpole-codec-bench" --benchmark_min_time=0.2 2>/dev/null | sed
 
 # ----------------------------------------------------------------------------------- chart
 log "chart"
-awk 'NR > 1 && NF >= 11 && $5 ~ /^[0-9]+$/ { print $1 "-" $2, $5 }' "$TABLE" >"$OUT/chart.dat"
+# colour (as 0xRRGGBB in decimal): beanpole's rows orange, the raw-socket driver grey, others blue
+awk 'NR > 1 && NF >= 11 && $5 ~ /^[0-9]+$/ {
+       c = $1 ~ /^beanpole/ ? 15234862 : ($1 ~ /^c-raw/ ? 9079434 : 3832789)
+       print $1 "-" $2, $5, c }' "$TABLE" >"$OUT/chart.dat"
 gnuplot <<EOF
 set terminal pngcairo size 1200,700 noenhanced font ",10"
 set output "$ROOT/bench/chart.png"
@@ -156,8 +159,10 @@ set boxwidth 0.7
 set xtics rotate by -50
 set ylabel "ops/s"
 set grid ytics
+set rmargin 10
+set bmargin 12
 unset key
-plot "$OUT/chart.dat" using 0:2:xtic(1) with boxes lc rgb "#3a7bd5"
+plot "$OUT/chart.dat" using 0:2:3:xtic(1) with boxes lc rgb variable
 EOF
 
 # ------------------------------------------------------------------------------ RESULTS.md
