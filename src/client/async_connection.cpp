@@ -23,6 +23,13 @@ constexpr std::size_t read_chunk = 64 * 1024;
 /// The largest write buffer kept for reuse once written.
 constexpr std::size_t max_kept_buffer = 4 * 1024 * 1024;
 
+/// Empties a written buffer for reuse, keeping its capacity unless large bodies grew it: a burst
+/// of 1 MiB puts must not leave megabytes behind in every buffer it passed through.
+void recycle(std::string& buffer) {
+  buffer.clear();
+  if (buffer.capacity() > max_kept_buffer) std::string().swap(buffer);
+}
+
 /// Commands in flight from which a reader waits for a batch of replies (see set_read_batch).
 constexpr std::size_t deep_pipeline = 1024;
 
@@ -151,8 +158,7 @@ void async_connection::send(std::string& bytes, op_queue& ops) {
   } else {
     out_ += bytes;
   }
-  bytes.clear();
-  if (bytes.capacity() > max_kept_buffer) std::string().swap(bytes);
+  recycle(bytes);
   unwritten_.splice_back(ops);
   if (open_ && !writing_) start_write();
 }
@@ -160,8 +166,7 @@ void async_connection::send(std::string& bytes, op_queue& ops) {
 void async_connection::start_write() {
   if (out_.empty()) return;
   writing_ = true;
-  writing_buf_.clear();
-  writing_buf_.swap(out_);
+  writing_buf_.swap(out_);  // writing_buf_ is empty: recycled when the last write completed
   const auto now = clock::now();
   for (op_base* op = unwritten_.front(); op != nullptr; op = op->next) {
     op->deadline = deadline_for(*op, options_, now);
@@ -172,12 +177,7 @@ void async_connection::start_write() {
   asio::async_write(socket_, asio::buffer(writing_buf_),
                     [self](std::error_code ec, std::size_t /*n*/) {
                       self->writing_ = false;
-                      self->writing_buf_.clear();
-                      // Kept for the next write unless large bodies grew it: a burst of 1 MiB
-                      // puts must not leave megabytes behind in every buffer it passed through.
-                      if (self->writing_buf_.capacity() > max_kept_buffer) {
-                        std::string().swap(self->writing_buf_);
-                      }
+                      recycle(self->writing_buf_);
                       if (!self->open_) return;
                       if (ec) {
                         self->close(ec);
