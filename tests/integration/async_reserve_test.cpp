@@ -397,10 +397,7 @@ TEST_F(async_cancel, awaitable_or_with_a_timer) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        co_await c.async_connect(asio::use_awaitable);
-        co_await c.async_use(tube(), asio::use_awaitable);
-        co_await c.async_watch(tube(), asio::use_awaitable);
-        co_await c.async_ignore("default", asio::use_awaitable);
+        co_await co_connect_to_tube(c, tube());
         asio::steady_timer timer(co_await asio::this_coro::executor);
 
         // Nothing to reserve: the timer wins, the reserve is cancelled.

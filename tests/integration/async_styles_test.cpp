@@ -6,6 +6,7 @@
 #include <asio/use_future.hpp>
 #include <thread>
 
+#include "async_test_support.hpp"
 #include "beanpole/async_client.hpp"
 #include "server_test.hpp"
 
@@ -89,10 +90,7 @@ TEST_F(async_styles, coroutines) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        co_await c.async_connect(asio::use_awaitable);
-        co_await c.async_use(tube(), asio::use_awaitable);
-        co_await c.async_watch(tube(), asio::use_awaitable);
-        co_await c.async_ignore("default", asio::use_awaitable);
+        co_await co_connect_to_tube(c, tube());
         const job_id id =
             co_await c.async_put(std::string("\0\r\nbin", 6), {}, asio::use_awaitable);
         job j = co_await c.async_reserve(asio::use_awaitable);

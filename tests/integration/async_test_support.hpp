@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/awaitable.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 
 #include "beanpole/async_client.hpp"
@@ -140,6 +142,14 @@ inline void connect_to_tube(async_client& c, const tube_name& t) {
   value_of(c.async_use(t, asio::use_future));
   value_of(c.async_watch(t, asio::use_future));
   value_of(c.async_ignore("default", asio::use_future));
+}
+
+/// The same from a coroutine on `c`'s own executor.
+inline asio::awaitable<void> co_connect_to_tube(async_client& c, const tube_name& t) {
+  co_await c.async_connect(asio::use_awaitable);
+  co_await c.async_use(t, asio::use_awaitable);
+  co_await c.async_watch(t, asio::use_awaitable);
+  co_await c.async_ignore("default", asio::use_awaitable);
 }
 
 }  // namespace beanpole::testing

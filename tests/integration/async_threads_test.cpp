@@ -52,6 +52,32 @@ class thread_group {
   std::atomic<std::size_t> finished_{0};
 };
 
+/// What the puts of several producer threads completed with.
+struct put_outcomes {
+  std::mutex mu;
+  std::vector<std::error_code> errors;  ///< under `mu`
+  std::atomic<std::size_t> done{0};
+};
+
+/// Spawns `threads` producers on `group`, each issuing `each` puts through `c` (back-pressure may
+/// block them) and recording every completion in `out`.
+void spawn_producers(thread_group& group, async_client& c, std::size_t threads, std::size_t each,
+                     put_outcomes& out) {
+  for (std::size_t t = 0; t < threads; ++t) {
+    group.spawn([&c, &out, each] {
+      for (std::size_t i = 0; i < each; ++i) {
+        c.async_put("blocked", {}, [&out](std::error_code e, job_id) {
+          {
+            std::lock_guard lock(out.mu);
+            out.errors.push_back(e);
+          }
+          ++out.done;
+        });
+      }
+    });
+  }
+}
+
 class async_threads : public server_test {
  protected:
   static async_client_options options() { return test_client_options(10s); }
@@ -250,9 +276,7 @@ TEST_F(async_threads, close_while_producers_are_blocked_completes_everything) {
   constexpr std::size_t each = 50;
   for (int round = 0; round < 10; ++round) {
     SCOPED_TRACE(round);
-    std::mutex mu;
-    std::vector<std::error_code> errors;
-    std::atomic<std::size_t> done{0};
+    put_outcomes outcomes;
     io_threads runner(2);
     auto o = options();
     o.max_in_flight = 4;
@@ -262,31 +286,19 @@ TEST_F(async_threads, close_while_producers_are_blocked_completes_everything) {
     {
       frozen_server frozen(server());
       thread_group group;
-      for (std::size_t t = 0; t < threads; ++t) {
-        group.spawn([&] {
-          for (std::size_t i = 0; i < each; ++i) {
-            c.async_put("blocked", {}, [&](std::error_code e, job_id) {
-              {
-                std::lock_guard lock(mu);
-                errors.push_back(e);
-              }
-              ++done;
-            });
-          }
-        });
-      }
+      spawn_producers(group, c, threads, each, outcomes);
       std::this_thread::sleep_for(100ms);
       EXPECT_EQ(c.in_flight(), 4u);
       c.close();
       EXPECT_TRUE(group.finish_within(3s)) << "producers still blocked after close()";
       group.join();
-      EXPECT_TRUE(eventually([&] { return done.load() == threads * each; }, 3s))
-          << done.load() << " of " << threads * each
+      EXPECT_TRUE(eventually([&] { return outcomes.done.load() == threads * each; }, 3s))
+          << outcomes.done.load() << " of " << threads * each
           << " operations completed after close(); the others never will";
       frozen.thaw();
     }
-    std::lock_guard lock(mu);
-    for (const auto& e : errors) {
+    std::lock_guard lock(outcomes.mu);
+    for (const auto& e : outcomes.errors) {
       EXPECT_TRUE(e == asio::error::operation_aborted || e == errc::outcome_unknown ||
                   e == errc::not_connected)
           << e.message();
@@ -303,9 +315,7 @@ TEST_F(async_threads, connection_lost_while_producers_are_blocked_completes_ever
   constexpr std::size_t each = 20;
   for (int round = 0; round < 10; ++round) {
     SCOPED_TRACE(round);
-    std::mutex mu;
-    std::vector<std::error_code> errors;
-    std::atomic<std::size_t> done{0};
+    put_outcomes outcomes;
     io_threads runner(2);
     auto o = options();
     o.max_in_flight = 4;
@@ -316,31 +326,19 @@ TEST_F(async_threads, connection_lost_while_producers_are_blocked_completes_ever
     {
       frozen_server frozen(server());
       thread_group group;
-      for (std::size_t t = 0; t < threads; ++t) {
-        group.spawn([&] {
-          for (std::size_t i = 0; i < each; ++i) {
-            c.async_put("blocked", {}, [&](std::error_code e, job_id) {
-              {
-                std::lock_guard lock(mu);
-                errors.push_back(e);
-              }
-              ++done;
-            });
-          }
-        });
-      }
+      spawn_producers(group, c, threads, each, outcomes);
       // The reply timeout drops the connection; the producers wake and finish.
       EXPECT_TRUE(group.finish_within(3s))
           << "producers still blocked after the connection dropped";
       if (!group.finish_within(0ms)) c.close();
       group.join();
-      EXPECT_TRUE(eventually([&] { return done.load() == threads * each; }, 2s))
-          << done.load() << " of " << threads * each
+      EXPECT_TRUE(eventually([&] { return outcomes.done.load() == threads * each; }, 2s))
+          << outcomes.done.load() << " of " << threads * each
           << " operations completed after the connection dropped; the others never will";
       frozen.thaw();
     }
-    std::lock_guard lock(mu);
-    for (const auto& e : errors) {
+    std::lock_guard lock(outcomes.mu);
+    for (const auto& e : outcomes.errors) {
       EXPECT_TRUE(e == errc::outcome_unknown || e == errc::connection_lost ||
                   e == errc::not_connected)
           << e.message();

@@ -26,17 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Waits for a run's future; fails the test if it does not end within `limit` or ends in error.
-::testing::AssertionResult run_ends(std::future<std::error_code>& f,
-                                    std::chrono::milliseconds limit) {
-  if (f.wait_for(limit) != std::future_status::ready) {
-    return ::testing::AssertionFailure() << "the run did not end within " << limit.count() << " ms";
-  }
-  if (const auto ec = f.get())
-    return ::testing::AssertionFailure() << "the run failed: " << ec.message();
-  return ::testing::AssertionSuccess();
-}
-
 /// GET `target` from 127.0.0.1:`port` with a plain blocking socket; returns the whole response.
 std::string http_get(std::uint16_t port, const std::string& target) {
   asio::io_context io;

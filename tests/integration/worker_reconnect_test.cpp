@@ -22,12 +22,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// How a run ended: "" (success), "timeout" or the error's message.
-std::string run_result(std::future<std::error_code>& f, std::chrono::milliseconds limit) {
-  if (f.wait_for(limit) != std::future_status::ready) return "timeout";
-  const auto ec = f.get();
-  return ec ? ec.message() : std::string();
-}
+/// A handler that counts its calls and holds its job until `proceed`, then records whether the
+/// worker had lost the job meanwhile.
+struct held_handler {
+  std::atomic<int> calls{0};
+  std::atomic<bool> proceed{false};
+  std::atomic<bool> saw_lost{false};
+
+  void install(worker& w, const tube_name& tube) {
+    w.handle(tube, [this](job_context& ctx) {
+      ++calls;
+      eventually([this] { return proceed.load(); }, 15s);
+      saw_lost = ctx.lost();
+    });
+  }
+};
 
 class worker_reconnect : public server_test {
  public:
@@ -71,29 +80,23 @@ TEST_F(worker_reconnect, lost_job_reserved_again_is_adopted_not_run_twice) {
   auto o = options(events);
   o.concurrency = 2;
   worker w(io.executor(), server().endpoint(), o);
-  std::atomic<int> calls{0};
-  std::atomic<bool> proceed{false};
-  std::atomic<bool> saw_lost{false};
-  w.handle(tube(), [&](job_context& ctx) {
-    ++calls;
-    eventually([&] { return proceed.load(); }, 15s);
-    saw_lost = ctx.lost();
-  });
+  held_handler h;
+  h.install(w, tube());
   auto run = start_run(w);
-  ASSERT_TRUE(eventually([&] { return calls.load() == 1; }, 3s));
+  ASSERT_TRUE(eventually([&] { return h.calls.load() == 1; }, 3s));
 
   server().kill();
   server().restart();
   ASSERT_TRUE(eventually([&] { return count(events, worker_event::kind::adopted) == 1; }, 8s))
       << "the job did not come back to the idle slot";
   std::this_thread::sleep_for(1500ms);  // a touch or two through the new reservation
-  proceed = true;
+  h.proceed = true;
   ASSERT_TRUE(eventually([&] { return w.metrics().total().deleted == 1; }, 5s));
   w.stop();
   EXPECT_EQ(run_result(run, 5s), "");
 
-  EXPECT_EQ(calls.load(), 1);
-  EXPECT_FALSE(saw_lost.load()) << "adopted: the handler holds the job again";
+  EXPECT_EQ(h.calls.load(), 1);
+  EXPECT_FALSE(h.saw_lost.load()) << "adopted: the handler holds the job again";
   EXPECT_GE(count(events, worker_event::kind::lost), 1);
   const auto m = w.metrics().total();
   EXPECT_EQ(m.deleted, 1u);
@@ -113,28 +116,22 @@ TEST_F(worker_reconnect, lost_job_is_deleted_when_its_handler_succeeds) {
   io_threads io;
   std::vector<worker_event> events;
   worker w(io.executor(), server().endpoint(), options(events));
-  std::atomic<int> calls{0};
-  std::atomic<bool> proceed{false};
-  std::atomic<bool> saw_lost{false};
-  w.handle(tube(), [&](job_context& ctx) {
-    ++calls;
-    eventually([&] { return proceed.load(); }, 15s);
-    saw_lost = ctx.lost();
-  });
+  held_handler h;
+  h.install(w, tube());
   auto run = start_run(w);
-  ASSERT_TRUE(eventually([&] { return calls.load() == 1; }, 3s));
+  ASSERT_TRUE(eventually([&] { return h.calls.load() == 1; }, 3s));
 
   server().kill();
   server().restart();
   ASSERT_TRUE(eventually([&] { return count(events, worker_event::kind::lost) >= 1; }, 5s));
   std::this_thread::sleep_for(1200ms);
-  proceed = true;
+  h.proceed = true;
   ASSERT_TRUE(eventually([&] { return w.metrics().total().deleted == 1; }, 5s));
   w.stop();
   EXPECT_EQ(run_result(run, 5s), "");
 
-  EXPECT_EQ(calls.load(), 1);
-  EXPECT_TRUE(saw_lost.load());
+  EXPECT_EQ(h.calls.load(), 1);
+  EXPECT_TRUE(h.saw_lost.load());
   const auto m = w.metrics().total();
   EXPECT_EQ(m.succeeded, 1u);
   EXPECT_EQ(m.deleted, 1u);

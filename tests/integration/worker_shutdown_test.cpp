@@ -24,13 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// How a run ended: "" (success), "timeout" or the error's message.
-std::string run_result(std::future<std::error_code>& f, std::chrono::milliseconds limit) {
-  if (f.wait_for(limit) != std::future_status::ready) return "timeout";
-  const auto ec = f.get();
-  return ec ? ec.message() : std::string();
-}
-
 /// The job is back in the queue: ready, reserved `reserves` times, not held by anyone.
 ::testing::AssertionResult ready_again(client& c, job_id id, std::uint64_t reserves) {
   std::error_code ec;

@@ -1,9 +1,12 @@
 // Helpers shared by the worker's integration tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <future>
 #include <memory>
+#include <string>
 #include <system_error>
 
 #include "beanpole/worker.hpp"
@@ -27,6 +30,25 @@ inline std::future<std::error_code> start_run(worker& w) {
   auto f = done->get_future();
   w.async_run([done](std::error_code ec) { done->set_value(ec); });
   return f;
+}
+
+/// How a run ended: "" (success), "timeout" or the error's message.
+inline std::string run_result(std::future<std::error_code>& f, std::chrono::milliseconds limit) {
+  if (f.wait_for(limit) != std::future_status::ready) return "timeout";
+  const auto ec = f.get();
+  return ec ? ec.message() : std::string();
+}
+
+/// Waits for a run's future; fails the test if it does not end within `limit` or ends in error.
+inline ::testing::AssertionResult run_ends(std::future<std::error_code>& f,
+                                           std::chrono::milliseconds limit) {
+  if (f.wait_for(limit) != std::future_status::ready) {
+    return ::testing::AssertionFailure() << "the run did not end within " << limit.count() << " ms";
+  }
+  if (const auto ec = f.get()) {
+    return ::testing::AssertionFailure() << "the run failed: " << ec.message();
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace beanpole::testing

@@ -23,13 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// How a run ended: "" (success), "timeout" or the error's message.
-std::string run_result(std::future<std::error_code>& f, std::chrono::milliseconds limit) {
-  if (f.wait_for(limit) != std::future_status::ready) return "timeout";
-  const auto ec = f.get();
-  return ec ? ec.message() : std::string();
-}
-
 /// Puts `n` jobs (body = index) into `tube` through a pipelined async client; returns their ids.
 std::vector<job_id> put_jobs(const endpoint& ep, const tube_name& tube, std::size_t n) {
   asio::io_context io;

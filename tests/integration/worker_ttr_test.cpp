@@ -27,17 +27,6 @@ put_options with_ttr(std::chrono::seconds ttr) {
   return p;
 }
 
-/// Waits for a run's future; fails the test if it does not end within `limit` or ends in error.
-::testing::AssertionResult run_ends(std::future<std::error_code>& f,
-                                    std::chrono::milliseconds limit) {
-  if (f.wait_for(limit) != std::future_status::ready) {
-    return ::testing::AssertionFailure() << "the run did not end within " << limit.count() << " ms";
-  }
-  if (const auto ec = f.get())
-    return ::testing::AssertionFailure() << "the run failed: " << ec.message();
-  return ::testing::AssertionSuccess();
-}
-
 class worker_ttr : public server_test {
  protected:
   std::chrono::seconds time_limit() const override { return std::chrono::seconds{20}; }
