@@ -635,36 +635,27 @@ void worker_impl::on_action_done(const std::shared_ptr<job_entry>& e, const acti
       ev.what = worker_event::kind::buried;
       ev.error = ec;
     } else {
-      metrics_.update(tube, [&](tube_metrics& m) {
-        switch (a.counter) {
-          case action::counts::deleted:
-            ++m.deleted;
-            break;
-          case action::counts::retried:
-            ++m.retried;
-            break;
-          case action::counts::buried:
-            ++m.buried;
-            break;
-          case action::counts::released:
-            ++m.released;
-            break;
-        }
-      });
+      // What the action counts as: one metric and the event that reports it.
+      std::uint64_t tube_metrics::*counter = &tube_metrics::deleted;
       switch (a.counter) {
         case action::counts::deleted:
+          counter = &tube_metrics::deleted;
           ev.what = worker_event::kind::deleted;
           break;
         case action::counts::retried:
+          counter = &tube_metrics::retried;
           ev.what = worker_event::kind::retried;
           break;
         case action::counts::buried:
+          counter = &tube_metrics::buried;
           ev.what = worker_event::kind::buried;
           break;
         case action::counts::released:
+          counter = &tube_metrics::released;
           ev.what = worker_event::kind::released;
           break;
       }
+      metrics_.update(tube, [counter](tube_metrics& m) { ++(m.*counter); });
       ev.delay = a.delay;
       ev.message = a.reason;
     }
