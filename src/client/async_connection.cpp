@@ -18,10 +18,10 @@ namespace {
 using clock = std::chrono::steady_clock;
 using generic_endpoint = asio::generic::stream_protocol::endpoint;
 
-constexpr std::size_t read_chunk = 64 * 1024;
+constexpr std::size_t read_chunk = std::size_t{64} * 1024;
 
 /// The largest write buffer kept for reuse once written.
-constexpr std::size_t max_kept_buffer = 4 * 1024 * 1024;
+constexpr std::size_t max_kept_buffer = std::size_t{4} * 1024 * 1024;
 
 /// Empties a written buffer for reuse, keeping its capacity unless large bodies grew it: a burst
 /// of 1 MiB puts must not leave megabytes behind in every buffer it passed through.
@@ -105,9 +105,9 @@ void async_connection::start_connect(const endpoint& ep,
       });
 }
 
-void async_connection::try_connect(std::shared_ptr<std::vector<generic_endpoint>> eps,
-                                   std::size_t index, std::error_code last,
-                                   std::shared_ptr<std::function<void(std::error_code)>> done) {
+void async_connection::try_connect(
+    const std::shared_ptr<std::vector<generic_endpoint>>& eps, std::size_t index,
+    std::error_code last, const std::shared_ptr<std::function<void(std::error_code)>>& done) {
   if (!*done) return;  // timed out
   if (closed_) {
     connect_timer_.cancel();

@@ -72,9 +72,10 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   bool is_reserve_lane = false;                 ///< serves waiting reserves
 
  private:
-  void try_connect(std::shared_ptr<std::vector<asio::generic::stream_protocol::endpoint>> eps,
-                   std::size_t index, std::error_code last,
-                   std::shared_ptr<std::function<void(std::error_code)>> done);
+  void try_connect(
+      const std::shared_ptr<std::vector<asio::generic::stream_protocol::endpoint>>& eps,
+      std::size_t index, std::error_code last,
+      const std::shared_ptr<std::function<void(std::error_code)>>& done);
   void start_write();
   void start_read();
   void on_read(std::error_code ec, std::size_t n);

@@ -765,7 +765,7 @@ class async_core final : public connection_listener,
     complete_connect_waiters(aborted);
   }
 
-  void emit(const client_event& e) {
+  void emit(const client_event& e) const {
     if (options_.on_event) options_.on_event(e);
   }
 
@@ -812,9 +812,9 @@ class async_core final : public connection_listener,
   std::minstd_rand rng_;
 };
 
-std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, const endpoint& ep,
-                                            const async_client_options& options) {
-  return std::make_shared<async_core>(ex, ep, options);
+std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, endpoint ep,
+                                            async_client_options options) {
+  return std::make_shared<async_core>(ex, std::move(ep), std::move(options));
 }
 
 void submit(async_core& core, op_base* op) {
@@ -835,7 +835,8 @@ std::size_t in_flight(async_core& core) {
 namespace beanpole {
 
 async_client::async_client(executor_type ex, endpoint ep, async_client_options options)
-    : executor_(std::move(ex)), core_(detail::make_async_core(executor_, ep, options)) {}
+    : executor_(std::move(ex)),
+      core_(detail::make_async_core(executor_, std::move(ep), std::move(options))) {}
 
 async_client::~async_client() {
   detail::shutdown(*core_);

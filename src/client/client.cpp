@@ -78,7 +78,7 @@ struct client::impl {
   detail::blocking_socket socket;
   proto::reply_parser parser;
   std::string out;  // the request being written, reused between commands
-  std::vector<char> in = std::vector<char>(64 * 1024);
+  std::vector<char> in = std::vector<char>(std::size_t{64} * 1024);
   std::size_t in_begin = 0;  // unparsed bytes are in[in_begin, in_end)
   std::size_t in_end = 0;
 };

@@ -154,8 +154,8 @@ std::optional<milliseconds> time_left(const deadline& until) {
   return left.count() > 0 ? left : milliseconds{0};
 }
 
-std::error_code blocking_socket::set_timeout(int option, milliseconds wanted,
-                                             milliseconds& cached) {
+std::error_code blocking_socket::set_timeout(int option, milliseconds wanted) {
+  milliseconds& cached = option == SO_RCVTIMEO ? recv_timeout_ : send_timeout_;
   if (wanted == cached) return {};
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(wanted.count() / 1000);
@@ -172,7 +172,7 @@ std::error_code blocking_socket::write_all(std::string_view data, milliseconds t
   const deadline until = timeout.count() > 0 ? deadline{start + timeout} : std::nullopt;
   milliseconds budget = timeout;
   while (!data.empty()) {
-    if (auto ec = set_timeout(SO_SNDTIMEO, budget, send_timeout_)) return ec;
+    if (auto ec = set_timeout(SO_SNDTIMEO, budget)) return ec;
     const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
@@ -191,7 +191,7 @@ std::error_code blocking_socket::write_all(std::string_view data, milliseconds t
 std::error_code blocking_socket::read_some(char* buf, std::size_t size, milliseconds timeout,
                                            std::size_t& got) {
   if (fd_ < 0) return errc::not_connected;
-  if (auto ec = set_timeout(SO_RCVTIMEO, timeout, recv_timeout_)) return ec;
+  if (auto ec = set_timeout(SO_RCVTIMEO, timeout)) return ec;
   for (;;) {
     const ssize_t n = ::recv(fd_, buf, size, 0);
     if (n > 0) {

@@ -74,10 +74,9 @@ class blocking_socket {
   void close() noexcept;
 
  private:
-  /// Arms SO_RCVTIMEO / SO_SNDTIMEO, unless `cached` says it is armed so already: a command
-  /// with the usual timeout costs no setsockopt and no clock read.
-  std::error_code set_timeout(int option, std::chrono::milliseconds wanted,
-                              std::chrono::milliseconds& cached);
+  /// Arms SO_RCVTIMEO or SO_SNDTIMEO, unless it is armed so already: a command with the usual
+  /// timeout costs no setsockopt and no clock read.
+  std::error_code set_timeout(int option, std::chrono::milliseconds wanted);
 
   int fd_ = -1;
   // The SO_RCVTIMEO / SO_SNDTIMEO now in force, so the common case costs no setsockopt.

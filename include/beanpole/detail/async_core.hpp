@@ -17,8 +17,8 @@ namespace beanpole::detail {
 class async_core;
 
 /// Creates the core; it lives as long as the client or any operation still needs it.
-std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, const endpoint& ep,
-                                            const async_client_options& options);
+std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, endpoint ep,
+                                            async_client_options options);
 
 /// Hands an operation to the core; the core completes it exactly once. Safe from any thread.
 /// May block the calling thread for back-pressure (see `async_client_options::max_in_flight`).

@@ -37,7 +37,7 @@ inline constexpr std::size_t op_block_size = 256;
 struct op_block_cache {
   static constexpr std::size_t max_blocks = 4096;
   std::size_t count = 0;
-  void* blocks[max_blocks];
+  void* blocks[max_blocks]{};  // the first `count` are free blocks
   ~op_block_cache() {
     while (count > 0) ::operator delete(blocks[--count]);
   }
