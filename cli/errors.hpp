@@ -26,7 +26,7 @@ struct usage_error : std::runtime_error {
 /// A failure of the library or the system while doing `context` (e.g. "delete 42").
 /// Its exit status follows from the code's family; see `exit_status_of`.
 struct command_failure : std::runtime_error {
-  command_failure(std::error_code code, std::string context)
+  command_failure(std::error_code code, const std::string& context)
       : std::runtime_error(context), ec(code) {}
   std::error_code ec;
 };

@@ -162,8 +162,8 @@ int run_command(const std::string& command, std::string_view input,
 }
 
 int run_argv(const std::vector<std::string>& argv, std::string_view input,
-             const std::vector<std::pair<std::string, std::string>>& env, std::stop_token stop,
-             std::chrono::milliseconds kill_after) {
+             const std::vector<std::pair<std::string, std::string>>& env,
+             const std::stop_token& stop, std::chrono::milliseconds kill_after) {
   if (argv.empty()) throw std::invalid_argument("run_argv: empty argv");
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
@@ -173,7 +173,11 @@ int run_argv(const std::vector<std::string>& argv, std::string_view input,
   // The environment: ours without the names `env` sets, then `env`.
   std::vector<std::string> own;
   own.reserve(env.size());
-  for (const auto& [name, value] : env) own.push_back(name + "=" + value);
+  for (const auto& [name, value] : env) {
+    std::string& entry = own.emplace_back(name);
+    entry += '=';
+    entry += value;
+  }
   std::vector<char*> envp;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);

@@ -33,7 +33,7 @@ int run_command(const std::string& command, std::string_view input,
 /// Returns the command's exit status, or 128 + the signal number when a signal ended it. Throws
 /// `command_failure` if the command cannot be started (not found, not executable, ...).
 int run_argv(const std::vector<std::string>& argv, std::string_view input,
-             const std::vector<std::pair<std::string, std::string>>& env, std::stop_token stop,
-             std::chrono::milliseconds kill_after);
+             const std::vector<std::pair<std::string, std::string>>& env,
+             const std::stop_token& stop, std::chrono::milliseconds kill_after);
 
 }  // namespace beanpole::cli

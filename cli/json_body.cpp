@@ -40,11 +40,14 @@ bool is_valid_utf8(std::string_view s) noexcept {
 namespace {
 constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<std::int8_t, 256> make_decode_table() {
-  std::array<std::int8_t, 256> t{};
-  for (auto& v : t) v = -1;
+/// The decode table's mark for a byte outside the alphabet.
+constexpr std::uint8_t not_base64 = 0xFF;
+
+constexpr std::array<std::uint8_t, 256> make_decode_table() {
+  std::array<std::uint8_t, 256> t{};
+  for (auto& v : t) v = not_base64;
   for (int i = 0; i < 64; ++i)
-    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
   return t;
 }
 constexpr auto decode_table = make_decode_table();
@@ -82,9 +85,9 @@ bool base64_decode(std::string_view text, std::string& out) {
   std::uint32_t acc = 0;
   int bits = 0;
   for (const char c : text) {
-    const int v = decode_table[static_cast<unsigned char>(c)];
-    if (v < 0) return false;
-    acc = acc << 6 | static_cast<std::uint32_t>(v);
+    const std::uint8_t v = decode_table[static_cast<unsigned char>(c)];
+    if (v == not_base64) return false;
+    acc = acc << 6 | v;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
