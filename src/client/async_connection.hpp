@@ -68,7 +68,6 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   std::unordered_set<std::uint64_t> held;       ///< jobs this connection reserved and still holds
   std::uint64_t tube_version = 0;               ///< the client tube-state version applied here
   std::vector<tube_name> watched{tube_name()};  ///< the watch list applied here
-  tube_name used;                               ///< the tube used here
   bool is_reserve_lane = false;                 ///< serves waiting reserves
 
  private:

@@ -701,9 +701,7 @@ class async_core final : public connection_listener,
       conn.held.insert(reply.number);
       if (conn.is_reserve_lane) {
         std::lock_guard lock(mu_);
-        for (const auto& lane : lanes_) {
-          if (lane.get() == &conn) job_lanes_[reply.number] = lane;
-        }
+        job_lanes_[reply.number] = conn.shared_from_this();
       }
       return;
     }
