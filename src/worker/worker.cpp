@@ -351,7 +351,6 @@ void worker_impl::adopt(const std::shared_ptr<job_entry>& e) {
   e->shared->lost_ = false;
   e->ttr_base = worker_clock::now();
   if (e->ph == job_entry::phase::identifying || e->ph == job_entry::phase::running) {
-    e->keepalive.cancel();
     arm_keepalive(e);
   }
   auto ev = event(worker_event::kind::adopted, e.get());
@@ -387,11 +386,7 @@ void worker_impl::on_stats(const std::shared_ptr<job_entry>& e, std::error_code 
     }
     // Never lose a job: give it back. `release` needs a priority, which we could not learn.
     e->pause_after = identify_error_pause;
-    action a;
-    a.what = action::kind::release;
-    a.counter = action::counts::released;
-    a.reason = "stats-job failed";
-    send_action(e, std::move(a));
+    release_job(e, default_priority, "stats-job failed");
     return;
   }
   auto& shared = *e->shared;
@@ -410,29 +405,25 @@ void worker_impl::on_stats(const std::shared_ptr<job_entry>& e, std::error_code 
     settle(e);
     return;
   }
-  e->keepalive.cancel();
   arm_keepalive(e);
   if (state_ != run_state::running) {
-    action a;
-    a.what = action::kind::release;
-    a.pri = shared.stats_.pri;
-    a.counter = action::counts::released;
-    a.reason = "worker stopping";
-    send_action(e, std::move(a));
+    release_job(e, shared.stats_.pri, "worker stopping");
     return;
   }
   const auto h = handlers_.find(shared.tube_);
   if (h == handlers_.end()) {
-    action a;
-    a.what = action::kind::release;
-    a.pri = shared.stats_.pri;
-    a.delay = options_.backoff.delay(shared.stats_.reserves, random_unit());
-    a.counter = action::counts::released;
-    a.reason = "no handler for the tube";
-    send_action(e, std::move(a));
+    release_job(e, shared.stats_.pri, "no handler for the tube",
+                options_.backoff.delay(shared.stats_.reserves, random_unit()));
     return;
   }
   start_handler(e, h->second);
+}
+
+void worker_impl::report_done(std::shared_ptr<job_shared> shared, handler_result result) {
+  auto gate = shared->gate_;
+  gate->post([shared = std::move(shared), r = std::move(result)](worker_impl& w) mutable {
+    w.on_handler_done(shared, std::move(r));
+  });
 }
 
 void worker_impl::start_handler(const std::shared_ptr<job_entry>& e, const handler_slot& h) {
@@ -443,10 +434,7 @@ void worker_impl::start_handler(const std::shared_ptr<job_entry>& e, const handl
   if (h.plain) {
     pool_->submit([shared = e->shared, fn = h.plain] {
       handler_result r = run_plain(*fn, shared->context());
-      auto gate = shared->gate_;
-      gate->post([shared = std::move(shared), r = std::move(r)](worker_impl& w) mutable {
-        w.on_handler_done(shared, std::move(r));
-      });
+      report_done(std::move(shared), std::move(r));
     });
     return;
   }
@@ -461,17 +449,14 @@ void worker_impl::start_handler(const std::shared_ptr<job_entry>& e, const handl
           cs->signal.slot(),
           asio::bind_executor(cs->strand, [cs, shared = e->shared](std::exception_ptr ep) {
             cs->done = true;
-            handler_result r = result_of(ep);
-            auto gate = shared->gate_;
-            gate->post([shared = std::move(shared), r = std::move(r)](worker_impl& w) mutable {
-              w.on_handler_done(shared, std::move(r));
-            });
+            report_done(std::move(shared), result_of(ep));
           })));
 }
 
 // ---------------------------------------------------------------------------- time to run
 
 void worker_impl::arm_keepalive(const std::shared_ptr<job_entry>& e) {
+  e->keepalive.cancel();  // a touch pending from before is replaced, or not wanted any more
   if (!options_.auto_touch) return;
   if (e->lost || e->abandoned) return;
   if (e->ph != job_entry::phase::identifying && e->ph != job_entry::phase::running) return;
@@ -496,12 +481,10 @@ void worker_impl::send_touch(const std::shared_ptr<job_entry>& e) {
         if (!ec) {
           self->metrics_.update(e->tube_key(), [](tube_metrics& m) { ++m.touched; });
           if (generation == e->generation) e->ttr_base = std::max(e->ttr_base, sent);
-          e->keepalive.cancel();
           self->arm_keepalive(e);
           return;
         }
         if (generation != e->generation) {  // adopted meanwhile: the new reservation is fresh
-          e->keepalive.cancel();
           self->arm_keepalive(e);
           return;
         }
@@ -545,14 +528,13 @@ void worker_impl::on_handler_done(const std::shared_ptr<job_shared>& shared,
   e->handler_running = false;
   e->keepalive.cancel();
   const auto took = worker_clock::now() - e->started;
+  std::optional<handler_decision> decision = shared->take_decision();
+  const bool failed = !result.ok || (decision && decision->what == handler_decision::kind::fail);
   metrics_.update(e->tube_key(), [&](tube_metrics& m) {
     --m.in_flight;
     m.latency.record(took);
+    ++(failed ? m.failed : m.succeeded);
   });
-
-  std::optional<handler_decision> decision = shared->take_decision();
-  const bool failed = !result.ok || (decision && decision->what == handler_decision::kind::fail);
-  metrics_.update(e->tube_key(), [&](tube_metrics& m) { ++(failed ? m.failed : m.succeeded); });
   if (failed) {
     auto ev = event(worker_event::kind::failed, e.get());
     ev.message = !result.ok ? result.message : decision->reason;
@@ -599,6 +581,17 @@ void worker_impl::on_handler_done(const std::shared_ptr<job_shared>& shared,
     settle(e);
     return;
   }
+  send_action(e, std::move(a));
+}
+
+void worker_impl::release_job(const std::shared_ptr<job_entry>& e, priority pri, std::string reason,
+                              std::chrono::seconds delay) {
+  action a;
+  a.what = action::kind::release;
+  a.pri = pri;
+  a.delay = delay;
+  a.counter = action::counts::released;
+  a.reason = std::move(reason);
   send_action(e, std::move(a));
 }
 
@@ -777,22 +770,22 @@ void worker_impl::abandon(const std::shared_ptr<job_entry>& e, const char* why) 
     auto ev = event(worker_event::kind::abandoned, e.get());
     ev.message = why;
     emit(std::move(ev));
-    if (auto cs = e->coroutine) {
-      asio::post(cs->strand, [cs] {
-        if (!cs->done) cs->signal.emit(asio::cancellation_type::terminal);
-      });
-    }
+    cancel_coroutine(*e);
   }
   if (e->lost) {
     settle(e);
     return;
   }
-  action a;
-  a.what = action::kind::release;
-  a.pri = e->have_stats ? e->shared->stats_.pri : default_priority;
-  a.counter = action::counts::released;
-  a.reason = std::string("worker stopped: ") + why;
-  send_action(e, std::move(a));
+  release_job(e, e->have_stats ? e->shared->stats_.pri : default_priority,
+              std::string("worker stopped: ") + why);
+}
+
+void worker_impl::cancel_coroutine(const job_entry& e) {
+  if (auto cs = e.coroutine) {
+    asio::post(cs->strand, [cs] {
+      if (!cs->done) cs->signal.emit(asio::cancellation_type::terminal);
+    });
+  }
 }
 
 void worker_impl::maybe_finish() {
@@ -837,11 +830,7 @@ void worker_impl::on_destroy() {
     e->shared->cancel_.request_stop();
     e->ph = job_entry::phase::done;
     e->keepalive.cancel();
-    if (auto cs = e->coroutine) {
-      asio::post(cs->strand, [cs] {
-        if (!cs->done) cs->signal.emit(asio::cancellation_type::terminal);
-      });
-    }
+    cancel_coroutine(*e);
   }
   entries_.clear();
   finish(asio::error::operation_aborted);

@@ -253,12 +253,18 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void request_stats(const std::shared_ptr<job_entry>& e);
   void on_stats(const std::shared_ptr<job_entry>& e, std::error_code ec, proto::job_stats st);
   void start_handler(const std::shared_ptr<job_entry>& e, const handler_slot& h);
+  /// Hands a finished handler's result to the worker's strand (through the job's gate, which
+  /// drops it if the worker is gone). Called on the handler's thread.
+  static void report_done(std::shared_ptr<job_shared> shared, handler_result result);
 
   void arm_keepalive(const std::shared_ptr<job_entry>& e);
   void send_touch(const std::shared_ptr<job_entry>& e);
   void mark_lost(const std::shared_ptr<job_entry>& e, std::error_code why);
 
   void send_action(const std::shared_ptr<job_entry>& e, action a);
+  /// Gives the job back to the server (release), counted and reported as `released`.
+  void release_job(const std::shared_ptr<job_entry>& e, priority pri, std::string reason,
+                   std::chrono::seconds delay = std::chrono::seconds{0});
   void on_action_done(const std::shared_ptr<job_entry>& e, const action& a, unsigned generation,
                       std::error_code ec);
   void settle(const std::shared_ptr<job_entry>& e);
@@ -268,6 +274,8 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void stop_now(const char* why);
   void cancel_reserves();
   void abandon(const std::shared_ptr<job_entry>& e, const char* why);
+  /// Asks a coroutine handler, on its own strand, to stop (terminal cancellation).
+  static void cancel_coroutine(const job_entry& e);
   void maybe_finish();
   void finish(std::error_code ec);
   void on_destroy();
