@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "beanpole/error.hpp"
+#include "client/reply_budget.hpp"
 
 namespace beanpole::detail {
 namespace {
@@ -39,8 +40,8 @@ constexpr std::size_t read_batch_bytes = 1024;
 /// The reply deadline of a command written now.
 clock::time_point deadline_for(const op_base& op, const connection_options& opts,
                                clock::time_point now) {
-  if (op.wait.unbounded || opts.reply_timeout.count() == 0) return clock::time_point::max();
-  return now + opts.reply_timeout + op.wait.bounded;
+  const auto budget = reply_budget(opts, op.wait);
+  return budget.count() == 0 ? clock::time_point::max() : now + budget;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "beanpole/proto/commands.hpp"
 #include "beanpole/proto/reply_parser.hpp"
+#include "client/reply_budget.hpp"
 #include "net/blocking_socket.hpp"
 
 namespace beanpole {
@@ -13,13 +14,6 @@ namespace beanpole {
 namespace {
 
 using steady = detail::coarse_clock;
-
-/// The time a command's reply may take: the reply timeout plus the server's deliberate wait;
-/// zero (no limit) when either is unbounded.
-std::chrono::milliseconds reply_budget(const connection_options& opts, proto::server_wait wait) {
-  if (wait.unbounded || opts.reply_timeout.count() == 0) return std::chrono::milliseconds{0};
-  return opts.reply_timeout + wait.bounded;
-}
 
 /// Whether an error means the byte stream can no longer be trusted (or is gone).
 bool breaks_connection(std::error_code ec) {
@@ -42,7 +36,7 @@ struct client::impl {
     if (!has_reply) return {};
     // The first read gets the whole budget (the socket's timeout is usually armed so already);
     // a reply that arrives in pieces gets what is left of it.
-    const auto budget = reply_budget(options, wait);
+    const auto budget = detail::reply_budget(options, wait);
     bool first_read = true;
     for (;;) {
       if (in_begin == in_end) {

@@ -38,11 +38,10 @@ const std::error_category& netdb_category() {
   return instance;
 }
 
-/// Milliseconds left until `until` (at least 1 while time remains), or -1 for "no limit".
+/// `time_left` as poll() takes it: -1 for "no limit".
 int poll_timeout(const deadline& until) {
-  if (!until) return -1;
-  const auto left = std::chrono::ceil<milliseconds>(*until - clock_type::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
+  const auto left = time_left(until);
+  return left ? static_cast<int>(std::min<long long>(left->count(), 1 << 30)) : -1;
 }
 
 /// Connects `fd` (non-blocking) to `addr`, waiting until `until`.
@@ -71,6 +70,22 @@ std::error_code make_blocking(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) return last_error();
   return {};
+}
+
+/// A socket of `family` connected to `addr` within `until` (still non-blocking), or -1 and `ec`.
+int open_connected(int family, const sockaddr* addr, socklen_t len, const deadline& until,
+                   std::error_code& ec) {
+  const int fd = open_socket(family);
+  if (fd < 0) {
+    ec = last_error();
+    return -1;
+  }
+  ec = connect_one(fd, addr, len, until);
+  if (ec) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace
@@ -105,12 +120,10 @@ std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeou
     addr.sun_family = AF_UNIX;
     if (ep.unix_path.size() >= sizeof addr.sun_path) return errc::invalid_address;
     std::memcpy(addr.sun_path, ep.unix_path.c_str(), ep.unix_path.size() + 1);
-    const int fd = open_socket(AF_UNIX);
-    if (fd < 0) return last_error();
-    if (auto ec = connect_one(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr, until)) {
-      ::close(fd);
-      return ec;
-    }
+    std::error_code ec;
+    const int fd =
+        open_connected(AF_UNIX, reinterpret_cast<const sockaddr*>(&addr), sizeof addr, until, ec);
+    if (fd < 0) return ec;
     fd_ = fd;
     return make_blocking(fd_);
   }
@@ -128,22 +141,17 @@ std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeou
 
   std::error_code ec = errc::not_connected;
   for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    const int fd = open_socket(ai->ai_family);
+    const int fd = open_connected(ai->ai_family, ai->ai_addr, ai->ai_addrlen, until, ec);
     if (fd < 0) {
-      ec = last_error();
+      if (ec == errc::connect_timeout) break;  // the time is spent on every address alike
       continue;
     }
-    ec = connect_one(fd, ai->ai_addr, ai->ai_addrlen, until);
-    if (!ec) {
-      // Each request goes out in one write and is answered before the next: Nagle's algorithm
-      // would hold small writes back for the peer's delayed ACK (about 40 ms each).
-      const int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      fd_ = fd;
-      return make_blocking(fd_);
-    }
-    ::close(fd);
-    if (ec == errc::connect_timeout) break;  // the time is spent on every address alike
+    // Each request goes out in one write and is answered before the next: Nagle's algorithm
+    // would hold small writes back for the peer's delayed ACK (about 40 ms each).
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fd_ = fd;
+    return make_blocking(fd_);
   }
   return ec;
 }
