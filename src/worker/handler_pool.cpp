@@ -27,30 +27,27 @@ void handler_pool::submit(std::function<void()> task) {
   state_->cv.notify_one();
 }
 
-std::size_t handler_pool::shutdown() {
+void handler_pool::shutdown() {
   std::vector<bool> busy;
   std::deque<std::function<void()>> dropped;
   {
     std::lock_guard lock(state_->mu);
-    if (state_->closing && threads_.empty()) return 0;
+    if (state_->closing && threads_.empty()) return;
     state_->closing = true;
     busy = state_->busy;
     dropped.swap(state_->queue);
   }
   state_->cv.notify_all();
   dropped.clear();  // outside the lock: destroying a task may take other locks
-  std::size_t detached = 0;
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     // A thread idle at the check can no longer become busy (`closing` is set), so it exits now.
     if (busy[i]) {
       threads_[i].detach();
-      ++detached;
     } else {
       threads_[i].join();
     }
   }
   threads_.clear();
-  return detached;
 }
 
 void handler_pool::loop(const std::shared_ptr<state>& s, std::size_t index) {

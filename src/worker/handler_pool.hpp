@@ -28,9 +28,8 @@ class handler_pool {
   void submit(std::function<void()> task);
 
   /// Stops the pool: tasks not started are dropped, idle threads are joined, busy threads are
-  /// detached (they exit when their task returns). Returns how many were detached. Idempotent;
-  /// not from a task of this pool.
-  std::size_t shutdown();
+  /// detached (they exit when their task returns). Idempotent; not from a task of this pool.
+  void shutdown();
 
  private:
   struct state {
