@@ -24,7 +24,7 @@ run_pass() {  # name, build dir, ctest args..., then -- cmake args...
 }
 
 start=$(date +%s)
-run_pass release build -- -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_pass release build -- -DCMAKE_BUILD_TYPE=Release
 # g++ for the sanitizer passes: clang 14 cannot compile C++20 coroutines against libstdc++ 12.
 run_pass asan+ubsan build-asan -LE 'packaging|bench' -- -DCMAKE_BUILD_TYPE=Debug \
   -DBEANPOLE_SANITIZE=address,undefined -DBEANPOLE_BUILD_BENCH=OFF
