@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -326,12 +327,14 @@ int run_reserve_latency(const settings& s) {
     // A reserve that waits for the whole measurement: it watches a tube nobody puts into.
     co_await c.async_watch("bench-nothing-comes", asio::use_awaitable);
     co_await c.async_ignore("default", asio::use_awaitable);
-    bool reserve_done = false;
+    // The handler runs once more when the client closes (operation_aborted), after this
+    // coroutine has ended: it must own what it writes, not refer to this frame's locals.
+    auto reserve_done = std::make_shared<bool>(false);
     c.async_reserve_with_timeout(
         std::chrono::seconds{3600},
-        [&](std::error_code, std::optional<beanpole::job>) { reserve_done = true; });
+        [reserve_done](std::error_code, std::optional<beanpole::job>) { *reserve_done = true; });
     auto waiting = co_await measure();
-    if (reserve_done) throw std::runtime_error("the reserve did not wait");
+    if (*reserve_done) throw std::runtime_error("the reserve did not wait");
     print_latency(idle, "idle ");
     print_latency(waiting, "waiting ");
   });

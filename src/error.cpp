@@ -177,4 +177,11 @@ std::string_view status_word(std::error_code ec) noexcept {
   return info(static_cast<errc>(ec.value())).word;
 }
 
+std::string failure_info::message() const {
+  if (!cause) return "no failure";
+  std::string out = cause.message();
+  if (!received.empty()) out += " (received \"" + received + "\")";
+  return out;
+}
+
 }  // namespace beanpole

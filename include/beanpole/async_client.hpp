@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "beanpole/backoff.hpp"
 #include "beanpole/detail/async_core.hpp"
 #include "beanpole/detail/async_op.hpp"
 #include "beanpole/endpoint.hpp"
@@ -23,17 +24,24 @@
 
 namespace beanpole {
 
-/// Automatic reconnection: capped exponential backoff with jitter.
+/// Automatic reconnection: capped exponential backoff with jitter, and when to give up.
+///
+/// While the client waits to reconnect, commands wait for the connection, but none waits past
+/// its deadline: a command that has waited `reply_timeout` for a connection fails with
+/// `errc::not_connected` (nothing was sent, so it is safe to retry).
 struct reconnect_options {
   /// Whether the client reconnects by itself after a connection drops. Default off: a dropped
   /// connection fails what was in flight and later commands fail with `errc::not_connected`.
   bool enabled = false;
-  /// Wait before the first attempt. Default 100 ms.
-  std::chrono::milliseconds initial_backoff{100};
-  /// Longest wait between attempts. Default 5 s.
-  std::chrono::milliseconds max_backoff{5000};
-  /// Each wait is multiplied by a random factor in [1 - jitter, 1]. Default 0.5.
-  double jitter = 0.5;
+  /// The wait before each attempt (the library's one backoff rule, `beanpole::backoff`).
+  /// Default: 100 ms, doubling up to 5 s, each shortened by up to half at random.
+  backoff wait{std::chrono::milliseconds{100}, std::chrono::milliseconds{5000}, 0.5};
+  /// Most attempts in a row before giving up (`client_event::kind::gave_up`; waiting commands
+  /// fail, and later ones fail with `errc::not_connected` until `async_connect` is called
+  /// again). Default 0: no limit.
+  unsigned max_attempts = 0;
+  /// Longest time to keep trying, counted from the first failure. Default 0: no limit.
+  std::chrono::milliseconds give_up_after{0};
 };
 
 /// Something that happened to the client's connections, for logs and metrics.
@@ -44,6 +52,9 @@ struct client_event {
     reconnecting,      ///< an attempt is about to start after `backoff`; `attempt` counts from 1
     reconnected,       ///< the connection is back and its use/watch state is restored
     lost_reservation,  ///< `job` was reserved on a connection that dropped: the server released it
+    gave_up,           ///< reconnecting stopped (`reconnect_options` bounds); `error` says why
+    reserve_queued,    ///< a waiting reserve waits for a reserve connection: all
+                       ///< `max_reserve_connections` are taken (it still ends by its own timeout)
   };
   kind what = kind::connected;
   std::error_code error;
@@ -51,6 +62,9 @@ struct client_event {
   unsigned attempt = 0;
   std::chrono::milliseconds backoff{0};
 };
+
+/// The event's name, as spelled in `client_event::kind` ("reconnecting"), for logs.
+std::string_view to_string(client_event::kind what) noexcept;
 
 /// Options of the async client; the connection options (timeouts, limits) plus:
 struct async_client_options : connection_options {
@@ -74,11 +88,13 @@ struct async_client_options : connection_options {
 ///
 /// Every command is an `async_` function that takes an Asio completion token last, so one call
 /// works with a callback, `asio::use_future`, `asio::use_awaitable` (C++20 coroutines) or
-/// `asio::deferred`. Completion signatures are `void(std::error_code)` for commands without a
-/// result and `void(std::error_code, T)` otherwise; errors are those of the blocking client
-/// (category "beanpole"), plus `errc::connection_lost`, `errc::outcome_unknown` (a put whose
-/// reply was lost: the job may exist), `errc::reply_timeout` and `asio::error::operation_aborted`.
-/// Handlers run on their associated executor (the client's when they have none).
+/// `asio::experimental::deferred` (as Asio 1.22,
+/// Debian's, spells `asio::deferred`). Completion signatures are `void(std::error_code)` for
+/// commands without a result and `void(std::error_code, T)` otherwise; errors are those of the
+/// blocking client (category "beanpole"), plus `errc::connection_lost`, `errc::outcome_unknown` (a
+/// put whose reply was lost: the job may exist), `errc::reply_timeout` and
+/// `asio::error::operation_aborted`. Handlers run on their associated executor (the client's when
+/// they have none).
 ///
 /// Design:
 /// - Pipelining. Commands go to one main connection as they are issued; commands issued close
@@ -105,7 +121,11 @@ struct async_client_options : connection_options {
 ///   `lost_reservation`, actions for that job go to the main connection: `delete` still works if
 ///   the job is ready, delayed or buried again; touch, release and bury get NOT_FOUND.
 /// - A failed `async_connect` with reconnect enabled reports the failure and keeps retrying in
-///   the background until `close()`; commands issued meanwhile wait for the connection.
+///   the background (within `reconnect_options::max_attempts` and `give_up_after`) until
+///   `close()`. No command waits for a connection past its deadline: one that has waited
+///   `reply_timeout` unwritten fails with `errc::not_connected` (nothing was sent).
+/// - The rules behind all this are socket-free machines shared with the blocking client (see
+///   the README's "How it works"): the Asio code only carries out what they decide.
 /// - Timeouts: `connect_timeout` bounds each connection attempt; `reply_timeout` bounds each
 ///   reply (a reserve's own wait is added; a plain reserve has none). A reply timeout closes that
 ///   connection, since a late reply would answer the wrong command.
@@ -115,6 +135,12 @@ struct async_client_options : connection_options {
 ///   Other commands are already on the wire and ignore cancellation.
 ///
 /// `delete` is a C++ keyword: the command is spelled `async_remove`.
+///
+/// What a handler may capture: a handler always runs exactly once, also when the client closes
+/// (with `operation_aborted`), possibly after the code that started the operation has moved on.
+/// It must not capture references to locals whose scope may have ended by then, such as a
+/// coroutine frame's or a function's locals when the operation is not awaited; capture by value
+/// or through a `std::shared_ptr` instead.
 ///
 /// Thread safety: every member function may be called from any thread at the same time; the
 /// client serializes its own work on an internal strand, which runs inside the executor it is
@@ -135,8 +161,15 @@ class async_client {
   /// The executor handlers without one of their own run on.
   executor_type get_executor() const noexcept { return executor_; }
 
-  /// Connects the main connection. Completion: `void(std::error_code)`. Commands issued before it
-  /// completes wait for it. Safe to call again after a failure.
+  /// Connects the main connection. Commands issued before it completes wait for it. Safe to call
+  /// again after a failure. `errc::invalid_address` for an endpoint that cannot be connected to
+  /// (such as a Unix socket path too long for `sockaddr_un`), before any connect.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none; `close()` completes it with `operation_aborted`.
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_connect(Token&& token = {}) {
     return initiate<detail::connect_request>(
@@ -150,19 +183,39 @@ class async_client {
   /// Commands written to the main connection or waiting to be, not yet answered.
   std::size_t in_flight() const;
 
+  /// Why a connection of the client last failed: the cause behind `errc::outcome_unknown`,
+  /// `errc::connection_lost` and `errc::not_connected` (a reply timeout, a refused connect, a
+  /// reply that broke the protocol with its first bytes). Safe from any thread.
+  failure_info last_failure() const;
+
   // ------------------------------------------------------------------ producer commands
 
-  /// `put`. Completion: `void(std::error_code, job_id)`. The body is copied when the operation
-  /// starts. `errc::buried` comes with the id of the (buried) job; `errc::outcome_unknown` means
-  /// the connection dropped after the put was written: the job may or may not exist.
+  /// `put`. The operation owns `body` (pass it with `std::move` to avoid a copy), so nothing the
+  /// caller holds needs to outlive the call, whatever the token (a deferred operation may start
+  /// later). `errc::buried` comes with the id of the (buried) job; `errc::outcome_unknown` means
+  /// the connection dropped after the put was written: the job may or may not exist
+  /// (`last_failure()` says why).
+  /// - Completion: `void(std::error_code, job_id)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: the operation owns the body; the
+  ///   client, unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
-  auto async_put(std::string_view body, const put_options& opts = {}, Token&& token = {}) {
-    return submit(proto::put_command{opts.pri, opts.delay, opts.ttr, body},
+  auto async_put(std::string body, const put_options& opts = {}, Token&& token = {}) {
+    return submit(detail::owned_put_command{opts.pri, opts.delay, opts.ttr, std::move(body)},
                   std::forward<Token>(token), detail::op_route::main, {}, true);
   }
 
   /// `use`: later puts, peek-ready/-delayed/-buried and kicks act on `tube`.
-  /// Completion: `void(std::error_code)`.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_use(const tube_name& tube, Token&& token = {}) {
     return submit(proto::use_command{tube}, std::forward<Token>(token));
@@ -171,63 +224,124 @@ class async_client {
   // -------------------------------------------------------------------- worker commands
 
   /// `reserve` on a reserve connection (it may wait forever; no reply timeout).
-  /// Completion: `void(std::error_code, job)`. Cancellable.
+  /// - Completion: `void(std::error_code, job)`.
+  /// - Cancellation: terminal, partial and total, through the handler's cancellation slot (see the
+  ///   class comment).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_reserve(Token&& token = {}) {
     return submit(proto::reserve_command{}, std::forward<Token>(token), detail::op_route::waiting);
   }
 
-  /// `reserve-with-timeout`. Completion: `void(std::error_code, std::optional<job>)`, empty when
-  /// no job came in time. Zero runs on the main connection; longer waits on a reserve connection,
-  /// and are cancellable.
+  /// `reserve-with-timeout`: the job, or an empty optional when no job came in time. Zero runs
+  /// on the main connection; longer waits on a reserve connection. Its wait counts from the
+  /// call, also while it queues for a reserve connection (all `max_reserve_connections` taken).
+  /// - Completion: `void(std::error_code, std::optional<job>)`.
+  /// - Cancellation: terminal, partial and total, through the handler's cancellation slot (see the
+  ///   class comment) when the timeout is not zero; none for zero (it never waits).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_reserve_with_timeout(std::chrono::seconds timeout, Token&& token = {}) {
     return submit(proto::reserve_with_timeout_command{timeout}, std::forward<Token>(token),
                   timeout.count() == 0 ? detail::op_route::main : detail::op_route::waiting);
   }
 
-  /// `reserve-job` (1.12+). Completion: `void(std::error_code, std::optional<job>)`.
+  /// `reserve-job` (1.12+).
+  /// - Completion: `void(std::error_code, std::optional<job>)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_reserve_job(job_id id, Token&& token = {}) {
     return submit(proto::reserve_job_command{id}, std::forward<Token>(token));
   }
 
-  /// `delete`, sent on the connection that holds the job. Completion: `void(std::error_code)`.
+  /// `delete`, sent on the connection that holds the job.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_remove(job_id id, Token&& token = {}) {
     return submit(proto::delete_command{id}, std::forward<Token>(token),
                   detail::op_route::job_action, id);
   }
 
-  /// `release`, on the connection that holds the job. Completion: `void(std::error_code)`.
+  /// `release`, on the connection that holds the job.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_release(job_id id, priority pri, std::chrono::seconds delay, Token&& token = {}) {
     return submit(proto::release_command{id, pri, delay}, std::forward<Token>(token),
                   detail::op_route::job_action, id);
   }
 
-  /// `bury`, on the connection that holds the job. Completion: `void(std::error_code)`.
+  /// `bury`, on the connection that holds the job.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_bury(job_id id, priority pri, Token&& token = {}) {
     return submit(proto::bury_command{id, pri}, std::forward<Token>(token),
                   detail::op_route::job_action, id);
   }
 
-  /// `touch`, on the connection that holds the job. Completion: `void(std::error_code)`.
+  /// `touch`, on the connection that holds the job.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_touch(job_id id, Token&& token = {}) {
     return submit(proto::touch_command{id}, std::forward<Token>(token),
                   detail::op_route::job_action, id);
   }
 
-  /// `watch`. Completion: `void(std::error_code, std::size_t)`: how many tubes are watched.
+  /// `watch`: yields how many tubes are watched.
+  /// - Completion: `void(std::error_code, std::size_t)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_watch(const tube_name& tube, Token&& token = {}) {
     return submit(proto::watch_command{tube}, std::forward<Token>(token));
   }
 
-  /// `ignore`. Completion: `void(std::error_code, std::size_t)`. `errc::not_ignored` for the last
-  /// watched tube.
+  /// `ignore`: yields how many tubes are watched; `errc::not_ignored` for the last watched tube.
+  /// - Completion: `void(std::error_code, std::size_t)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_ignore(const tube_name& tube, Token&& token = {}) {
     return submit(proto::ignore_command{tube}, std::forward<Token>(token));
@@ -235,63 +349,138 @@ class async_client {
 
   // --------------------------------------------------------------------- other commands
 
-  /// `peek <id>`. Completion: `void(std::error_code, std::optional<job>)`.
+  /// `peek <id>`.
+  /// - Completion: `void(std::error_code, std::optional<job>)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_peek(job_id id, Token&& token = {}) {
     return submit(proto::peek_command{id}, std::forward<Token>(token));
   }
   /// `peek-ready` / `peek-delayed` / `peek-buried` in the used tube.
-  /// Completion: `void(std::error_code, std::optional<job>)`.
+  /// - Completion: `void(std::error_code, std::optional<job>)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_peek_state(proto::job_state state, Token&& token = {}) {
     return submit(proto::peek_state_command{state}, std::forward<Token>(token));
   }
 
-  /// `kick`. Completion: `void(std::error_code, std::uint64_t)`.
+  /// `kick`.
+  /// - Completion: `void(std::error_code, std::uint64_t)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_kick(std::uint64_t bound, Token&& token = {}) {
     return submit(proto::kick_command{bound}, std::forward<Token>(token));
   }
-  /// `kick-job`. Completion: `void(std::error_code)`.
+  /// `kick-job`.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_kick_job(job_id id, Token&& token = {}) {
     return submit(proto::kick_job_command{id}, std::forward<Token>(token));
   }
 
-  /// `stats-job`. Completion: `void(std::error_code, proto::job_stats)`.
+  /// `stats-job`.
+  /// - Completion: `void(std::error_code, proto::job_stats)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_stats_job(job_id id, Token&& token = {}) {
     return submit(proto::stats_job_command{id}, std::forward<Token>(token));
   }
-  /// `stats-tube`. Completion: `void(std::error_code, proto::tube_stats)`.
+  /// `stats-tube`.
+  /// - Completion: `void(std::error_code, proto::tube_stats)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_stats_tube(const tube_name& tube, Token&& token = {}) {
     return submit(proto::stats_tube_command{tube}, std::forward<Token>(token));
   }
-  /// `stats`. Completion: `void(std::error_code, proto::server_stats)`.
+  /// `stats`.
+  /// - Completion: `void(std::error_code, proto::server_stats)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_stats(Token&& token = {}) {
     return submit(proto::stats_command{}, std::forward<Token>(token));
   }
 
-  /// `list-tubes`. Completion: `void(std::error_code, std::vector<std::string>)`.
+  /// `list-tubes`.
+  /// - Completion: `void(std::error_code, std::vector<std::string>)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_list_tubes(Token&& token = {}) {
     return submit(proto::list_tubes_command{}, std::forward<Token>(token));
   }
-  /// `list-tube-used` (main connection). Completion: `void(std::error_code, std::string)`.
+  /// `list-tube-used` (main connection).
+  /// - Completion: `void(std::error_code, std::string)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_list_tube_used(Token&& token = {}) {
     return submit(proto::list_tube_used_command{}, std::forward<Token>(token));
   }
   /// `list-tubes-watched` (main connection).
-  /// Completion: `void(std::error_code, std::vector<std::string>)`.
+  /// - Completion: `void(std::error_code, std::vector<std::string>)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_list_tubes_watched(Token&& token = {}) {
     return submit(proto::list_tubes_watched_command{}, std::forward<Token>(token));
   }
 
-  /// `pause-tube`. Completion: `void(std::error_code)`.
+  /// `pause-tube`.
+  /// - Completion: `void(std::error_code)`.
+  /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
+  ///   it with `operation_aborted`).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied; the client,
+  ///   unless it is closed or destroyed first (which completes the operation with
+  ///   `operation_aborted`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_pause_tube(const tube_name& tube, std::chrono::seconds delay, Token&& token = {}) {
     return submit(proto::pause_tube_command{tube, delay}, std::forward<Token>(token));

@@ -94,6 +94,10 @@ class client {
   bool is_open() const;
   /// Closes the connection without sending anything (jobs it reserved go back to ready).
   void close();
+  /// Why the connection last failed (a connect error, a reply timeout, a reply that broke the
+  /// protocol with its first bytes): the cause behind `errc::outcome_unknown`,
+  /// `errc::connection_lost` and `errc::not_connected`. Empty `cause` when nothing failed.
+  failure_info last_failure() const;
   /// The options the client was made with.
   const connection_options& options() const noexcept;
 
@@ -214,6 +218,7 @@ class client {
   auto run(const Command& cmd, std::error_code& ec);
   template <class Command>
   auto run_or_throw(const Command& cmd);
+  error error_for(std::error_code ec) const;
   std::optional<job_handle> handle(std::optional<job>&& j);
 };
 

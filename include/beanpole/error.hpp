@@ -84,6 +84,20 @@ std::error_condition make_error_condition(condition c) noexcept;
 /// string when `ec` is not a server answer. The CLI prints it; scripts match on it.
 std::string_view status_word(std::error_code ec) noexcept;
 
+/// Why a client's connection last failed: the error that ended it and, when the server sent a
+/// reply that broke the protocol, the first bytes of it, escaped (`\r`, `\n`, `\xNN`). A
+/// put that fails with `errc::outcome_unknown` says only that the job may exist; this says why
+/// its reply was lost (a reply timeout, a listener that is not beanstalkd, a reset).
+struct failure_info {
+  /// The error that ended the connection; empty when none has failed.
+  std::error_code cause;
+  /// The start of the offending reply (at most 64 bytes, escaped), for protocol violations.
+  std::string received;
+
+  /// One line: the cause's message, then the received bytes in quotes when there are any.
+  std::string message() const;
+};
+
 /// The exception thrown by the throwing overloads. It is a `std::system_error`, so `code()`
 /// gives the `std::error_code`. When the failure concerns a job whose id is known (a put
 /// answered `BURIED <id>`, a put whose outcome is unknown), `job()` carries that id so that the

@@ -11,7 +11,7 @@
 #include <algorithm>
 
 #include "beanpole/error.hpp"
-#include "client/reply_budget.hpp"
+#include "conn/rules.hpp"
 
 namespace beanpole::detail {
 namespace {
@@ -40,7 +40,7 @@ constexpr std::size_t read_batch_bytes = 1024;
 /// The reply deadline of a command written now.
 clock::time_point deadline_for(const op_base& op, const connection_options& opts,
                                clock::time_point now) {
-  const auto budget = reply_budget(opts, op.wait);
+  const auto budget = conn::reply_budget(opts, op.wait);
   return budget.count() == 0 ? clock::time_point::max() : now + budget;
 }
 
@@ -213,14 +213,16 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
   std::string_view data(in_.data(), n);
   while (!data.empty()) {
     const auto step = parser_.parse(data);
-    data.remove_prefix(step.consumed);
-    if (step.status == proto::parse_status::need_more) break;
     if (step.status == proto::parse_status::error) {
+      received_ = conn::printable_prefix(data);
       close(parser_.error());
       return;
     }
+    data.remove_prefix(step.consumed);
+    if (step.status == proto::parse_status::need_more) break;
     op_base* op = awaiting_.pop_front();
     if (op == nullptr) {
+      received_ = conn::printable_prefix(data);
       close(make_error_code(errc::unexpected_reply));  // a reply nobody asked for
       return;
     }

@@ -16,6 +16,7 @@
 #include "beanpole/options.hpp"
 #include "beanpole/proto/reply_parser.hpp"
 #include "client/op_queue.hpp"
+#include "conn/tube_state.hpp"
 
 namespace beanpole::detail {
 
@@ -64,11 +65,13 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   /// Whether the operation with this serial number awaits a reply here.
   bool holds_op(std::uint64_t serial) const noexcept;
 
+  /// The first bytes of the reply that broke the protocol (escaped), if one did.
+  const std::string& received() const noexcept { return received_; }
+
   // State the owner keeps per connection (strand-only).
-  std::unordered_set<std::uint64_t> held;       ///< jobs this connection reserved and still holds
-  std::uint64_t tube_version = 0;               ///< the client tube-state version applied here
-  std::vector<tube_name> watched{tube_name()};  ///< the watch list applied here
-  bool is_reserve_lane = false;                 ///< serves waiting reserves
+  std::unordered_set<std::uint64_t> held;  ///< jobs the main connection reserved (reserve-job)
+  conn::applied_tubes tubes;               ///< the tube state this connection has
+  std::uint64_t lane = 0;                  ///< the reserve lane it is (0: the main connection)
 
  private:
   void try_connect(
@@ -101,6 +104,7 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   op_queue unwritten_;       // queued in out_, in wire order
   proto::reply_parser parser_;
   std::vector<char> in_;
+  std::string received_;
 };
 
 }  // namespace beanpole::detail

@@ -1,10 +1,14 @@
-// The async client's core: routes commands to connections, keeps the client's tube state,
-// applies back-pressure, reconnects, and runs waiting reserves on connections of their own.
+// The async client's driver: it carries out what the connection machines (src/conn) decide,
+// with Asio sockets and timers, and applies back-pressure to producers.
+//
+// - conn::reconnect_machine decides when the main connection is opened again and when to give up;
+// - conn::tube_state keeps the client's use/watch record and says what brings a connection to it;
+// - conn::reserve_lanes runs the waiting reserves, their connections and the jobs they hold;
+// - conn/rules.hpp says what a lost reply means and which errors end a connection.
 //
 // Threads: `submit` runs on the caller's thread. What it shares with the strand (the queue of
-// commands for the main connection, the tube state, the job -> connection routes) is guarded by
-// `mu_`; everything else, sockets included, is touched only on the strand.
-#include <algorithm>
+// commands for the main connection, the tube record, the reconnect state) is guarded by `mu_`;
+// everything else, sockets and the reserve machine included, is touched only on the strand.
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -15,80 +19,76 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include <tuple>
 #include <unordered_map>
+#include <variant>
 
 #include "beanpole/async_client.hpp"
 #include "client/async_connection.hpp"
+#include "conn/reconnect.hpp"
+#include "conn/reserve_lanes.hpp"
+#include "conn/rules.hpp"
+#include "conn/tube_state.hpp"
 
 namespace beanpole::detail {
 namespace {
 
 using clock = std::chrono::steady_clock;
 
-/// A command the client sends on its own to bring a connection to the client's tube state
-/// (use / watch / ignore). Its reply only has to be a success.
-class state_op final : public op_base {
+/// A use/watch/ignore the client sends on its own to bring a connection to its tube record. Its
+/// reply is read by the codec's own command; any error fails the connection.
+class tube_op final : public op_base {
  public:
-  explicit state_op(proto::reply_kind expected) : expected_(expected) { internal = true; }
-  std::error_code encode(std::string&) const override { return {}; }
+  explicit tube_op(conn::tube_command cmd) : cmd_(std::move(cmd)) { internal = true; }
+  std::error_code encode(std::string& out) const override {
+    return std::visit([&](const auto& c) { return c.encode(out); }, cmd_);
+  }
   asio::cancellation_slot cancellation_slot() const noexcept override { return {}; }
   std::error_code complete(std::error_code ec, proto::reply* reply) override {
-    if (!ec && (reply == nullptr || reply->kind != expected_)) ec = errc::unexpected_reply;
+    if (!ec && reply == nullptr) ec = errc::unexpected_reply;
+    if (!ec) {
+      std::visit([&](const auto& c) { (void)c.interpret(std::move(*reply), ec); }, cmd_);
+    }
     delete this;
     return ec;
   }
 
  private:
-  ~state_op() = default;
-  proto::reply_kind expected_;
+  ~tube_op() = default;
+  conn::tube_command cmd_;
 };
 
-/// A command the client sends on its own to learn something; `done` gets the reply (null when
-/// the connection failed first).
+/// A `stats-job` the client sends on its own to learn whether a held job is still reserved;
+/// `done` gets the job's state ("reserved", ...), or nothing when the job or the connection is
+/// gone.
 class probe_op final : public op_base {
  public:
-  explicit probe_op(std::function<void(const proto::reply*)> done) : done_(std::move(done)) {
+  probe_op(job_id id, std::function<void(std::optional<std::string>)> done)
+      : cmd_{id}, done_(std::move(done)) {
     internal = true;
+    job = id;
   }
-  std::error_code encode(std::string&) const override { return {}; }
+  std::error_code encode(std::string& out) const override { return cmd_.encode(out); }
   asio::cancellation_slot cancellation_slot() const noexcept override { return {}; }
   std::error_code complete(std::error_code ec, proto::reply* reply) override {
+    std::optional<std::string> state;
+    if (!ec && reply != nullptr) {
+      std::error_code rec;
+      auto stats = cmd_.interpret(std::move(*reply), rec);
+      if (!rec) state = std::move(stats.state);
+      if (rec == errc::not_found) state = "gone";
+    }
     auto done = std::move(done_);
     delete this;
-    done(ec ? nullptr : reply);
+    done(std::move(state));
     return {};
   }
 
  private:
   ~probe_op() = default;
-  std::function<void(const proto::reply*)> done_;
+  proto::stats_job_command cmd_;
+  std::function<void(std::optional<std::string>)> done_;
 };
-
-/// Appends `word tube\r\n` and its state_op.
-void append_state_command(std::string& bytes, op_queue& ops, std::string_view word,
-                          const tube_name& tube, proto::reply_kind expected) {
-  bytes += word;
-  bytes += ' ';
-  bytes += tube.view();
-  bytes += "\r\n";
-  ops.push_back(new state_op(expected));
-}
-
-/// Commands that take `from` (a connection's watch list) to `to`: watches first, so the list is
-/// never empty on the way (the server refuses to ignore the last tube).
-void append_watch_diff(std::string& bytes, op_queue& ops, const std::vector<tube_name>& from,
-                       const std::vector<tube_name>& to) {
-  for (const auto& t : to) {
-    if (std::find(from.begin(), from.end(), t) == from.end()) {
-      append_state_command(bytes, ops, "watch", t, proto::reply_kind::watching);
-    }
-  }
-  for (const auto& t : from) {
-    if (std::find(to.begin(), to.end(), t) == to.end()) {
-      append_state_command(bytes, ops, "ignore", t, proto::reply_kind::watching);
-    }
-  }
-}
 
 /// Whether the calling thread runs the client's executor, where blocking would deadlock. Not
 /// `runs_here` (detail/async_op.hpp), which asks whether a handler may run inline: for a strand
@@ -118,50 +118,205 @@ client_event event(client_event::kind what, std::error_code ec = {}, job_id job 
   return e;
 }
 
+conn::reconnect_policy reconnect_policy_of(const reconnect_options& r) {
+  conn::reconnect_policy p;
+  p.enabled = r.enabled;
+  p.wait = r.wait;
+  p.max_attempts = r.max_attempts;
+  p.give_up_after = r.give_up_after;
+  return p;
+}
+
+conn::lane_config lane_config_of(const async_client_options& o) {
+  conn::lane_config c;
+  c.max_lanes = o.max_reserve_connections;
+  c.retry_failed_opens = o.reconnect.enabled;
+  c.retry = o.reconnect.wait;
+  return c;
+}
+
+bool ends_holding(proto::reply_kind kind) {
+  return kind == proto::reply_kind::not_found || kind == proto::reply_kind::deleted ||
+         kind == proto::reply_kind::released || kind == proto::reply_kind::buried;
+}
+
 }  // namespace
 
 class async_core final : public connection_listener,
                          public std::enable_shared_from_this<async_core> {
  public:
+  using state = conn::reconnect_machine::state;
+
   async_core(const asio::any_io_executor& ex, endpoint ep, async_client_options options)
       : user_executor_(ex),
         strand_(asio::make_strand(ex)),
         endpoint_(std::move(ep)),
         options_(std::move(options)),
+        keeper_(reconnect_policy_of(options_.reconnect)),
+        lanes_(lane_config_of(options_)),
         retry_timer_(strand_),
-        lane_retry_timer_(strand_),
-        probe_timer_(strand_),
+        lane_timer_(strand_),
+        wait_timer_(strand_),
         rng_(std::random_device{}()) {
     if (options_.max_in_flight == 0) options_.max_in_flight = 1;
-    if (options_.max_reserve_connections == 0) options_.max_reserve_connections = 1;
   }
 
   // ------------------------------------------------------------------- any thread
 
   void submit(op_base* op) {
-    if (op->route == op_route::waiting) {
-      submit_waiting_reserve(op);
+    switch (op->route) {
+      case op_route::waiting:
+        submit_waiting_reserve(op);
+        return;
+      case op_route::job_action:
+        // Where a job's action goes is the reserve machine's to say, on the strand.
+        asio::post(strand_, [self = shared_from_this(), op] { self->route_job_action(op); });
+        return;
+      case op_route::main:
+        break;
+    }
+    submit_main(op);
+  }
+
+  void connect(op_base* op) {
+    if (auto ec = conn::validate(endpoint_)) {  // refused before any connect (issue 11.5)
+      complete_later(op, ec);
       return;
     }
+    bool start = false;
+    {
+      // Set at once, not on the strand: commands issued right after async_connect must wait
+      // for the connection, not fail for want of one.
+      std::lock_guard lock(mu_);
+      op->serial = next_serial_++;
+      start = keeper_.start();
+    }
+    asio::post(strand_, [self = shared_from_this(), op, start] {
+      state now;
+      {
+        std::lock_guard lock(self->mu_);
+        now = self->keeper_.current();
+      }
+      if (now == state::closed) {
+        op->complete(make_error_code(asio::error::operation_aborted), nullptr);
+      } else if (now == state::up) {
+        op->complete({}, nullptr);
+      } else {
+        self->connect_waiters_.push_back(op);
+        if (start) self->open_main();
+      }
+    });
+  }
+
+  void shutdown() {
+    {
+      std::lock_guard lock(mu_);
+      if (keeper_.current() == state::closed) return;
+      keeper_.close();
+    }
+    room_.notify_all();
+    asio::post(strand_, [self = shared_from_this()] { self->close_everything(); });
+  }
+
+  std::size_t in_flight() { return outstanding_.load(std::memory_order_relaxed); }
+
+  failure_info last_failure() {
+    std::lock_guard lock(mu_);
+    return last_failure_;
+  }
+
+  // --------------------------------------------------------- connection_listener (strand)
+
+  void on_reply(async_connection& conn, op_base* op, proto::reply& reply) override {
+    in_read_batch_ = true;
+    const bool internal = op->internal;
+    const bool on_main = &conn == main_.get();
+    if (on_main) {
+      track_main_reservations(conn, *op, reply);
+      if (!internal) {
+        // Before the handler runs: whoever sees the completion must not see it counted.
+        --outstanding_;
+        answered_in_batch_ = true;
+      }
+    } else {
+      track_lane(conn, *op, reply);
+    }
+    const std::error_code ec = op->complete({}, &reply);  // `op` is gone after this
+    // A reply that breaks the protocol, or a failed state restore, leaves the connection in an
+    // unknown state: close it (and reconnect, if enabled).
+    if (ec && (internal || ec == condition::protocol_violation)) {
+      end_read_batch();
+      conn.close(ec);
+      return;
+    }
+    if (!on_main) carry_out_lane_actions();
+  }
+
+  void on_read_done(async_connection&) override { end_read_batch(); }
+
+  void on_closed(async_connection& conn, std::error_code reason, op_queue written,
+                 op_queue unwritten) override {
+    // A read batch cut short by a protocol violation still settles what its replies did.
+    if (in_read_batch_) end_read_batch();
+    const auto keep = conn.shared_from_this();  // the maps below may hold its last reference
+    const bool is_main = &conn == main_.get();
+    remember_failure(reason, conn.received());
+    // The client's state changes before any handler hears of the failure, so that a command a
+    // handler issues sees the connection as gone (not_connected), not as still up.
+    std::optional<op_queue> stranded;
+    std::optional<conn::reconnect_machine::decision> retry;
+    if (is_main) {
+      main_ = nullptr;
+      std::tie(stranded, retry) = main_down();
+      if (!is_closed()) emit(event(client_event::kind::disconnected, reason));
+      for (const std::uint64_t id : conn.held) {
+        emit(event(client_event::kind::lost_reservation, reason, job_id{id}));
+      }
+      conn.held.clear();
+    } else {
+      lane_conns_.erase(conn.lane);
+      lanes_.on_closed(conn.lane, reason, clock::now());
+    }
+    const bool cancelled = reason == asio::error::operation_aborted;
+    bool oldest = true;
+    while (op_base* op = written.pop_front()) {
+      fail(op, is_main, conn::lost_reply_error(op->is_put, reason, oldest, cancelled));
+      oldest = false;
+    }
+    // Never handed to the socket: known not to have happened.
+    const auto not_sent =
+        reason == asio::error::operation_aborted ? reason : make_error_code(errc::connection_lost);
+    while (op_base* op = unwritten.pop_front()) fail(op, is_main, not_sent);
+    if (!is_main) {
+      carry_out_lane_actions();
+      return;
+    }
+    if (stranded) {
+      while (op_base* op = stranded->pop_front()) fail(op, true, not_sent);
+    }
+    if (retry) schedule_retry(*retry, reason);
+    report_gave_up(reason);
+  }
+
+  void on_writable(async_connection& conn) override {
+    if (&conn == main_.get()) flush();
+  }
+
+ private:
+  // ------------------------------------------------------------ main connection: submit
+
+  void submit_main(op_base* op) {
     std::unique_lock lock(mu_);
     op->serial = next_serial_++;
-    if (op->route == op_route::job_action) {
-      if (auto it = job_lanes_.find(op->job.value); it != job_lanes_.end()) {
-        auto lane = it->second;
-        lock.unlock();
-        asio::post(strand_,
-                   [self = shared_from_this(), lane, op] { self->send_job_action(lane, op); });
-        return;
-      }
-    }
-    if (state_ == main_state::idle || state_ == main_state::closed) {
+    if (!keeper_.may_wait()) {
+      const bool closed = keeper_.current() == state::closed;
       lock.unlock();
-      complete_later(op, errc::not_connected);
+      complete_later(op, closed ? make_error_code(asio::error::operation_aborted)
+                                : make_error_code(errc::not_connected));
       return;
     }
     if (op->effect != tube_effect::none) {
-      std::optional<proto::reply> answer = apply_tube_effect(*op);
-      if (answer) {  // nothing to send: answer from the client's own record
+      if (auto answer = record_tube_change(*op)) {  // nothing to send: answered from the record
         lock.unlock();
         answer_later(op, std::move(*answer));
         return;
@@ -169,27 +324,33 @@ class async_core final : public connection_listener,
     }
     if (outstanding_ >= options_.max_in_flight && !on_executor_thread(user_executor_)) {
       ++waiters_;
-      room_.wait(lock, [&] {
-        return outstanding_ < options_.max_in_flight || state_ == main_state::closed;
-      });
+      room_.wait(lock,
+                 [&] { return outstanding_ < options_.max_in_flight || !keeper_.may_wait(); });
       --waiters_;
-      if (state_ == main_state::closed || state_ == main_state::idle) {
+      if (!keeper_.may_wait()) {
         // Closed, or the connection dropped for good, while this producer waited for room.
+        const bool closed = keeper_.current() == state::closed;
         lock.unlock();
-        complete_later(op, state_ == main_state::closed
-                               ? make_error_code(asio::error::operation_aborted)
-                               : make_error_code(errc::not_connected));
+        complete_later(op, closed ? make_error_code(asio::error::operation_aborted)
+                                  : make_error_code(errc::not_connected));
         return;
       }
     }
+    const std::size_t before = pending_bytes_.size();
     if (auto ec = op->encode(pending_bytes_)) {
       lock.unlock();
       complete_later(op, ec);  // refused before anything was sent
       return;
     }
+    op->wire_size = pending_bytes_.size() - before;
     pending_ops_.push_back(op);
     ++outstanding_;
-    if (state_ == main_state::up && !flush_posted_) {
+    if (keeper_.current() != state::up) {
+      // Waiting for a connection: not past its deadline (issue 11.3).
+      start_waiting(*op, clock::now());
+      return;
+    }
+    if (!flush_posted_) {
       flush_posted_ = true;
       // Issued by a handler the client is running for a batch of replies: flush once when the
       // batch is done, so everything the handlers issue leaves in one write and costs no post.
@@ -202,169 +363,73 @@ class async_core final : public connection_listener,
     }
   }
 
-  void connect(op_base* op) {
-    bool start = false;
-    {
-      // Set at once, not on the strand: commands issued right after async_connect must wait
-      // for the connection, not fail for want of one.
-      std::lock_guard lock(mu_);
-      op->serial = next_serial_++;
-      if (state_ == main_state::idle) {
-        state_ = main_state::connecting;
-        start = true;
-      }
-    }
-    asio::post(strand_, [self = shared_from_this(), op, start] {
-      main_state state;
-      {
-        std::lock_guard lock(self->mu_);
-        state = self->state_;
-      }
-      if (state == main_state::closed) {
-        op->complete(make_error_code(asio::error::operation_aborted), nullptr);
-      } else if (state == main_state::up) {
-        op->complete({}, nullptr);
-      } else {
-        self->connect_waiters_.push_back(op);
-        if (start) self->open_main();
-      }
-    });
-  }
-
-  void shutdown() {
-    {
-      std::lock_guard lock(mu_);
-      if (state_ == main_state::closed) return;
-      state_ = main_state::closed;
-    }
-    room_.notify_all();
-    asio::post(strand_, [self = shared_from_this()] { self->close_everything(); });
-  }
-
-  std::size_t in_flight() { return outstanding_.load(std::memory_order_relaxed); }
-
-  // --------------------------------------------------------- connection_listener (strand)
-
-  void on_reply(async_connection& conn, op_base* op, proto::reply& reply) override {
-    in_read_batch_ = true;
-    track_reservations(conn, *op, reply);
-    const bool internal = op->internal;
-    if (!internal && &conn == main_.get()) {
-      // Before the handler runs: whoever sees the completion must not see it counted.
-      --outstanding_;
-      answered_in_batch_ = true;
-    }
-    const std::error_code ec = op->complete({}, &reply);  // `op` is gone after this
-    // A reply that breaks the protocol, or a failed state restore, leaves the connection in an
-    // unknown state: close it (and reconnect, if enabled).
-    if (ec && (internal || ec == condition::protocol_violation)) {
-      end_read_batch();
-      conn.close(ec);
-      return;
-    }
-    if (conn.is_reserve_lane) serve_waiting_reserves();
-  }
-
-  void on_read_done(async_connection&) override { end_read_batch(); }
-
-  void on_closed(async_connection& conn, std::error_code reason, op_queue written,
-                 op_queue unwritten) override {
-    // A read batch cut short by a protocol violation still settles what its replies did.
-    if (in_read_batch_) end_read_batch();
-    const bool is_main = &conn == main_.get();
-    // The client's state changes before any handler hears of the failure, so that a command a
-    // handler issues sees the connection as gone (not_connected), not as still up.
-    std::optional<op_queue> stranded;
-    if (is_main) {
-      main_ = nullptr;
-      stranded = mark_main_down();
-      if (!is_closed()) emit(event(client_event::kind::disconnected, reason));
-    } else {
-      std::erase_if(lanes_, [&](const auto& lane) { return lane.get() == &conn; });
-    }
-    for (const std::uint64_t id : conn.held) {
-      forget_lane_job(conn, id);
-      emit(event(client_event::kind::lost_reservation, reason, job_id{id}));
-    }
-    conn.held.clear();
-    bool first = true;
-    while (op_base* op = written.pop_front()) {
-      fail(op, is_main, written_error(*op, reason, first));
-      first = false;
-    }
-    // Never handed to the socket: known not to have happened.
-    const auto not_sent =
-        reason == asio::error::operation_aborted ? reason : make_error_code(errc::connection_lost);
-    while (op_base* op = unwritten.pop_front()) fail(op, is_main, not_sent);
-    if (!is_main) {
-      serve_waiting_reserves();
-    } else if (stranded) {
-      while (op_base* op = stranded->pop_front()) fail(op, true, not_sent);
-    } else if (options_.reconnect.enabled && !is_closed()) {
-      schedule_retry(reason);
-    }
-  }
-
-  void on_writable(async_connection& conn) override {
-    if (&conn == main_.get()) flush();
-  }
-
- private:
-  enum class main_state : std::uint8_t { idle, connecting, up, waiting_retry, closed };
-
-  // ------------------------------------------------------------------- tube state
-
-  /// Records a use/watch/ignore in the client's state (under `mu_`). Returns the answer when the
-  /// command would change nothing (or must be refused) and so is not sent.
-  std::optional<proto::reply> apply_tube_effect(const op_base& op) {
-    const tube_name& tube = *op.tube;
-    const auto it = std::find(watched_.begin(), watched_.end(), tube);
-    proto::reply answer;
+  /// Records a use/watch/ignore (under `mu_`). Returns the answer when the command would change
+  /// nothing (or must be refused) and so is not sent.
+  std::optional<proto::reply> record_tube_change(const op_base& op) {
     switch (op.effect) {
       case tube_effect::use:
-        if (tube == used_) {
-          answer.kind = proto::reply_kind::using_tube;
-          answer.body = tube.str();
-          return answer;
-        }
-        used_ = tube;
-        break;
+        return tubes_.use(*op.tube);
       case tube_effect::watch:
-        if (it != watched_.end()) {
-          answer.kind = proto::reply_kind::watching;
-          answer.has_number = true;
-          answer.number = watched_.size();
-          return answer;
-        }
-        watched_.push_back(tube);
-        break;
+        return tubes_.watch(*op.tube);
       case tube_effect::ignore:
-        if (it == watched_.end() || watched_.size() == 1) {
-          answer.kind =
-              it == watched_.end() ? proto::reply_kind::watching : proto::reply_kind::not_ignored;
-          answer.has_number = it == watched_.end();
-          answer.number = watched_.size();
-          return answer;
-        }
-        watched_.erase(it);
-        break;
+        return tubes_.ignore(*op.tube);
       case tube_effect::none:
         break;
     }
-    ++tube_version_;
     return std::nullopt;
   }
 
-  /// Commands that bring a fresh connection (using and watching "default") to the client's state.
-  void append_restore(std::string& bytes, op_queue& ops) {
-    std::lock_guard lock(mu_);
-    if (used_ != tube_name()) {
-      append_state_command(bytes, ops, "use", used_, proto::reply_kind::using_tube);
+  // ------------------------------------------- main connection: waiting for a connection
+
+  /// `op` waits, unwritten, for a connection (under `mu_`): it may wait `reply_timeout`, then
+  /// fails with `not_connected`. Zero means no limit.
+  void start_waiting(op_base& op, clock::time_point now) {
+    if (options_.reply_timeout.count() == 0) return;
+    op.deadline = now + options_.reply_timeout;
+    if (!wait_timer_posted_) {
+      wait_timer_posted_ = true;
+      asio::post(strand_, [self = shared_from_this()] { self->arm_wait_timer(); });
     }
-    append_watch_diff(bytes, ops, {tube_name()}, watched_);
   }
 
-  // ------------------------------------------------------------ main connection (strand)
+  void arm_wait_timer() {  // strand
+    clock::time_point next;
+    {
+      std::lock_guard lock(mu_);
+      wait_timer_posted_ = false;
+      const op_base* oldest = pending_ops_.front();
+      if (oldest == nullptr || keeper_.current() == state::up || !has_deadline(*oldest)) return;
+      next = oldest->deadline;
+    }
+    wait_timer_.expires_at(next);
+    wait_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (!ec) self->expire_waiting();
+    });
+  }
+
+  /// Fails the commands that waited for a connection past their deadline. They wait in issue
+  /// order with deadlines in that order, so the expired ones are a prefix of the queue.
+  void expire_waiting() {  // strand
+    op_queue expired;
+    {
+      std::lock_guard lock(mu_);
+      if (keeper_.current() == state::up) return;
+      const auto now = clock::now();
+      std::size_t bytes = 0;
+      while (const op_base* oldest = pending_ops_.front()) {
+        if (!has_deadline(*oldest) || oldest->deadline > now) break;
+        bytes += oldest->wire_size;
+        expired.push_back(pending_ops_.pop_front());
+      }
+      pending_bytes_.erase(0, bytes);
+    }
+    while (op_base* op = expired.pop_front()) fail(op, true, errc::not_connected);
+    arm_wait_timer();
+  }
+
+  static bool has_deadline(const op_base& op) { return op.deadline != clock::time_point{}; }
+
+  // ----------------------------------------------------- main connection: life (strand)
 
   void open_main() {
     main_ = std::make_shared<async_connection>(strand_, options_, *this);
@@ -378,76 +443,84 @@ class async_core final : public connection_listener,
     if (conn != main_) return;  // superseded (closed meanwhile)
     if (ec) {
       main_ = nullptr;
+      remember_failure(ec, {});
       // State first, handlers after (see on_closed). When reconnecting, the waiters hear of
       // this failure and commands already submitted wait for a later try.
-      std::optional<op_queue> stranded = mark_main_down();
+      auto [stranded, retry] = main_down();
       complete_connect_waiters(ec);
       if (stranded) {
         while (op_base* op = stranded->pop_front()) fail(op, true, ec);
-      } else if (options_.reconnect.enabled && !is_closed()) {
-        schedule_retry(ec);
       }
+      if (retry) schedule_retry(*retry, ec);
+      report_gave_up(ec);
       return;
     }
-    std::string bytes;
-    op_queue ops;
-    append_restore(bytes, ops);  // before anything else goes out
-    if (!bytes.empty()) conn->send(bytes, ops);
-    const bool again = ever_connected_;
-    ever_connected_ = true;
-    attempt_ = 0;
+    bool again = false;
     {
       std::lock_guard lock(mu_);
-      if (state_ == main_state::closed) return;
-      state_ = main_state::up;
+      if (keeper_.current() == state::closed) return;
+      // Before anything else goes out: the used tube and the watch list of the client.
+      send_tube_sync(*conn, /*with_use=*/true);
+      again = keeper_.on_connected();
     }
+    wait_timer_.cancel();
     emit(event(again ? client_event::kind::reconnected : client_event::kind::connected));
     complete_connect_waiters({});
     flush();
   }
 
-  /// The main connection is gone: waits for a retry when reconnecting, else goes idle and
-  /// returns the commands that were waiting to be written, for the caller to fail.
-  std::optional<op_queue> mark_main_down() {
+  /// The main connection is gone: asks the reconnect machine what now. Returns the commands that
+  /// were waiting to be written when nothing will carry them (given up, or not reconnecting),
+  /// for the caller to fail, and the retry to schedule.
+  std::pair<std::optional<op_queue>, std::optional<conn::reconnect_machine::decision>> main_down() {
     std::lock_guard lock(mu_);
-    if (state_ == main_state::closed) return std::nullopt;
-    if (options_.reconnect.enabled) {
-      state_ = main_state::waiting_retry;
-      return std::nullopt;
+    if (keeper_.current() == state::closed) return {};
+    const auto now = clock::now();
+    auto decision = keeper_.on_failed(now, unit_random());
+    if (decision.wait) {
+      // The commands that wait now wait for the next connection, each within its deadline.
+      for (op_base* op = pending_ops_.front(); op != nullptr; op = op->next) {
+        if (!has_deadline(*op)) start_waiting(*op, now);
+      }
+      return {std::nullopt, decision};
     }
-    state_ = main_state::idle;
-    return take_pending();
+    if (options_.reconnect.enabled) gave_up_ = true;
+    return {take_pending(), std::nullopt};
+  }
+
+  void schedule_retry(const conn::reconnect_machine::decision& d, std::error_code why) {
+    const auto wait = *d.wait;
+    emit(event(client_event::kind::reconnecting, why, {}, d.attempt, wait));
+    retry_timer_.expires_after(wait);
+    retry_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (ec) return;
+      bool open = false;
+      {
+        std::lock_guard lock(self->mu_);
+        open = self->keeper_.on_retry_due();
+      }
+      if (open) self->open_main();
+    });
   }
 
   bool is_closed() {
     std::lock_guard lock(mu_);
-    return state_ == main_state::closed;
+    return keeper_.current() == state::closed;
   }
 
-  std::chrono::milliseconds next_backoff(unsigned attempt) {
-    const auto& r = options_.reconnect;
-    const unsigned shift = std::min(attempt > 0 ? attempt - 1 : 0u, 20u);
-    const std::chrono::milliseconds wait =
-        std::min(r.max_backoff, std::chrono::milliseconds(r.initial_backoff.count() << shift));
-    std::uniform_real_distribution<double> factor(1.0 - std::clamp(r.jitter, 0.0, 1.0), 1.0);
-    return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(
-        static_cast<double>(wait.count()) * factor(rng_)));
-  }
-
-  void schedule_retry(std::error_code why) {
-    ++attempt_;
-    const auto backoff = next_backoff(attempt_);
-    emit(event(client_event::kind::reconnecting, why, {}, attempt_, backoff));
-    retry_timer_.expires_after(backoff);
-    retry_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
-      if (ec) return;
-      {
-        std::lock_guard lock(self->mu_);
-        if (self->state_ != main_state::waiting_retry) return;
-        self->state_ = main_state::connecting;
-      }
-      self->open_main();
-    });
+  /// Brings `conn` to the client's tube record with the codec's own commands (under `mu_`).
+  void send_tube_sync(async_connection& conn, bool with_use) {
+    std::vector<conn::tube_command> cmds;
+    tubes_.sync(conn.tubes, with_use, cmds);
+    if (cmds.empty()) return;
+    std::string bytes;
+    op_queue ops;
+    for (auto& cmd : cmds) {
+      auto* op = new tube_op(std::move(cmd));
+      (void)op->encode(bytes);  // tube names are valid by construction: never refused
+      ops.push_back(op);
+    }
+    conn.send(bytes, ops);
   }
 
   /// Hands what was submitted to the main connection, unless a write is running (it will call
@@ -458,7 +531,9 @@ class async_core final : public connection_listener,
     {
       std::lock_guard lock(mu_);
       flush_posted_ = false;
-      if (!main_ || !main_->is_open() || main_->is_writing() || state_ != main_state::up) return;
+      if (!main_ || !main_->is_open() || main_->is_writing() || keeper_.current() != state::up) {
+        return;
+      }
       if (pending_ops_.empty()) return;
       bytes.swap(pending_bytes_);
       ops.splice_back(pending_ops_);
@@ -509,226 +584,234 @@ class async_core final : public connection_listener,
     while (op_base* op = waiters.pop_front()) op->complete(ec, nullptr);
   }
 
-  // ---------------------------------------------------------- reserve connections (strand)
+  /// Says that reconnecting stopped, once everything waiting has heard why.
+  void report_gave_up(std::error_code why) {
+    bool gave_up = false;
+    {
+      std::lock_guard lock(mu_);
+      gave_up = std::exchange(gave_up_, false);
+    }
+    if (gave_up) emit(event(client_event::kind::gave_up, why));
+  }
+
+  /// Jobs the main connection reserved by id (reserve-job), for lost_reservation events.
+  static void track_main_reservations(async_connection& conn, const op_base& op,
+                                      const proto::reply& reply) {
+    if (op.traits.reserves_job && reply.kind == proto::reply_kind::reserved) {
+      conn.held.insert(reply.number);
+    } else if (op.traits.acts_on_reserved && ends_holding(reply.kind)) {
+      conn.held.erase(op.job.value);
+    }
+  }
+
+  // ---------------------------------------------------------- reserve lanes (strand)
 
   void submit_waiting_reserve(op_base* op) {
     {
       std::lock_guard lock(mu_);
       op->serial = next_serial_++;
     }
+    // Refused before anything is sent (a timeout outside 32 bits), like every other command.
+    if (std::string scratch; auto ec = op->encode(scratch)) {
+      complete_later(op, ec);
+      return;
+    }
     if (auto slot = op->cancellation_slot(); slot.is_connected()) {
       slot.assign([weak = weak_from_this(), serial = op->serial](asio::cancellation_type) {
         if (auto self = weak.lock()) {
-          asio::post(self->strand_, [self, serial] { self->cancel_waiting(serial); });
+          asio::post(self->strand_, [self, serial] {
+            self->lanes_.on_cancel(serial, make_error_code(asio::error::operation_aborted));
+            self->carry_out_lane_actions();
+          });
         }
       });
     }
     asio::post(strand_, [self = shared_from_this(), op] {
-      main_state state;
+      bool usable = false;
+      bool closed = false;
       {
         std::lock_guard lock(self->mu_);
-        state = self->state_;
+        usable = self->keeper_.may_wait();
+        closed = self->keeper_.current() == state::closed;
       }
-      if (state == main_state::closed || state == main_state::idle) {
+      if (!usable) {
         // Like every other command: nothing runs before async_connect, or after close().
-        op->complete(state == main_state::closed ? make_error_code(asio::error::operation_aborted)
-                                                 : make_error_code(errc::not_connected),
+        op->complete(closed ? make_error_code(asio::error::operation_aborted)
+                            : make_error_code(errc::not_connected),
                      nullptr);
         return;
       }
-      self->waiting_reserves_.push_back(op);
-      self->serve_waiting_reserves();
+      self->queued_reserves_.emplace(op->serial, op);
+      std::optional<std::chrono::seconds> timeout;
+      if (!op->wait.unbounded) timeout = op->wait.bounded;
+      self->lanes_.on_request(op->serial, timeout, clock::now());
+      self->carry_out_lane_actions();
     });
   }
 
-  /// Gives queued waiting reserves to idle reserve connections, opening new ones as needed.
-  void serve_waiting_reserves() {
-    while (!waiting_reserves_.empty()) {
-      auto idle = std::find_if(lanes_.begin(), lanes_.end(), [](const auto& lane) {
-        return lane->is_open() && lane->held.empty() && lane->awaiting() == 0;
-      });
-      if (idle == lanes_.end()) break;
-      send_reserve(*idle, waiting_reserves_.pop_front());
-    }
-    const auto connecting = static_cast<std::size_t>(std::count_if(
-        lanes_.begin(), lanes_.end(), [](const auto& lane) { return !lane->is_open(); }));
-    std::size_t wanted =
-        waiting_reserves_.size() > connecting ? waiting_reserves_.size() - connecting : 0;
-    while (wanted-- > 0 && lanes_.size() < options_.max_reserve_connections &&
-           !lane_retry_pending_) {
-      open_lane();
-    }
-    if (!waiting_reserves_.empty() && lanes_.size() >= options_.max_reserve_connections) {
-      probe_held_jobs();
-    }
-  }
-
-  /// Every reserve connection holds a job and no more may be opened. A job left to run out its
-  /// TTR was released by the server, yet still pins the connection that reserved it: ask the
-  /// server (stats-job) which held jobs are no longer reserved, and free those connections. The
-  /// question goes on the holding connection itself, which has nothing else in flight: beanstalkd
-  /// 1.12 acts on an idle connection's expired TTR only when that connection sends something.
-  /// Asks again each second while reserves keep waiting.
-  void probe_held_jobs() {
-    if (probes_in_flight_ > 0 || probe_timer_armed_) return;
-    for (const auto& lane : lanes_) {
-      if (!lane->is_open() || lane->awaiting() > 0 || lane->held.empty()) continue;
-      std::string bytes;
-      op_queue ops;
-      for (const std::uint64_t id : lane->held) {
-        proto::stats_job_command{job_id{id}}.encode(bytes);
-        ++probes_in_flight_;
-        std::weak_ptr<async_connection> weak = lane;
-        ops.push_back(new probe_op([self = shared_from_this(), weak, id](const proto::reply* r) {
-          --self->probes_in_flight_;
-          auto held_by = weak.lock();
-          if (r != nullptr && held_by && !still_reserved(*r)) {
-            held_by->held.erase(id);
-            self->forget_lane_job(*held_by, id);
-          }
-          if (self->probes_in_flight_ == 0) {
-            const std::size_t before = self->waiting_reserves_.size();
-            self->serve_waiting_reserves();
-            if (self->waiting_reserves_.size() == before) self->schedule_probe();
-          }
-        }));
-      }
-      lane->send(bytes, ops);
-    }
-    if (probes_in_flight_ == 0) schedule_probe();
-  }
-
-  static bool still_reserved(const proto::reply& r) {
-    if (r.kind != proto::reply_kind::ok) return r.kind != proto::reply_kind::not_found;
-    proto::job_stats stats;
-    return proto::parse_job_stats(r.body, stats) || stats.state == "reserved";
-  }
-
-  void schedule_probe() {
-    if (probe_timer_armed_ || waiting_reserves_.empty()) return;
-    probe_timer_armed_ = true;
-    probe_timer_.expires_after(std::chrono::seconds{1});
-    probe_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
-      self->probe_timer_armed_ = false;
-      if (!ec) self->serve_waiting_reserves();
-    });
-  }
-
-  void open_lane() {
-    auto lane = std::make_shared<async_connection>(strand_, options_, *this);
-    lane->is_reserve_lane = true;
-    lanes_.push_back(lane);
-    lane->start_connect(endpoint_, [self = shared_from_this(), lane](std::error_code ec) {
-      if (std::find(self->lanes_.begin(), self->lanes_.end(), lane) == self->lanes_.end()) return;
-      if (!ec) {
-        self->lane_attempt_ = 0;
-        self->serve_waiting_reserves();
+  /// A job's delete/release/bury/touch goes to the reserve connection that holds it, if one
+  /// does; otherwise down the main connection like any other command.
+  void route_job_action(op_base* op) {
+    if (auto lane = lanes_.holder(op->job)) {
+      if (auto it = lane_conns_.find(*lane); it != lane_conns_.end() && it->second->is_open()) {
+        std::string bytes;
+        if (auto ec = op->encode(bytes)) {
+          op->complete(ec, nullptr);
+          return;
+        }
+        op_queue ops;
+        ops.push_back(op);
+        it->second->send(bytes, ops);
         return;
       }
-      std::erase(self->lanes_, lane);
-      if (self->options_.reconnect.enabled) {
-        self->lane_retry_pending_ = true;
-        self->lane_retry_timer_.expires_after(self->next_backoff(++self->lane_attempt_));
-        self->lane_retry_timer_.async_wait([self](std::error_code tec) {
-          self->lane_retry_pending_ = false;
-          if (!tec) self->serve_waiting_reserves();
-        });
-        return;
-      }
-      // No reconnecting: the reserves waiting for this connection cannot be served.
-      while (op_base* op = self->waiting_reserves_.pop_front()) op->complete(ec, nullptr);
-    });
-  }
-
-  void send_reserve(const std::shared_ptr<async_connection>& lane, op_base* op) {
-    std::string request;
-    if (auto ec = op->encode(request)) {  // refused: the connection's state stays as it is
-      op->complete(ec, nullptr);
-      return;
-    }
-    std::string bytes;
-    op_queue ops;
-    {
-      std::lock_guard lock(mu_);
-      if (lane->tube_version != tube_version_) {
-        append_watch_diff(bytes, ops, lane->watched, watched_);
-        lane->watched = watched_;
-        lane->tube_version = tube_version_;
-      }
-    }
-    bytes += request;
-    ops.push_back(op);
-    lane->send(bytes, ops);
-  }
-
-  void send_job_action(const std::shared_ptr<async_connection>& lane, op_base* op) {
-    if (!lane->is_open()) {  // the connection that held the job dropped since the lookup
       op->complete(make_error_code(errc::lost_reservation), nullptr);
       return;
     }
+    submit_main(op);
+  }
+
+  /// Keeps the reserve machine in step with a reply on a lane.
+  void track_lane(async_connection& conn, const op_base& op, const proto::reply& reply) {
+    const auto now = clock::now();
+    if (op.route == op_route::waiting) {
+      if (reply.kind == proto::reply_kind::reserved) {
+        lanes_.on_reserved(conn.lane, job_id{reply.number}, now);
+      } else {
+        lanes_.on_reserve_ended(conn.lane, now);
+      }
+    } else if (op.traits.acts_on_reserved && ends_holding(reply.kind)) {
+      lanes_.on_job_settled(conn.lane, op.job, now);
+    }
+  }
+
+  /// Carries out what the reserve machine decided, until it has nothing more to say, then arms
+  /// its timer.
+  void carry_out_lane_actions() {
+    for (auto actions = lanes_.take_actions(); !actions.empty(); actions = lanes_.take_actions()) {
+      for (const auto& a : actions) carry_out(a);
+    }
+    if (auto next = lanes_.next_timer()) {
+      if (!lane_timer_due_ || *next != *lane_timer_due_) {
+        lane_timer_due_ = *next;
+        lane_timer_.expires_at(*next);
+        lane_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+          if (ec) return;
+          self->lane_timer_due_.reset();
+          self->lanes_.on_timer(clock::now());
+          self->carry_out_lane_actions();
+        });
+      }
+    } else if (lane_timer_due_) {
+      lane_timer_due_.reset();
+      lane_timer_.cancel();
+    }
+  }
+
+  void carry_out(const conn::lane_action& a) {
+    using kind = conn::lane_action::kind;
+    switch (a.what) {
+      case kind::open:
+        open_lane(a.lane);
+        break;
+      case kind::send_reserve:
+        send_reserve(a);
+        break;
+      case kind::close:
+        if (auto it = lane_conns_.find(a.lane); it != lane_conns_.end()) {
+          auto keep = it->second;
+          if (!keep->is_open()) lane_conns_.erase(it);  // still connecting: nothing to report
+          keep->close(a.error);
+        }
+        break;
+      case kind::complete:
+        if (op_base* op = take_queued(a.op)) {
+          if (a.error) {
+            op->complete(a.error, nullptr);
+          } else {  // its time ran out while it waited for a lane: no job, as the server says
+            proto::reply timed_out;
+            timed_out.kind = proto::reply_kind::timed_out;
+            op->complete({}, &timed_out);
+          }
+        }
+        break;
+      case kind::probe:
+        send_probe(a.lane, a.job);
+        break;
+      case kind::lost_reservation:
+        emit(event(client_event::kind::lost_reservation, a.error, a.job));
+        break;
+      case kind::queued:
+        emit(event(client_event::kind::reserve_queued));
+        break;
+    }
+  }
+
+  op_base* take_queued(std::uint64_t serial) {
+    auto it = queued_reserves_.find(serial);
+    if (it == queued_reserves_.end()) return nullptr;
+    op_base* op = it->second;
+    queued_reserves_.erase(it);
+    return op;
+  }
+
+  void open_lane(std::uint64_t id) {
+    auto lane = std::make_shared<async_connection>(strand_, options_, *this);
+    lane->lane = id;
+    lane_conns_.emplace(id, lane);
+    lane->start_connect(endpoint_, [self = shared_from_this(), lane, id](std::error_code ec) {
+      auto it = self->lane_conns_.find(id);
+      if (it == self->lane_conns_.end() || it->second != lane) return;  // closed meanwhile
+      if (ec) {
+        self->lane_conns_.erase(it);
+        self->remember_failure(ec, {});
+        self->lanes_.on_open_failed(id, ec, clock::now(), self->unit_random());
+      } else {
+        self->lanes_.on_opened(id, clock::now());
+      }
+      self->carry_out_lane_actions();
+    });
+  }
+
+  void send_reserve(const conn::lane_action& a) {
+    op_base* op = take_queued(a.op);
+    auto it = lane_conns_.find(a.lane);
+    if (op == nullptr || it == lane_conns_.end()) return;
+    async_connection& lane = *it->second;
+    {
+      std::lock_guard lock(mu_);
+      send_tube_sync(lane, /*with_use=*/false);
+    }
+    // The reserve the machine asks for: what is left of a reserve-with-timeout's wait.
     std::string bytes;
-    if (auto ec = op->encode(bytes)) {
-      op->complete(ec, nullptr);
-      return;
+    if (a.timeout) {
+      (void)proto::reserve_with_timeout_command{*a.timeout}.encode(bytes);
+      op->wait = {.unbounded = false, .bounded = *a.timeout};
+    } else {
+      (void)proto::reserve_command{}.encode(bytes);
     }
     op_queue ops;
     ops.push_back(op);
-    lane->send(bytes, ops);
+    lane.send(bytes, ops);
   }
 
-  void cancel_waiting(std::uint64_t serial) {
-    for (op_base* op = waiting_reserves_.front(); op != nullptr; op = op->next) {
-      if (op->serial != serial) continue;
-      waiting_reserves_.remove(op);
-      op->complete(make_error_code(asio::error::operation_aborted), nullptr);
-      return;
-    }
-    for (const auto& lane : lanes_) {
-      if (!lane->holds_op(serial)) continue;
-      // Closing is the only clean way to take a reserve back: the server releases a job it may
-      // be handing over at this moment, and no other command shares this connection.
-      auto keep = lane;
-      keep->close(make_error_code(asio::error::operation_aborted));
-      return;
-    }
+  void send_probe(std::uint64_t lane_id, job_id job) {
+    auto it = lane_conns_.find(lane_id);
+    if (it == lane_conns_.end()) return;
+    auto* op = new probe_op(
+        job, [self = shared_from_this(), lane_id, job](std::optional<std::string> job_state) {
+          // Unknown (the connection failed): the machine hears of that through on_closed.
+          if (!job_state) return;
+          self->lanes_.on_probe_answer(lane_id, job, *job_state == "reserved", clock::now());
+          self->carry_out_lane_actions();
+        });
+    std::string bytes;
+    (void)op->encode(bytes);
+    op_queue ops;
+    ops.push_back(op);
+    it->second->send(bytes, ops);
   }
 
   // ------------------------------------------------------------------ bookkeeping
-
-  /// Keeps `conn.held` (and the job -> reserve connection routes) in step with replies.
-  void track_reservations(async_connection& conn, const op_base& op, const proto::reply& reply) {
-    if (op.traits.reserves_job && reply.kind == proto::reply_kind::reserved) {
-      conn.held.insert(reply.number);
-      if (conn.is_reserve_lane) {
-        std::lock_guard lock(mu_);
-        job_lanes_[reply.number] = conn.shared_from_this();
-      }
-      return;
-    }
-    if (!op.traits.acts_on_reserved) return;
-    const bool ends =
-        reply.kind == proto::reply_kind::not_found || reply.kind == proto::reply_kind::deleted ||
-        reply.kind == proto::reply_kind::released || reply.kind == proto::reply_kind::buried;
-    if (ends && conn.held.erase(op.job.value) > 0) forget_lane_job(conn, op.job.value);
-  }
-
-  /// Drops the route of job `id` to `conn`, unless the job has been reserved again since, on
-  /// another connection, whose route must stay.
-  void forget_lane_job(const async_connection& conn, std::uint64_t id) {
-    if (!conn.is_reserve_lane) return;
-    std::lock_guard lock(mu_);
-    if (auto it = job_lanes_.find(id); it != job_lanes_.end() && it->second.get() == &conn) {
-      job_lanes_.erase(it);
-    }
-  }
-
-  /// The error for a command that was written and got no reply.
-  static std::error_code written_error(const op_base& op, std::error_code reason, bool oldest) {
-    if (op.is_put) return errc::outcome_unknown;  // the job may exist: never say it failed
-    if (reason == asio::error::operation_aborted) return reason;
-    if (reason == errc::reply_timeout && oldest) return reason;
-    return errc::connection_lost;
-  }
 
   void fail(op_base* op, bool counted_on_main, std::error_code ec) {
     const bool counted = counted_on_main && !op->internal;
@@ -744,11 +827,20 @@ class async_core final : public connection_listener,
     asio::post(strand_, [op, r = std::move(reply)]() mutable { op->complete({}, &r); });
   }
 
+  void remember_failure(std::error_code cause, const std::string& received) {
+    if (!cause || cause == asio::error::operation_aborted) return;
+    std::lock_guard lock(mu_);
+    last_failure_.cause = cause;
+    last_failure_.received = received;
+  }
+
+  double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
   void close_everything() {
     const auto aborted = make_error_code(asio::error::operation_aborted);
     retry_timer_.cancel();
-    lane_retry_timer_.cancel();
-    probe_timer_.cancel();
+    lane_timer_.cancel();
+    wait_timer_.cancel();
     op_queue stranded;
     {
       std::lock_guard lock(mu_);
@@ -757,9 +849,8 @@ class async_core final : public connection_listener,
     while (op_base* op = stranded.pop_front()) fail(op, true, aborted);
     if (auto main = main_) main->close(aborted);
     main_ = nullptr;
-    for (auto lanes = lanes_; const auto& lane : lanes) lane->close(aborted);
-    lanes_.clear();
-    while (op_base* op = waiting_reserves_.pop_front()) op->complete(aborted, nullptr);
+    lanes_.on_shutdown(aborted);
+    carry_out_lane_actions();
     complete_connect_waiters(aborted);
   }
 
@@ -775,7 +866,8 @@ class async_core final : public connection_listener,
   // Shared with submitting threads: guarded by mu_.
   std::mutex mu_;
   std::condition_variable room_;
-  main_state state_ = main_state::idle;
+  conn::reconnect_machine keeper_;
+  conn::tube_state tubes_;
   std::string pending_bytes_;  // requests submitted for the main connection, not yet handed over
   op_queue pending_ops_;
   // User commands of the main connection not yet completed, and producers blocked on them.
@@ -784,29 +876,24 @@ class async_core final : public connection_listener,
   std::atomic<std::size_t> outstanding_{0};
   std::atomic<std::size_t> waiters_{0};
   bool flush_posted_ = false;
+  bool wait_timer_posted_ = false;
+  bool gave_up_ = false;  // reconnecting stopped: say so once the waiters have heard why
   std::uint64_t next_serial_ = 1;
-  tube_name used_;
-  std::vector<tube_name> watched_{tube_name()};
-  std::uint64_t tube_version_ = 0;
-  std::unordered_map<std::uint64_t, std::shared_ptr<async_connection>> job_lanes_;
+  failure_info last_failure_;
 
   // Strand only.
   std::shared_ptr<async_connection> main_;
-  std::vector<std::shared_ptr<async_connection>> lanes_;
-  op_queue waiting_reserves_;
+  conn::reserve_lanes lanes_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<async_connection>> lane_conns_;
+  std::unordered_map<std::uint64_t, op_base*> queued_reserves_;  // by serial, until sent
   op_queue connect_waiters_;
   bool in_read_batch_ = false;      // replies of one read are being handled
   bool flush_after_batch_ = false;  // handlers issued commands: flush when the batch ends
   bool answered_in_batch_ = false;
-  bool ever_connected_ = false;
-  unsigned attempt_ = 0;
-  unsigned lane_attempt_ = 0;
-  bool lane_retry_pending_ = false;
   asio::steady_timer retry_timer_;
-  asio::steady_timer lane_retry_timer_;
-  asio::steady_timer probe_timer_;  // next look at held jobs (probe_held_jobs)
-  bool probe_timer_armed_ = false;
-  std::size_t probes_in_flight_ = 0;
+  asio::steady_timer lane_timer_;  // the reserve machine's next_timer()
+  std::optional<clock::time_point> lane_timer_due_;
+  asio::steady_timer wait_timer_;  // the oldest command waiting for a connection
   std::minstd_rand rng_;
 };
 
@@ -827,10 +914,33 @@ void shutdown(async_core& core) {
 std::size_t in_flight(async_core& core) {
   return core.in_flight();
 }
+failure_info last_failure(async_core& core) {
+  return core.last_failure();
+}
 
 }  // namespace beanpole::detail
 
 namespace beanpole {
+
+std::string_view to_string(client_event::kind what) noexcept {
+  switch (what) {
+    case client_event::kind::connected:
+      return "connected";
+    case client_event::kind::disconnected:
+      return "disconnected";
+    case client_event::kind::reconnecting:
+      return "reconnecting";
+    case client_event::kind::reconnected:
+      return "reconnected";
+    case client_event::kind::lost_reservation:
+      return "lost_reservation";
+    case client_event::kind::gave_up:
+      return "gave_up";
+    case client_event::kind::reserve_queued:
+      return "reserve_queued";
+  }
+  return "unknown";
+}
 
 async_client::async_client(executor_type ex, endpoint ep, async_client_options options)
     : executor_(std::move(ex)),
@@ -846,6 +956,10 @@ void async_client::close() {
 
 std::size_t async_client::in_flight() const {
   return detail::in_flight(*core_);
+}
+
+failure_info async_client::last_failure() const {
+  return detail::last_failure(*core_);
 }
 
 }  // namespace beanpole

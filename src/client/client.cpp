@@ -6,7 +6,7 @@
 
 #include "beanpole/proto/commands.hpp"
 #include "beanpole/proto/reply_parser.hpp"
-#include "client/reply_budget.hpp"
+#include "conn/rules.hpp"
 #include "net/blocking_socket.hpp"
 
 namespace beanpole {
@@ -14,11 +14,6 @@ namespace beanpole {
 namespace {
 
 using steady = detail::coarse_clock;
-
-/// Whether an error means the byte stream can no longer be trusted (or is gone).
-bool breaks_connection(std::error_code ec) {
-  return ec && ec != condition::server_answer && ec != condition::local_misuse;
-}
 
 }  // namespace
 
@@ -36,7 +31,7 @@ struct client::impl {
     if (!has_reply) return {};
     // The first read gets the whole budget (the socket's timeout is usually armed so already);
     // a reply that arrives in pieces gets what is left of it.
-    const auto budget = detail::reply_budget(options, wait);
+    const auto budget = conn::reply_budget(options, wait);
     bool first_read = true;
     for (;;) {
       if (in_begin == in_end) {
@@ -51,14 +46,25 @@ struct client::impl {
         if (auto ec = socket.read_some(in.data(), in.size(), timeout, got)) return ec;
         in_end = got;
       }
-      const auto step = parser.parse(std::string_view(in.data() + in_begin, in_end - in_begin));
+      const std::string_view data(in.data() + in_begin, in_end - in_begin);
+      const auto step = parser.parse(data);
       in_begin += step.consumed;
       if (step.status == proto::parse_status::ready) {
         reply = parser.take();
         return {};
       }
-      if (step.status == proto::parse_status::error) return parser.error();
+      if (step.status == proto::parse_status::error) {
+        failure.received = conn::printable_prefix(data);
+        return parser.error();
+      }
     }
+  }
+
+  /// Closes the connection after `ec` broke it, remembering why (see `last_failure`).
+  void fail_connection(std::error_code ec) {
+    failure.cause = ec;
+    if (ec != condition::protocol_violation) failure.received.clear();
+    drop_connection();
   }
 
   void drop_connection() {
@@ -75,6 +81,7 @@ struct client::impl {
   std::vector<char> in = std::vector<char>(std::size_t{64} * 1024);
   std::size_t in_begin = 0;  // unparsed bytes are in[in_begin, in_end)
   std::size_t in_end = 0;
+  failure_info failure;  // why the last connection failed
 };
 
 template <class Command>
@@ -89,23 +96,37 @@ auto client::run(const Command& cmd, std::error_code& ec) {
   proto::reply reply;
   bool written = false;
   ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, reply, written);
-  if constexpr (std::is_same_v<Command, proto::put_command>) {
-    // The put left whole but its reply was lost: the job may exist. Never call that a failure.
-    if (ec && written) ec = errc::outcome_unknown;
+  if (ec && written) {
+    // The request left whole but its reply was lost: the one rule both clients follow (a put's
+    // outcome is unknown, never "failed"); the cause is kept for last_failure().
+    s.fail_connection(ec);
+    ec = conn::lost_reply_error(std::is_same_v<Command, proto::put_command>, ec, true);
+    return result();
   }
   if (!ec && !Command::traits.has_reply) s.drop_connection();  // quit: the server closes
   if (ec || !Command::traits.has_reply) {
-    if (breaks_connection(ec)) s.drop_connection();
+    if (conn::closes_connection(ec)) s.fail_connection(ec);
     return result();
   }
   if constexpr (std::is_void_v<result>) {
     cmd.interpret(std::move(reply), ec);
-    if (breaks_connection(ec)) s.drop_connection();
+    if (conn::closes_connection(ec)) s.fail_connection(ec);
   } else {
     auto value = cmd.interpret(std::move(reply), ec);
-    if (breaks_connection(ec)) s.drop_connection();
+    if (conn::closes_connection(ec)) s.fail_connection(ec);
     return value;
   }
+}
+
+/// The exception for `ec`: a failure of the connection names its cause (why a reply was lost,
+/// what the server sent instead), so that "outcome unknown" never hides it.
+error client::error_for(std::error_code ec) const {
+  if (ec == condition::connection_failure || ec == condition::protocol_violation) {
+    const failure_info& f = impl_->failure;
+    if (f.cause && f.cause != ec) return error(ec, f.message());
+    if (!f.received.empty()) return error(ec, "received \"" + f.received + "\"");
+  }
+  return error(ec);
 }
 
 template <class Command>
@@ -113,10 +134,10 @@ auto client::run_or_throw(const Command& cmd) {
   std::error_code ec;
   if constexpr (std::is_void_v<typename Command::result_type>) {
     run(cmd, ec);
-    if (ec) throw error(ec);
+    if (ec) throw error_for(ec);
   } else {
     auto value = run(cmd, ec);
-    if (ec) throw error(ec);
+    if (ec) throw error_for(ec);
     return value;
   }
 }
@@ -147,7 +168,14 @@ void client::connect(const endpoint& ep) {
 void client::connect(const endpoint& ep, std::error_code& ec) {
   std::lock_guard lock(impl_->mutex);
   impl_->drop_connection();
-  ec = impl_->socket.connect(ep, impl_->options.connect_timeout);
+  ec = conn::validate(ep);
+  if (!ec) ec = impl_->socket.connect(ep, impl_->options.connect_timeout);
+  if (ec) impl_->failure = {ec, {}};
+}
+
+failure_info client::last_failure() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->failure;
 }
 
 bool client::is_open() const {
@@ -170,7 +198,7 @@ job_id client::put(std::string_view body, const put_options& opts) {
   std::error_code ec;
   const job_id id = put(body, opts, ec);
   if (ec == errc::buried) throw error(ec, id.value, "put: job " + std::to_string(id.value));
-  if (ec) throw error(ec);
+  if (ec) throw error_for(ec);
   return id;
 }
 

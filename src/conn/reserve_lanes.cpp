@@ -225,9 +225,10 @@ void reserve_lanes::serve(time_point now) {
 void reserve_lanes::send(std::uint64_t lane_id, lane& l, const waiting& w, time_point now) {
   lane_action a = act(lane_action::kind::send_reserve, lane_id, w.op);
   if (w.deadline) {
-    // What is left of its wait, in whole seconds, rounded down: the reserve never waits past
-    // its deadline; under a second left asks once without waiting.
-    const auto left = std::chrono::floor<std::chrono::seconds>(*w.deadline - now);
+    // What is left of its wait, to the nearest whole second (the protocol's unit): opening a
+    // lane takes milliseconds and must not turn `reserve-with-timeout 1` into 0, and a reserve
+    // never waits more than half a second past its deadline.
+    const auto left = std::chrono::round<std::chrono::seconds>(*w.deadline - now);
     a.timeout = std::max(left, std::chrono::seconds{0});
   }
   l.state = lane_state::reserving;

@@ -55,26 +55,10 @@ class event_log {
   std::vector<client_event> events_;
 };
 
-const char* name_of(client_event::kind k) {
-  switch (k) {
-    case client_event::kind::connected:
-      return "connected";
-    case client_event::kind::disconnected:
-      return "disconnected";
-    case client_event::kind::reconnecting:
-      return "reconnecting";
-    case client_event::kind::reconnected:
-      return "reconnected";
-    case client_event::kind::lost_reservation:
-      return "lost_reservation";
-  }
-  return "?";
-}
-
 std::string describe(const std::vector<client_event>& events) {
   std::string out;
   for (const auto& e : events) {
-    out += name_of(e.what);
+    out += to_string(e.what);
     if (e.error) out += "(" + e.error.message() + ")";
     if (e.what == client_event::kind::reconnecting) {
       out += "#" + std::to_string(e.attempt) + "/" + std::to_string(e.backoff.count()) + "ms";
@@ -98,9 +82,7 @@ class async_reconnect : public server_test {
     o.reply_timeout = 5s;
     o.max_in_flight = 256;
     o.reconnect.enabled = true;
-    o.reconnect.initial_backoff = 20ms;
-    o.reconnect.max_backoff = 200ms;
-    o.reconnect.jitter = 0.5;
+    o.reconnect.wait = beanpole::backoff{20ms, 200ms, 0.5};
     o.on_event = [log](const client_event& e) { log->add(e); };
     return o;
   }

@@ -49,8 +49,8 @@ class worker_reconnect : public server_test {
     worker_options o;
     o.client.connect_timeout = 2s;
     o.client.reply_timeout = 5s;
-    o.client.reconnect.initial_backoff = 50ms;
-    o.client.reconnect.max_backoff = 300ms;
+    o.client.reconnect.wait.initial = 50ms;
+    o.client.reconnect.wait.max = 300ms;
     o.on_event = [this, &events](const worker_event& e) {
       std::lock_guard lock(mu_);
       events.push_back(e);

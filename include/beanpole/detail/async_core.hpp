@@ -7,6 +7,7 @@
 
 #include "beanpole/detail/async_op.hpp"
 #include "beanpole/endpoint.hpp"
+#include "beanpole/error.hpp"
 
 namespace beanpole {
 struct async_client_options;
@@ -32,6 +33,27 @@ void shutdown(async_core& core);
 
 /// Operations in flight (written or waiting to be written) on the main connection.
 std::size_t in_flight(async_core& core);
+
+/// Why the client's connection last failed (see `async_client::last_failure`).
+failure_info last_failure(async_core& core);
+
+/// A `put` that owns its body, so that the body outlives the call whatever the completion token
+/// does with the operation (a deferred operation may start long after `async_put` returned).
+struct owned_put_command {
+  using result_type = job_id;
+  static constexpr proto::command_traits traits = proto::put_command::traits;
+  priority pri = default_priority;
+  std::chrono::seconds delay{0};
+  std::chrono::seconds ttr{60};
+  std::string body;
+
+  std::error_code encode(std::string& out) const {
+    return proto::put_command{pri, delay, ttr, body}.encode(out);
+  }
+  result_type interpret(proto::reply&& r, std::error_code& ec) const {
+    return proto::put_command{}.interpret(std::move(r), ec);
+  }
+};
 
 /// A command with no wire form, used to complete `async_connect` through the same op machinery.
 struct connect_request {

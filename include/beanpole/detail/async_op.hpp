@@ -93,8 +93,11 @@ class op_base {
   bool is_put = false;    ///< a lost reply means "outcome unknown", never "failed"
   bool internal = false;  ///< sent by the client itself (state restore): no user handler
   job_id job;             ///< for job actions: the job acted on
-  std::chrono::steady_clock::time_point deadline{};  ///< reply deadline, set when written
-  std::uint64_t serial = 0;  ///< unique per core: lets a cancellation find its op safely
+  /// Reply deadline, set when written; while the command waits unwritten for a connection, the
+  /// time it stops waiting. Zero: none.
+  std::chrono::steady_clock::time_point deadline{};
+  std::size_t wire_size = 0;  ///< bytes of its request in the client's unwritten buffer
+  std::uint64_t serial = 0;   ///< unique per core: lets a cancellation find its op safely
   tube_effect effect = tube_effect::none;  ///< use / watch / ignore
   const tube_name* tube = nullptr;         ///< their tube (points into the node's command)
   op_base* next = nullptr;  ///< intrusive queue link (owned by whichever queue holds the op)

@@ -1,0 +1,68 @@
+#include "conn/tube_state.hpp"
+
+#include <algorithm>
+
+namespace beanpole::conn {
+namespace {
+
+proto::reply watching(std::size_t count) {
+  proto::reply r;
+  r.kind = proto::reply_kind::watching;
+  r.has_number = true;
+  r.number = count;
+  return r;
+}
+
+bool contains(const std::vector<tube_name>& tubes, const tube_name& tube) {
+  return std::find(tubes.begin(), tubes.end(), tube) != tubes.end();
+}
+
+}  // namespace
+
+std::optional<proto::reply> tube_state::use(const tube_name& tube) {
+  if (tube == used_) {
+    proto::reply r;
+    r.kind = proto::reply_kind::using_tube;
+    r.body = tube.str();
+    return r;
+  }
+  used_ = tube;
+  ++version_;
+  return std::nullopt;
+}
+
+std::optional<proto::reply> tube_state::watch(const tube_name& tube) {
+  if (contains(watched_, tube)) return watching(watched_.size());
+  watched_.push_back(tube);
+  ++version_;
+  return std::nullopt;
+}
+
+std::optional<proto::reply> tube_state::ignore(const tube_name& tube) {
+  const auto it = std::find(watched_.begin(), watched_.end(), tube);
+  if (it == watched_.end()) return watching(watched_.size());
+  if (watched_.size() == 1) {
+    proto::reply r;
+    r.kind = proto::reply_kind::not_ignored;
+    return r;
+  }
+  watched_.erase(it);
+  ++version_;
+  return std::nullopt;
+}
+
+void tube_state::sync(applied_tubes& conn, bool with_use, std::vector<tube_command>& out) const {
+  if (conn.version == version_ && (!with_use || conn.used == used_)) return;
+  if (with_use && conn.used != used_) out.emplace_back(proto::use_command{used_});
+  for (const auto& t : watched_) {
+    if (!contains(conn.watched, t)) out.emplace_back(proto::watch_command{t});
+  }
+  for (const auto& t : conn.watched) {
+    if (!contains(watched_, t)) out.emplace_back(proto::ignore_command{t});
+  }
+  if (with_use) conn.used = used_;
+  conn.watched = watched_;
+  conn.version = version_;
+}
+
+}  // namespace beanpole::conn

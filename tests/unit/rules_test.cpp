@@ -1,0 +1,62 @@
+// The rules both clients share.
+#include "conn/rules.hpp"
+
+#include <gtest/gtest.h>
+
+#include "beanpole/error.hpp"
+
+namespace {
+
+using beanpole::endpoint;
+using beanpole::errc;
+namespace conn = beanpole::conn;
+
+TEST(Rules, ALostPutIsAlwaysOutcomeUnknown) {
+  for (auto cause : {make_error_code(errc::reply_timeout), make_error_code(errc::unknown_reply),
+                     make_error_code(std::errc::connection_reset)}) {
+    EXPECT_EQ(conn::lost_reply_error(true, cause, true), errc::outcome_unknown);
+  }
+  EXPECT_EQ(conn::lost_reply_error(false, make_error_code(errc::reply_timeout), true),
+            errc::reply_timeout);
+  EXPECT_EQ(conn::lost_reply_error(false, make_error_code(errc::reply_timeout), false),
+            errc::connection_lost);
+  EXPECT_EQ(conn::lost_reply_error(false, make_error_code(errc::unknown_reply), true),
+            errc::unknown_reply);
+  EXPECT_EQ(conn::lost_reply_error(false, make_error_code(std::errc::connection_reset), true),
+            errc::connection_lost);
+  EXPECT_EQ(conn::lost_reply_error(false, make_error_code(std::errc::operation_canceled), false,
+                                   /*cancelled=*/true),
+            std::errc::operation_canceled);
+  EXPECT_EQ(conn::lost_reply_error(true, make_error_code(std::errc::operation_canceled), false,
+                                   /*cancelled=*/true),
+            errc::outcome_unknown);  // even then: the put may have happened
+}
+
+TEST(Rules, OnlyServerAnswersAndLocalRefusalsKeepTheConnection) {
+  EXPECT_FALSE(conn::closes_connection({}));
+  EXPECT_FALSE(conn::closes_connection(errc::not_found));
+  EXPECT_FALSE(conn::closes_connection(errc::invalid_tube_name));
+  EXPECT_TRUE(conn::closes_connection(errc::unknown_reply));
+  EXPECT_TRUE(conn::closes_connection(errc::reply_timeout));
+  EXPECT_TRUE(conn::closes_connection(make_error_code(std::errc::connection_reset)));
+}
+
+// Defect (issue 11.5): a Unix socket path too long for sockaddr_un must be refused as an
+// invalid address by both clients, before any connect.
+TEST(Rules, EndpointsAreValidatedBeforeConnecting) {
+  EXPECT_FALSE(conn::validate(endpoint::tcp("127.0.0.1", 11300)));
+  EXPECT_EQ(conn::validate(endpoint::tcp("", 11300)), errc::invalid_address);
+  EXPECT_EQ(conn::validate(endpoint::tcp("h", 0)), errc::invalid_address);
+  EXPECT_FALSE(conn::validate(endpoint::unix_socket("/tmp/beanstalkd.sock")));
+  EXPECT_EQ(conn::validate(endpoint::unix_socket("/" + std::string(200, 'x'))),
+            errc::invalid_address);
+}
+
+TEST(Rules, UnexpectedBytesAreShownEscapedAndCut) {
+  EXPECT_EQ(conn::printable_prefix("HTTP/1.1 400 Bad Request\r\n"),
+            "HTTP/1.1 400 Bad Request\\r\\n");
+  EXPECT_EQ(conn::printable_prefix(std::string("a\0\"\xff", 4)), "a\\x00\\\"\\xff");
+  EXPECT_EQ(conn::printable_prefix("abcdef", 3), "abc...");
+}
+
+}  // namespace
