@@ -342,7 +342,7 @@ void worker_impl::on_stats(const std::shared_ptr<job_entry>& e, std::error_code 
   const auto h = handlers_.find(shared.tube_);
   if (h == handlers_.end()) {
     release_job(e, shared.stats_.pri, "no handler for the tube",
-                options_.backoff.delay(shared.stats_.reserves, random_unit()));
+                retry_delay(options_.backoff, shared.stats_.reserves, random_unit()));
     return;
   }
   start_handler(e, h->second);

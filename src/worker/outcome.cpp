@@ -5,6 +5,13 @@
 
 namespace beanpole::detail {
 
+std::chrono::seconds retry_delay(const backoff& rule, std::uint64_t reserves,
+                                 double unit_random) noexcept {
+  // beanstalkd takes whole seconds: the nearest one, so 1 s with 0.2 jitter is 1 s, not 0.
+  const auto ms = rule.delay(reserves, unit_random).count();
+  return std::chrono::seconds{(ms + 500) / 1000};
+}
+
 handler_outcome decide_outcome(const finished_handler& done, const worker_options& options,
                                double unit_random) {
   handler_outcome out;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "beanpole/backoff.hpp"
 #include "beanpole/types.hpp"
 #include "beanpole/worker.hpp"
 
@@ -78,5 +79,10 @@ struct handler_outcome {
 /// [0, 1] draws the jitter. Pure.
 handler_outcome decide_outcome(const finished_handler& done, const worker_options& options,
                                double unit_random);
+
+/// The release delay before the job's next attempt after `reserves` reservations: the backoff's
+/// delay rounded to the nearest whole second, because beanstalkd delays are whole seconds. Pure.
+std::chrono::seconds retry_delay(const backoff& rule, std::uint64_t reserves,
+                                 double unit_random) noexcept;
 
 }  // namespace beanpole::detail
