@@ -126,6 +126,7 @@ struct failure_action {
   /// The release delay in whole seconds (zero when burying).
   std::chrono::seconds delay{0};
 
+  /// Equal when both fields are.
   friend bool operator==(const failure_action&, const failure_action&) = default;
 };
 
@@ -234,7 +235,9 @@ struct worker_options {
 /// the handler (`stop_token()` signalled) or the run is over, they and `touch` do nothing.
 class job_context {
  public:
+  /// Not copyable: the worker owns the one context of each run.
   job_context(const job_context&) = delete;
+  /// Not copyable.
   job_context& operator=(const job_context&) = delete;
 
   /// The job's id.
@@ -278,6 +281,7 @@ class job_context {
   void bury(std::optional<priority> pri = {});
 
  private:
+  /// Only the worker makes contexts: one for each job it hands to a handler.
   friend class detail::job_shared;
   explicit job_context(detail::job_shared& owner) noexcept : owner_(&owner) {}
   detail::job_shared* owner_;
@@ -292,6 +296,7 @@ namespace detail {
 /// A move-only `void(std::error_code)` callable (Asio 1.22 has no `any_completion_handler`).
 class run_completion {
  public:
+  /// Wraps `f`, a callable as `void(std::error_code)`.
   template <class F>
   explicit run_completion(F f) : fn_(std::make_unique<model<F>>(std::move(f))) {}
   /// Calls the function once.
@@ -299,6 +304,7 @@ class run_completion {
     auto fn = std::move(fn_);
     fn->call(ec);
   }
+  /// Whether there is a function to call (false once called).
   explicit operator bool() const noexcept { return fn_ != nullptr; }
 
  private:
@@ -330,6 +336,7 @@ void start_run(const std::shared_ptr<worker_impl>& impl, run_completion done);
 /// at any time. `handle` must be called before the run starts, from one thread.
 class worker {
  public:
+  /// The type of the executor the worker's I/O runs on.
   using executor_type = asio::any_io_executor;
 
   /// A worker whose I/O and coroutine handlers run on `ex` (the caller runs its context). Binds
@@ -337,8 +344,11 @@ class worker {
   worker(executor_type ex, endpoint ep, worker_options options = {});
   /// A worker with an `io_context` of its own, run by `run()` on the calling thread.
   explicit worker(endpoint ep, worker_options options = {});
+  /// Stops a running worker at once (see the class comment).
   ~worker();
+  /// Not copyable (nor movable: handlers and timers refer to the engine it owns).
   worker(const worker&) = delete;
+  /// Not copyable.
   worker& operator=(const worker&) = delete;
 
   /// The executor the worker's I/O runs on.
