@@ -71,19 +71,19 @@ handler_outcome outcome(bool failed, std::string failure, std::optional<final_co
 using kind = final_command::kind;
 using counts = final_command::counts;
 
-TEST(worker_outcome, returning_deletes_the_job) {
+TEST(worker_outcome_decision, returning_deletes_the_job) {
   EXPECT_EQ(decide_outcome(finished(), retry_options(), 0.5),
             outcome(false, "", command(kind::remove, 50, 0s, counts::deleted)));
 }
 
-TEST(worker_outcome, throwing_retries_with_backoff_by_the_servers_count) {
+TEST(worker_outcome_decision, throwing_retries_with_backoff_by_the_servers_count) {
   EXPECT_EQ(decide_outcome(threw("boom", 1), retry_options(), 0.5),
             outcome(true, "boom", command(kind::release, 50, 10s, counts::retried)));
   EXPECT_EQ(decide_outcome(threw("boom", 2), retry_options(), 0.5),
             outcome(true, "boom", command(kind::release, 50, 20s, counts::retried)));
 }
 
-TEST(worker_outcome, the_last_allowed_attempt_buries) {
+TEST(worker_outcome_decision, the_last_allowed_attempt_buries) {
   EXPECT_EQ(decide_outcome(threw("boom", 3), retry_options(), 0.5),
             outcome(true, "boom", command(kind::bury, 50, 0s, counts::buried)));
   auto never = retry_options();
@@ -93,7 +93,7 @@ TEST(worker_outcome, the_last_allowed_attempt_buries) {
       << "max_attempts 0: retried forever, at the cap";
 }
 
-TEST(worker_outcome, fail_through_the_context_is_a_failure_with_its_reason) {
+TEST(worker_outcome_decision, fail_through_the_context_is_a_failure_with_its_reason) {
   auto f = finished(1);
   f.decision = decided(handler_decision::kind::fail);
   f.decision->reason = "bad input";
@@ -105,7 +105,7 @@ TEST(worker_outcome, fail_through_the_context_is_a_failure_with_its_reason) {
       << "the exception's text wins over fail's reason";
 }
 
-TEST(worker_outcome, explicit_release_and_bury_use_the_jobs_priority_unless_given) {
+TEST(worker_outcome_decision, explicit_release_and_bury_use_the_jobs_priority_unless_given) {
   auto f = finished();
   f.decision = decided(handler_decision::kind::release);
   f.decision->delay = 7s;
@@ -127,7 +127,7 @@ TEST(worker_outcome, explicit_release_and_bury_use_the_jobs_priority_unless_give
             command(kind::remove, 50, 0s, counts::deleted));
 }
 
-TEST(worker_outcome, an_explicit_decision_wins_over_a_later_exception) {
+TEST(worker_outcome_decision, an_explicit_decision_wins_over_a_later_exception) {
   auto f = threw("after deciding", 3);  // would be buried as a failure
   f.decision = decided(handler_decision::kind::release);
   f.decision->delay = 2s;
@@ -140,7 +140,7 @@ TEST(worker_outcome, an_explicit_decision_wins_over_a_later_exception) {
             command(kind::remove, 50, 0s, counts::deleted));
 }
 
-TEST(worker_outcome, a_lost_job_is_only_ever_deleted) {
+TEST(worker_outcome_decision, a_lost_job_is_only_ever_deleted) {
   auto ok = finished();
   ok.lost = true;
   EXPECT_EQ(decide_outcome(ok, retry_options(), 0.5).command,
@@ -157,7 +157,7 @@ TEST(worker_outcome, a_lost_job_is_only_ever_deleted) {
   EXPECT_EQ(decide_outcome(buried, retry_options(), 0.5), outcome(false, "", std::nullopt));
 }
 
-TEST(worker_outcome, jitter_comes_from_the_random_draw) {
+TEST(worker_outcome_decision, jitter_comes_from_the_random_draw) {
   auto o = retry_options();
   o.backoff.jitter = 0.5;
   EXPECT_EQ(decide_outcome(threw("x", 2), o, 0.0).command->delay, 20s);
