@@ -119,12 +119,15 @@ int run_work(const context& ctx, const work_args& a) {
   opts.concurrency = parse_u32(a.concurrency, "concurrency");
   if (opts.concurrency == 0) throw usage_error("work: --concurrency must be at least 1");
   opts.max_attempts = parse_u32(a.max_attempts, "max-attempts");
-  opts.backoff.initial = std::chrono::seconds(parse_u32(a.backoff, "backoff"));
-  opts.backoff.max = std::chrono::seconds(parse_u32(a.backoff_max, "backoff-max"));
-  if (opts.backoff.initial > opts.backoff.max) {
+  // Whole seconds, as beanstalkd delays are (the worker rounds its backoff to them anyway).
+  const std::chrono::seconds backoff_first(parse_u32(a.backoff, "backoff"));
+  const std::chrono::seconds backoff_max(parse_u32(a.backoff_max, "backoff-max"));
+  if (backoff_first > backoff_max) {
     throw usage_error(fmt::format("work: --backoff ({} s) exceeds --backoff-max ({} s)",
-                                  opts.backoff.initial.count(), opts.backoff.max.count()));
+                                  backoff_first.count(), backoff_max.count()));
   }
+  opts.backoff.initial = backoff_first;
+  opts.backoff.max = backoff_max;
   opts.grace = std::chrono::seconds(parse_u32(a.grace, "grace"));
   if (a.metrics_port) {
     const std::uint32_t port = parse_u32(*a.metrics_port, "metrics port");

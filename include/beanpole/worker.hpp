@@ -35,11 +35,11 @@
 //
 // Outcomes. Success deletes the job. Failure buries the job when the server's `reserves` count
 // for it (from `stats-job`: this survives worker restarts) has reached `max_attempts`, and
-// otherwise releases it with the job's own priority and a delay from `backoff` (see
-// `decide_failure` and `backoff_policy`). A job the worker cannot hand to a handler (no handler for
-// its tube, or `stats-job` failed three times) is released, never dropped: with the backoff delay
-// when there is no handler, at once otherwise (with priority 1024 if the priority could not be
-// learned: `release` needs one).
+// otherwise releases it with the job's own priority and a delay from `backoff` (a
+// `beanpole::backoff`, rounded to whole seconds: see `decide_failure`). A job the worker
+// cannot hand to a handler (no handler for its tube, or `stats-job` failed three times) is
+// released, never dropped: with the backoff delay when there is no handler, at once otherwise
+// (with priority 1024 if the priority could not be learned: `release` needs one).
 //
 // Time to run. While a handler runs, the worker touches the job every
 // `keepalive_interval(ttr, touch_margin)`: max(ttr - margin, ttr / 2), counted from when the
@@ -106,6 +106,7 @@
 #include <utility>
 
 #include "beanpole/async_client.hpp"
+#include "beanpole/backoff.hpp"
 #include "beanpole/endpoint.hpp"
 #include "beanpole/metrics.hpp"
 #include "beanpole/proto/stats.hpp"
@@ -118,42 +119,23 @@ class worker_impl;
 class job_shared;
 }  // namespace detail
 
-/// How long a failed job waits before it is tried again: exponential, capped, with jitter.
-///
-/// The delay after the n-th reservation (n counts from 1) is
-/// `min(initial * 2^(n-1), max) * (1 - jitter * u)` with `u` uniform in [0, 1), rounded to the
-/// nearest whole second (beanstalkd delays are whole seconds). So the first delay is about
-/// `initial`, each next one about twice the previous, never more than `max`, and the jitter only
-/// ever shortens a delay, by at most the fraction `jitter`.
-struct backoff_policy {
-  /// The first delay. Default 1 s; zero means failed jobs are retried at once.
-  std::chrono::seconds initial{1};
-  /// The longest delay. Default 300 s.
-  std::chrono::seconds max{300};
-  /// The largest fraction by which a delay is randomly shortened, in [0, 1]. Default 0.2; zero
-  /// means no jitter.
-  double jitter = 0.2;
-
-  /// The delay after the `attempt`-th reservation failed (0 counts as 1), for the random number
-  /// `unit_random` in [0, 1] (values outside are clamped). Pure: no clock, no random source.
-  std::chrono::seconds delay(std::uint64_t attempt, double unit_random) const noexcept;
-};
-
 /// What the worker does with a job whose handler failed.
 struct failure_action {
   /// Bury the job (it has been reserved `max_attempts` times); otherwise release it.
   bool bury = false;
-  /// The release delay (zero when burying).
+  /// The release delay in whole seconds (zero when burying).
   std::chrono::seconds delay{0};
 
+  /// Equal when both fields are.
   friend bool operator==(const failure_action&, const failure_action&) = default;
 };
 
 /// The worker's decision for a failed job that the server has reserved `reserves` times: bury it
-/// once `reserves >= max_attempts` (`max_attempts` 0 means never), else release it with
-/// `backoff.delay(reserves, unit_random)`. Pure.
+/// once `reserves >= max_attempts` (`max_attempts` 0 means never), else release it after
+/// `rule.delay(reserves, unit_random)` rounded to the nearest whole second (beanstalkd delays
+/// are whole seconds). Pure.
 failure_action decide_failure(std::uint64_t reserves, std::uint32_t max_attempts,
-                              const backoff_policy& backoff, double unit_random) noexcept;
+                              const backoff& rule, double unit_random) noexcept;
 
 /// How long after a job's time to run was (re)started the worker touches it again:
 /// `max(ttr - margin, ttr / 2)`, where a `ttr` of zero counts as 1 s (the server's minimum).
@@ -209,8 +191,11 @@ struct worker_options {
   /// A failed job is buried once the server has reserved it this many times. Default 5; zero
   /// means never bury (retry forever).
   std::uint32_t max_attempts = 5;
-  /// Release delays of failed jobs. Default: 1 s doubling up to 300 s, jitter 0.2.
-  backoff_policy backoff{};
+  /// Release delays of failed jobs: the delay after the n-th reservation failed is
+  /// `backoff.delay(n, u)` for a random `u`, rounded to the nearest whole second (beanstalkd
+  /// delays are whole seconds, so a sub-second `initial` may round to 0: retried at once).
+  /// Default: 1 s doubling up to 300 s, jitter 0.2. An `initial` of zero retries at once.
+  beanpole::backoff backoff{std::chrono::seconds{1}, std::chrono::seconds{300}, 0.2};
   /// How long running handlers may take to finish once a stop is requested. Default 30 s; zero
   /// releases them at once.
   std::chrono::seconds grace{30};
@@ -250,7 +235,9 @@ struct worker_options {
 /// the handler (`stop_token()` signalled) or the run is over, they and `touch` do nothing.
 class job_context {
  public:
+  /// Not copyable: the worker owns the one context of each run.
   job_context(const job_context&) = delete;
+  /// Not copyable.
   job_context& operator=(const job_context&) = delete;
 
   /// The job's id.
@@ -294,6 +281,7 @@ class job_context {
   void bury(std::optional<priority> pri = {});
 
  private:
+  /// Only the worker makes contexts: one for each job it hands to a handler.
   friend class detail::job_shared;
   explicit job_context(detail::job_shared& owner) noexcept : owner_(&owner) {}
   detail::job_shared* owner_;
@@ -308,6 +296,7 @@ namespace detail {
 /// A move-only `void(std::error_code)` callable (Asio 1.22 has no `any_completion_handler`).
 class run_completion {
  public:
+  /// Wraps `f`, a callable as `void(std::error_code)`.
   template <class F>
   explicit run_completion(F f) : fn_(std::make_unique<model<F>>(std::move(f))) {}
   /// Calls the function once.
@@ -315,6 +304,7 @@ class run_completion {
     auto fn = std::move(fn_);
     fn->call(ec);
   }
+  /// Whether there is a function to call (false once called).
   explicit operator bool() const noexcept { return fn_ != nullptr; }
 
  private:
@@ -346,6 +336,7 @@ void start_run(const std::shared_ptr<worker_impl>& impl, run_completion done);
 /// at any time. `handle` must be called before the run starts, from one thread.
 class worker {
  public:
+  /// The type of the executor the worker's I/O runs on.
   using executor_type = asio::any_io_executor;
 
   /// A worker whose I/O and coroutine handlers run on `ex` (the caller runs its context). Binds
@@ -353,8 +344,11 @@ class worker {
   worker(executor_type ex, endpoint ep, worker_options options = {});
   /// A worker with an `io_context` of its own, run by `run()` on the calling thread.
   explicit worker(endpoint ep, worker_options options = {});
+  /// Stops a running worker at once (see the class comment).
   ~worker();
+  /// Not copyable (nor movable: handlers and timers refer to the engine it owns).
   worker(const worker&) = delete;
+  /// Not copyable.
   worker& operator=(const worker&) = delete;
 
   /// The executor the worker's I/O runs on.

@@ -17,8 +17,10 @@ using steady = detail::coarse_clock;
 
 }  // namespace
 
-struct client::impl {
-  explicit impl(connection_options o) : options(o), parser(o.limits) {}
+namespace detail {
+
+struct blocking_connection {
+  explicit blocking_connection(connection_options o) : options(o), parser(o.limits) {}
 
   /// Sends `request` and reads one reply into `reply`; `written` tells whether the whole request
   /// left (so that a failure after it leaves the command's outcome unknown).
@@ -84,12 +86,17 @@ struct client::impl {
   failure_info failure;  // why the last connection failed
 };
 
+}  // namespace detail
+
+namespace {
+
+/// Runs `cmd` on connection `s`: the one place a command meets the socket, for the client and
+/// its job handles.
 template <class Command>
-auto client::run(const Command& cmd, std::error_code& ec) {
+auto run_on(detail::blocking_connection& s, const Command& cmd, std::error_code& ec) {
   using result = typename Command::result_type;
   ec.clear();
-  std::lock_guard lock(impl_->mutex);
-  impl& s = *impl_;
+  std::lock_guard lock(s.mutex);
   s.out.clear();
   if ((ec = cmd.encode(s.out))) return result();  // refused: nothing was sent
 
@@ -120,13 +127,46 @@ auto client::run(const Command& cmd, std::error_code& ec) {
 
 /// The exception for `ec`: a failure of the connection names its cause (why a reply was lost,
 /// what the server sent instead), so that "outcome unknown" never hides it.
-error client::error_for(std::error_code ec) const {
+error error_for(const detail::blocking_connection& s, std::error_code ec) {
   if (ec == condition::connection_failure || ec == condition::protocol_violation) {
-    const failure_info& f = impl_->failure;
+    const failure_info& f = s.failure;
     if (f.cause && f.cause != ec) return error(ec, f.message());
     if (!f.received.empty()) return error(ec, "received \"" + f.received + "\"");
   }
   return error(ec);
+}
+
+/// Runs a job handle's action on its connection, or fails with `not_connected` when the client
+/// that held the connection is gone.
+template <class Command>
+void run_on(const std::weak_ptr<detail::blocking_connection>& connection, const Command& cmd,
+            std::error_code& ec) {
+  if (const auto s = connection.lock()) {
+    run_on(*s, cmd, ec);
+  } else {
+    ec = errc::not_connected;
+  }
+}
+
+template <class Command>
+void run_or_throw_on(const std::weak_ptr<detail::blocking_connection>& connection,
+                     const Command& cmd) {
+  std::error_code ec;
+  run_on(connection, cmd, ec);
+  if (!ec) return;
+  if (const auto s = connection.lock()) throw error_for(*s, ec);
+  throw error(ec);
+}
+
+}  // namespace
+
+template <class Command>
+auto client::run(const Command& cmd, std::error_code& ec) {
+  return run_on(*impl_, cmd, ec);
+}
+
+error client::error_for(std::error_code ec) const {
+  return beanpole::error_for(*impl_, ec);
 }
 
 template <class Command>
@@ -149,7 +189,8 @@ std::optional<job_handle> client::handle(std::optional<job>&& j) {
 
 // --------------------------------------------------------------------------- life cycle
 
-client::client(connection_options options) : impl_(std::make_unique<impl>(options)) {}
+client::client(connection_options options)
+    : impl_(std::make_shared<detail::blocking_connection>(options)) {}
 
 client::client(const endpoint& ep, connection_options options) : client(options) {
   connect(ep);
@@ -376,28 +417,28 @@ void client::quit(std::error_code& ec) {
 // ---------------------------------------------------------------------------- job_handle
 
 void job_handle::remove() {
-  owner_->remove(job_.id);
+  run_or_throw_on(connection_, proto::delete_command{job_.id});
 }
 void job_handle::release(priority pri, std::chrono::seconds delay) {
-  owner_->release(job_.id, pri, delay);
+  run_or_throw_on(connection_, proto::release_command{job_.id, pri, delay});
 }
 void job_handle::bury(priority pri) {
-  owner_->bury(job_.id, pri);
+  run_or_throw_on(connection_, proto::bury_command{job_.id, pri});
 }
 void job_handle::touch() {
-  owner_->touch(job_.id);
+  run_or_throw_on(connection_, proto::touch_command{job_.id});
 }
 void job_handle::remove(std::error_code& ec) {
-  owner_->remove(job_.id, ec);
+  run_on(connection_, proto::delete_command{job_.id}, ec);
 }
 void job_handle::release(priority pri, std::chrono::seconds delay, std::error_code& ec) {
-  owner_->release(job_.id, pri, delay, ec);
+  run_on(connection_, proto::release_command{job_.id, pri, delay}, ec);
 }
 void job_handle::bury(priority pri, std::error_code& ec) {
-  owner_->bury(job_.id, pri, ec);
+  run_on(connection_, proto::bury_command{job_.id, pri}, ec);
 }
 void job_handle::touch(std::error_code& ec) {
-  owner_->touch(job_.id, ec);
+  run_on(connection_, proto::touch_command{job_.id}, ec);
 }
 
 }  // namespace beanpole

@@ -8,8 +8,14 @@
 //   a `job_shared` (the job's data, the handler's decision, the stop flags) and its `post_gate`,
 //   which posts to the strand while the run lasts and does nothing afterwards. A handler thread
 //   therefore never owns the engine, an executor or an I/O object, and may outlive them all.
-// - `entry` is the strand-only record of a reserved job (phase, timers, reservation generation);
-//   `slot` is one of the N reserve loops.
+// - `job_entry` is the strand-only record of a reserved job (phase, timers, reservation
+//   generation); `reserve_slot` is one of the N reserve loops.
+//
+// Where the engine's parts live: engine.cpp (start, reserve loop, identifying jobs, starting
+// handlers, events), keepalive.cpp (time to run), settling.cpp (the final command of each job,
+// decided by the pure `decide_outcome` of outcome.hpp), stopping.cpp (stop requests, signals,
+// the grace period, the end of the run), job_context.cpp (what handlers see),
+// metrics_registry.cpp (the counters).
 #pragma once
 
 #include <asio/cancellation_signal.hpp>
@@ -31,11 +37,12 @@
 
 #include "beanpole/worker.hpp"
 #include "worker/handler_pool.hpp"
+#include "worker/metrics_registry.hpp"
 #include "worker/metrics_server.hpp"
+#include "worker/outcome.hpp"
 
 namespace beanpole::detail {
 
-using worker_clock = std::chrono::steady_clock;
 using worker_strand = asio::strand<asio::any_io_executor>;
 
 class worker_impl;
@@ -68,21 +75,6 @@ class post_gate {
   std::mutex mu_;
   std::optional<worker_strand> strand_;
   std::weak_ptr<worker_impl> owner_;
-};
-
-/// A decision a handler made through its context.
-struct handler_decision {
-  enum class kind : std::uint8_t { remove, release, bury, fail };
-  kind what = kind::remove;
-  std::chrono::seconds delay{0};
-  std::optional<priority> pri;
-  std::string reason;
-};
-
-/// How a handler ended.
-struct handler_result {
-  bool ok = true;
-  std::string message;  ///< the exception's text when it threw
 };
 
 /// What a handler may touch, shared between the engine and the handler's thread.
@@ -176,30 +168,6 @@ struct reserve_slot {
   std::shared_ptr<job_entry> current;
 };
 
-/// Per-tube counters behind a mutex: updated on the strand, read from anywhere.
-class metrics_registry {
- public:
-  void add_tube(const std::string& tube);
-  template <class F>
-  void update(const std::string& tube, F f) {
-    std::lock_guard lock(mu_);
-    auto& m = tubes_[tube];
-    if (m.tube.empty()) m.tube = tube;
-    f(m);
-  }
-  void started();
-  void stopped();
-  void reconnected();
-  worker_metrics snapshot() const;
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, tube_metrics, std::less<>> tubes_;
-  std::optional<worker_clock::time_point> started_;
-  std::optional<worker_clock::time_point> stopped_;
-  std::uint64_t reconnects_ = 0;
-};
-
 class worker_impl : public std::enable_shared_from_this<worker_impl> {
  public:
   worker_impl(asio::any_io_executor ex, endpoint ep, worker_options options);
@@ -222,21 +190,6 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
  private:
   enum class run_state : std::uint8_t { idle, starting, running, draining, stopping_now, finished };
-
-  /// A final command for a job.
-  struct action {
-    enum class kind : std::uint8_t { remove, release, bury } what = kind::remove;
-    priority pri = default_priority;
-    std::chrono::seconds delay{0};
-    /// What success counts as.
-    enum class counts : std::uint8_t {
-      deleted,
-      retried,
-      buried,
-      released
-    } counter = counts::deleted;
-    std::string reason;  ///< for `released` events
-  };
 
   void on_start(run_completion done);
   void on_connected(std::error_code ec);
@@ -261,12 +214,12 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void send_touch(const std::shared_ptr<job_entry>& e);
   void mark_lost(const std::shared_ptr<job_entry>& e, std::error_code why);
 
-  void send_action(const std::shared_ptr<job_entry>& e, action a);
+  void send_command(const std::shared_ptr<job_entry>& e, final_command a);
   /// Gives the job back to the server (release), counted and reported as `released`.
   void release_job(const std::shared_ptr<job_entry>& e, priority pri, std::string reason,
                    std::chrono::seconds delay = std::chrono::seconds{0});
-  void on_action_done(const std::shared_ptr<job_entry>& e, const action& a, unsigned generation,
-                      std::error_code ec);
+  void on_command_done(const std::shared_ptr<job_entry>& e, const final_command& a,
+                       unsigned generation, std::error_code ec);
   void settle(const std::shared_ptr<job_entry>& e);
 
   void on_stop_request(bool immediate, const char* why);

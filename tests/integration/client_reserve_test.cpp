@@ -530,6 +530,57 @@ TEST_F(ClientReserve, JobHandleActionsErrorCodeForm) {
   EXPECT_TRUE(still_usable(c));
 }
 
+// A handle acts through the connection that reserved its job, wherever the client holding that
+// connection was moved to (it used to point at the moved-from client object).
+TEST_F(ClientReserve, JobHandleFollowsItsClientAcrossAMove) {
+  auto c = make_client();
+  const job_id first = c.put("moved");
+  const job_id second = c.put("assigned");
+  auto j = c.reserve();
+  ASSERT_EQ(j.id(), first);
+  client moved(std::move(c));
+  j.remove();
+  std::error_code ec;
+  moved.stats_job(first, ec);
+  EXPECT_EQ(ec, errc::not_found) << "deleted through the moved connection";
+
+  auto k = moved.reserve();
+  ASSERT_EQ(k.id(), second);
+  client assigned(client_options());
+  assigned = std::move(moved);
+  k.touch();
+  k.bury(7);
+  EXPECT_EQ(assigned.stats_job(second).state, "buried");
+  assigned.kick_job(second);
+  assigned.remove(second);
+}
+
+// A handle whose client is gone fails with `errc::not_connected`, as on a closed client (the
+// server released the job when the connection closed).
+TEST_F(ClientReserve, JobHandleOutlivingItsClientIsNotConnected) {
+  std::optional<job_handle> j;
+  job_id id;
+  {
+    auto c = make_client();
+    id = c.put("orphan");
+    j = c.reserve();
+  }
+  std::error_code ec;
+  j->remove(ec);
+  EXPECT_EQ(ec, errc::not_connected);
+  EXPECT_TRUE(throws_errc([&] { j->touch(); }, errc::not_connected));
+  auto other = make_client();
+  auto k = other.reserve_with_timeout(1s);
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->id(), id) << "the server released the job";
+
+  // The same when the handle's client is assigned another client's connection.
+  other = make_client();
+  k->release(default_priority, 0s, ec);
+  EXPECT_EQ(ec, errc::not_connected);
+  other.remove(id);
+}
+
 // ----------------------------------------------------------------------------- watch / ignore
 
 TEST_F(ClientReserve, WatchAndIgnoreCountTheWatchList) {

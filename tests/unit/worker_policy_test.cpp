@@ -1,5 +1,6 @@
-// The worker's pure decisions, without sockets: retry backoff (growth, cap, jitter bounds), the
-// bury-or-release decision, and the touch schedule.
+// The worker's pure decisions, without sockets: retry delays (the library's `beanpole::backoff`
+// rounded to whole seconds: growth, cap, jitter bounds), the bury-or-release decision, and the
+// touch schedule.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -11,20 +12,20 @@ namespace {
 
 using namespace std::chrono_literals;
 
-backoff_policy policy(std::chrono::seconds initial, std::chrono::seconds max, double jitter) {
-  backoff_policy p;
-  p.initial = initial;
-  p.max = max;
-  p.jitter = jitter;
-  return p;
+backoff policy(std::chrono::seconds initial, std::chrono::seconds max, double jitter) {
+  return backoff{initial, max, jitter};
+}
+
+/// The release delay of a failed job after `attempt` reservations (never buried).
+std::chrono::seconds retry_delay(const backoff& p, std::uint64_t attempt, double unit_random) {
+  return decide_failure(attempt, 0, p, unit_random).delay;
 }
 
 TEST(worker_backoff, defaults_are_documented_ones) {
-  const backoff_policy p;
-  EXPECT_EQ(p.initial, 1s);
-  EXPECT_EQ(p.max, 300s);
-  EXPECT_DOUBLE_EQ(p.jitter, 0.2);
   const worker_options o;
+  EXPECT_EQ(o.backoff.initial, 1s);
+  EXPECT_EQ(o.backoff.max, 300s);
+  EXPECT_DOUBLE_EQ(o.backoff.jitter, 0.2);
   EXPECT_EQ(o.max_attempts, 5u);
   EXPECT_EQ(o.grace, 30s);
   EXPECT_EQ(o.concurrency, 1u);
@@ -34,22 +35,22 @@ TEST(worker_backoff, doubles_from_initial_without_jitter) {
   const auto p = policy(1s, 300s, 0.0);
   const std::chrono::seconds expected[] = {1s, 2s, 4s, 8s, 16s, 32s, 64s, 128s, 256s, 300s, 300s};
   for (std::uint64_t n = 1; n <= std::size(expected); ++n) {
-    EXPECT_EQ(p.delay(n, 0.5), expected[n - 1]) << "attempt " << n;
+    EXPECT_EQ(retry_delay(p, n, 0.5), expected[n - 1]) << "attempt " << n;
   }
-  EXPECT_EQ(p.delay(0, 0.0), 1s) << "attempt 0 counts as the first";
+  EXPECT_EQ(retry_delay(p, 0, 0.0), 1s) << "attempt 0 counts as the first";
 }
 
 TEST(worker_backoff, never_exceeds_the_cap_and_never_overflows) {
   const auto p = policy(7s, 100s, 0.3);
   for (std::uint64_t n : {1ULL, 2ULL, 5ULL, 63ULL, 64ULL, 65ULL, 1000ULL, ~0ULL}) {
     for (double u : {0.0, 0.25, 0.5, 0.999, 1.0}) {
-      const auto d = p.delay(n, u);
+      const auto d = retry_delay(p, n, u);
       EXPECT_LE(d, 100s) << n << " " << u;
       EXPECT_GE(d, 0s) << n << " " << u;
     }
   }
-  EXPECT_EQ(p.delay(~0ULL, 0.0), 100s);
-  EXPECT_EQ(policy(10s, 5s, 0.0).delay(1, 0.0), 5s) << "a cap below the first delay wins";
+  EXPECT_EQ(retry_delay(p, ~0ULL, 0.0), 100s);
+  EXPECT_EQ(retry_delay(policy(10s, 5s, 0.0), 1, 0.0), 5s) << "a cap below the first delay wins";
 }
 
 TEST(worker_backoff, jitter_only_shortens_within_its_fraction) {
@@ -59,15 +60,15 @@ TEST(worker_backoff, jitter_only_shortens_within_its_fraction) {
   for (std::uint64_t n = 1; n <= 12; ++n) {
     const double base = std::min(300.0, static_cast<double>(1ULL << (n - 1)));
     for (int i = 0; i < 200; ++i) {
-      const auto d = static_cast<double>(p.delay(n, unit(rng)).count());
+      const auto d = static_cast<double>(retry_delay(p, n, unit(rng)).count());
       // Rounded to whole seconds: within half a second of [0.8 base, base].
       EXPECT_LE(d, base + 0.5) << "attempt " << n;
       EXPECT_GE(d, 0.8 * base - 0.5) << "attempt " << n;
     }
   }
-  EXPECT_EQ(p.delay(9, 0.0), 256s);
-  EXPECT_EQ(p.delay(9, 1.0), 205s);  // 256 * 0.8 = 204.8
-  EXPECT_EQ(p.delay(20, 1.0), 240s) << "jitter still spreads delays at the cap";
+  EXPECT_EQ(retry_delay(p, 9, 0.0), 256s);
+  EXPECT_EQ(retry_delay(p, 9, 1.0), 205s);  // 256 * 0.8 = 204.8
+  EXPECT_EQ(retry_delay(p, 20, 1.0), 240s) << "jitter still spreads delays at the cap";
 }
 
 TEST(worker_backoff, grows_for_every_random_draw) {
@@ -75,16 +76,24 @@ TEST(worker_backoff, grows_for_every_random_draw) {
   // with the most jitter is never below the n-th delay with none (until the cap).
   const auto p = policy(1s, 300s, 0.5);
   for (std::uint64_t n = 1; n < 9; ++n) {
-    EXPECT_GE(p.delay(n + 1, 1.0), p.delay(n, 0.0)) << "attempt " << n;
+    EXPECT_GE(retry_delay(p, n + 1, 1.0), retry_delay(p, n, 0.0)) << "attempt " << n;
   }
 }
 
 TEST(worker_backoff, odd_inputs) {
-  EXPECT_EQ(policy(0s, 300s, 0.2).delay(3, 0.5), 0s) << "initial 0: retry at once";
-  EXPECT_EQ(policy(1s, 300s, 5.0).delay(3, 1.0), 0s) << "jitter is clamped to 1";
-  EXPECT_EQ(policy(4s, 300s, -1.0).delay(1, 1.0), 4s) << "negative jitter is clamped to 0";
-  EXPECT_EQ(policy(4s, 300s, 0.5).delay(1, 7.0), 2s) << "u is clamped to 1";
-  EXPECT_EQ(policy(4s, 300s, 0.5).delay(1, -3.0), 4s) << "u is clamped to 0";
+  EXPECT_EQ(retry_delay(policy(0s, 300s, 0.2), 3, 0.5), 0s) << "initial 0: retry at once";
+  EXPECT_EQ(retry_delay(policy(1s, 300s, 5.0), 3, 1.0), 0s) << "jitter is clamped to 1";
+  EXPECT_EQ(retry_delay(policy(4s, 300s, -1.0), 1, 1.0), 4s) << "negative jitter is clamped to 0";
+  EXPECT_EQ(retry_delay(policy(4s, 300s, 0.5), 1, 7.0), 2s) << "u is clamped to 1";
+  EXPECT_EQ(retry_delay(policy(4s, 300s, 0.5), 1, -3.0), 4s) << "u is clamped to 0";
+}
+
+TEST(worker_backoff, rounds_to_whole_seconds_for_the_server) {
+  // beanstalkd delays are whole seconds: the worker sends the nearest one.
+  EXPECT_EQ(retry_delay(backoff{1500ms, 300s, 0.0}, 1, 0.0), 2s);
+  EXPECT_EQ(retry_delay(backoff{1499ms, 300s, 0.0}, 1, 0.0), 1s);
+  EXPECT_EQ(retry_delay(backoff{400ms, 300s, 0.0}, 1, 0.0), 0s) << "retried at once";
+  EXPECT_EQ(retry_delay(backoff{400ms, 300s, 0.0}, 2, 0.0), 1s) << "800 ms";
 }
 
 TEST(worker_backoff, failure_decision_buries_at_max_attempts) {
