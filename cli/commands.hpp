@@ -22,5 +22,6 @@ void add_job_commands(CLI::App& app, context& ctx);     // delete, kick, kick-jo
 void add_info_commands(CLI::App& app, context& ctx);    // stats*, list-*
 void add_top_command(CLI::App& app, context& ctx);      // top
 void add_transfer_commands(CLI::App& app, context& ctx);  // export, import
+void add_admin_commands(CLI::App& app, context& ctx);     // move, flush
 
 }  // namespace beanpole::cli
