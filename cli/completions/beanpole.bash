@@ -5,7 +5,7 @@
 
 _beanpole_commands="put reserve work release bury touch delete kick kick-job pause-tube peek
   peek-ready peek-delayed peek-buried stats stats-tube stats-job list-tubes list-tube-used
-  list-tubes-watched top export import move flush"
+  list-tubes-watched top export import move flush exporter"
 
 _beanpole_tubes() {
   local -a addr=()
@@ -31,6 +31,7 @@ _beanpole_options() {
     import) echo "-t --tube -h --help" ;;
     move) echo "--from --to --state --limit -h --help" ;;
     flush) echo "--state -y --yes -h --help" ;;
+    exporter) echo "--listen --allow-remote -h --help" ;;
     *) echo "-h --help" ;;
   esac
 }
@@ -54,7 +55,7 @@ _beanpole() {
         -t | --tube | -w | --watch | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | \
           --exec | -i | --interval | -n | --iterations | -o | --output | -a | --addr | --timeout | \
           --concurrency | --max-attempts | --backoff | --backoff-max | --grace | --metrics-port | \
-          --from | --to | --state | --limit)
+          --from | --to | --state | --limit | --listen)
           ((i++)) ;;
         --) break ;;
         -*) ;;
@@ -66,7 +67,7 @@ _beanpole() {
   case "$prev" in
     -a | --addr | --timeout | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | -i | \
       --interval | -n | --iterations | --concurrency | --max-attempts | --backoff | --backoff-max | \
-      --grace | --metrics-port | --limit)
+      --grace | --metrics-port | --limit | --listen)
       return 0 ;;
     --state)
       if [[ "$command" == flush ]]; then

@@ -127,7 +127,7 @@ test_help_lists_every_command() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed peek-buried \
     stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top export import \
-    release bury touch work move flush; do
+    release bury touch work move flush exporter; do
     grep -q "^  $c " "$T/help" || fail "--help does not list $c"
     run "$BP" "$c" --help
     expect_rc 0 "$c --help"
@@ -1341,7 +1341,7 @@ test_man_page() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed \
     peek-buried stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top \
-    export import work move flush; do
+    export import work move flush exporter; do
     grep -q "^\.SS $c\$" "$MANPAGE" || fail "man page lacks $c"
   done
   grep -q '^\.SH EXIT STATUS' "$MANPAGE" || fail "EXIT STATUS section"
