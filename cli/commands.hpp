@@ -25,5 +25,6 @@ void add_top_command(CLI::App& app, context& ctx);      // top
 void add_transfer_commands(CLI::App& app, context& ctx);  // export, import
 void add_admin_commands(CLI::App& app, context& ctx);     // move, flush
 void add_exporter_command(CLI::App& app, context& ctx);   // exporter
+void add_console_command(CLI::App& app, context& ctx);    // console
 
 }  // namespace beanpole::cli

@@ -82,6 +82,7 @@ int run(int argc, char** argv) {
   add_transfer_commands(app, ctx);
   add_admin_commands(app, ctx);
   add_exporter_command(app, ctx);
+  add_console_command(app, ctx);
   app.require_subcommand(0, 1);
 
   try {

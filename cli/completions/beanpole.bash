@@ -5,7 +5,7 @@
 
 _beanpole_commands="put reserve work release bury touch delete kick kick-job pause-tube peek
   peek-ready peek-delayed peek-buried stats stats-tube stats-job list-tubes list-tube-used
-  list-tubes-watched top export import move flush exporter"
+  list-tubes-watched top export import move flush exporter console"
 
 _beanpole_tubes() {
   local -a addr=()
@@ -32,6 +32,7 @@ _beanpole_options() {
     move) echo "--from --to --state --limit -h --help" ;;
     flush) echo "--state -y --yes -h --help" ;;
     exporter) echo "--listen --allow-remote -h --help" ;;
+    console) echo "--listen --allow-remote --auth-file -h --help" ;;
     *) echo "-h --help" ;;
   esac
 }
@@ -55,7 +56,7 @@ _beanpole() {
         -t | --tube | -w | --watch | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | \
           --exec | -i | --interval | -n | --iterations | -o | --output | -a | --addr | --timeout | \
           --concurrency | --max-attempts | --backoff | --backoff-max | --grace | --metrics-port | \
-          --from | --to | --state | --limit | --listen)
+          --from | --to | --state | --limit | --listen | --auth-file)
           ((i++)) ;;
         --) break ;;
         -*) ;;
@@ -82,7 +83,7 @@ _beanpole() {
     --exec)
       COMPREPLY=($(compgen -c -- "$cur"))
       return 0 ;;
-    -o | --output)
+    -o | --output | --auth-file)
       COMPREPLY=($(compgen -f -- "$cur"))
       return 0 ;;
   esac

@@ -127,7 +127,7 @@ test_help_lists_every_command() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed peek-buried \
     stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top export import \
-    release bury touch work move flush exporter; do
+    release bury touch work move flush exporter console; do
     grep -q "^  $c " "$T/help" || fail "--help does not list $c"
     run "$BP" "$c" --help
     expect_rc 0 "$c --help"
@@ -1279,6 +1279,64 @@ test_move_unknown_outcome_exits_3_naming_both_ids() {
   stop_servers
 }
 
+test_serving_commands_refuse_remote_addresses() {
+  local dead
+  dead=$(dead_addr)
+  run "$BP" -a "$dead" exporter --listen 0.0.0.0:9127
+  expect_rc 2 "exporter on 0.0.0.0 without --allow-remote"
+  expect_err_has "allow-remote"
+  run "$BP" -a "$dead" exporter --listen nonsense
+  expect_rc 2 "exporter --listen nonsense"
+  run "$BP" -a "$dead" console --listen 0.0.0.0:8080
+  expect_rc 2 "console on 0.0.0.0"
+  run "$BP" -a "$dead" console --listen 0.0.0.0:8080 --allow-remote
+  expect_rc 2 "console on 0.0.0.0 without --auth-file"
+  expect_err_has "auth-file"
+  run "$BP" -a "$dead" console --listen 0.0.0.0:8080 --auth-file "$T/none"
+  expect_rc 2 "console without --allow-remote"
+  run "$BP" -a "$dead" console --listen '[::]:8080' --allow-remote --auth-file "$T/missing"
+  expect_rc 2 "unreadable --auth-file"
+}
+
+test_console_auth_file_and_csrf() {
+  printf '# users\nops:s3cret\n' >"$T/auth"
+  "$BP" -a "$S1" console --listen 127.0.0.1:0 --auth-file "$T/auth" 2>"$T/console.err" &
+  local pid=$! url="" i
+  for i in $(seq 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$T/console.err" 2>/dev/null) && break
+    sleep 0.05
+  done
+  [[ -n "$url" ]] || { kill "$pid"; fail "console did not start: $(cat "$T/console.err")"; }
+  python3 - "$url" <<'EOF' || { kill "$pid"; fail "auth / CSRF checks"; }
+import base64, json, sys, urllib.request, urllib.error
+url = sys.argv[1]
+def status(path, auth=None, data=None, headers=None):
+    req = urllib.request.Request(url + path, data=data, headers=headers or {})
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+assert status("")[0] == 401
+assert status("", "ops:wrong")[0] == 401
+code, body = status("api/session", "ops:s3cret")
+assert code == 200, code
+token = json.loads(body)["csrf"]
+put = json.dumps({"tube": "t_console_auth", "body": "x"}).encode()
+ctype = {"Content-Type": "application/json"}
+assert status("api/put", "ops:s3cret", put, ctype)[0] == 403, "no CSRF token"
+assert status("api/put", "ops:s3cret", put, dict(ctype, **{"X-CSRF-Token": "0" * 48}))[0] == 403
+code, body = status("api/put", "ops:s3cret", put, dict(ctype, **{"X-CSRF-Token": token}))
+assert code == 200 and json.loads(body)["id"] > 0, (code, body)
+EOF
+  kill "$pid"
+  wait "$pid" 2>/dev/null
+  run bp --json stats-tube t_console_auth
+  json_check "d['current-jobs-ready'] == 1" <"$T/out"
+}
+
 test_flush_states_with_yes() {
   local i
   for i in 1 2 3; do bp put -t t_fl "r$i" >/dev/null; done
@@ -1341,7 +1399,7 @@ test_man_page() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed \
     peek-buried stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top \
-    export import work move flush exporter; do
+    export import work move flush exporter console; do
     grep -q "^\.SS $c\$" "$MANPAGE" || fail "man page lacks $c"
   done
   grep -q '^\.SH EXIT STATUS' "$MANPAGE" || fail "EXIT STATUS section"
