@@ -1,6 +1,6 @@
 // console: the web console, served by the binary itself. Assets are embedded (console_assets);
 // the page talks to a small JSON API below, which acts through the blocking client and the
-// admin layer (move, flush, snapshot), so the console, the CLI and the exporter agree.
+// admin layer (move, flush) and `top`'s sampling, so the console and the CLI agree.
 //
 // Safety: every change is a POST carrying the session's CSRF token in X-CSRF-Token (the page
 // reads it from GET /api/session, which another origin cannot read); a loopback console only
@@ -13,6 +13,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,7 +21,6 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
-#include <beanpole/admin/exposition.hpp>
 #include <beanpole/admin/jobs.hpp>
 #include <beanpole/error.hpp>
 #include <beanpole/version.hpp>
@@ -30,6 +30,7 @@
 #include "errors.hpp"
 #include "http_serve.hpp"
 #include "json_body.hpp"
+#include "top_view.hpp"
 
 namespace beanpole::cli {
 namespace {
@@ -255,45 +256,28 @@ class console_app {
     return c;
   }
 
-  json overview() const {
-    client c(options_);
-    std::error_code ec;
-    c.connect(server_, ec);
-    server_snapshot s;
-    s.address = server_.to_string();
-    if (!ec) s = take_snapshot(c, s.address, ec);
-    json out{{"server", s.address},
-             {"up", s.up},
-             {"time", std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count()}};
-    if (!s.up) {
-      out["error"] = describe(ec, "stats");
-      return out;
+  /// The tubes table and the server's totals. The table is `top --json`'s (same sampling, same
+  /// rates, computed against the previous overview any page asked for), plus every integer
+  /// field of `stats` under "totals".
+  json overview() {
+    json out{{"address", server_.to_string()}, {"up", false}};
+    try {
+      client c = connect();
+      top_sample cur = take_sample(c, {});
+      json totals = json::object();
+      for (const auto& f : proto::fields_of(cur.server)) {
+        if (const auto* n = std::get_if<std::uint64_t>(&f.value)) totals[std::string(f.key)] = *n;
+      }
+      const std::lock_guard lock(previous_mutex_);
+      out.update(top_json(cur, previous_ ? &*previous_ : nullptr));
+      out["totals"] = std::move(totals);
+      out["up"] = true;
+      previous_ = std::move(cur);
+    } catch (const api_error& e) {
+      out["error"] = e.what();
+    } catch (const command_failure& e) {
+      out["error"] = describe(e.ec, e.what());
     }
-    json totals = json::object();
-    for (const auto& f : proto::fields_of(s.stats)) {
-      if (const auto* n = std::get_if<std::uint64_t>(&f.value)) totals[std::string(f.key)] = *n;
-    }
-    totals["version"] = s.stats.version;
-    out["totals"] = totals;
-    json tubes = json::array();
-    for (const auto& t : s.tubes) {
-      tubes.push_back(json{{"name", t.name},
-                           {"ready", t.current_jobs_ready},
-                           {"reserved", t.current_jobs_reserved},
-                           {"delayed", t.current_jobs_delayed},
-                           {"buried", t.current_jobs_buried},
-                           {"urgent", t.current_jobs_urgent},
-                           {"waiting", t.current_waiting},
-                           {"watching", t.current_watching},
-                           {"using", t.current_using},
-                           {"pause", t.pause},
-                           {"pause_time_left", t.pause_time_left},
-                           {"total_jobs", t.total_jobs},
-                           {"cmd_delete", t.cmd_delete}});
-    }
-    out["tubes"] = tubes;
     return out;
   }
 
@@ -355,22 +339,25 @@ class console_app {
     return json{{"kicked", kicked}};
   }
 
-  json kick_job(const json& b) const {
+  /// An action on one job by id (`b["id"]`): `act(client, id, ec)`; answers {key: id}.
+  template <class F>
+  json on_job(const json& b, const char* command, const char* key, F act) const {
     const job_id id{number_arg(b, "id", 0, ~std::uint64_t{0})};
     client c = connect();
     std::error_code ec;
-    c.kick_job(id, ec);
-    fail_on(ec, fmt::format("kick-job {}", id.value));
-    return json{{"kicked", id.value}};
+    act(c, id, ec);
+    fail_on(ec, fmt::format("{} {}", command, id.value));
+    return json{{key, id.value}};
+  }
+
+  json kick_job(const json& b) const {
+    return on_job(b, "kick-job", "kicked",
+                  [](client& c, job_id id, std::error_code& ec) { c.kick_job(id, ec); });
   }
 
   json remove(const json& b) const {
-    const job_id id{number_arg(b, "id", 0, ~std::uint64_t{0})};
-    client c = connect();
-    std::error_code ec;
-    c.remove(id, ec);
-    fail_on(ec, fmt::format("delete {}", id.value));
-    return json{{"deleted", id.value}};
+    return on_job(b, "delete", "deleted",
+                  [](client& c, job_id id, std::error_code& ec) { c.remove(id, ec); });
   }
 
   json pause(const json& b) const {
@@ -421,6 +408,8 @@ class console_app {
   std::vector<std::string> credentials_;
   bool loopback_;
   std::string listen_host_;
+  std::mutex previous_mutex_;
+  std::optional<top_sample> previous_;  ///< the last overview's sample, for rates
 };
 
 int run_console(const context& ctx, const console_args& a) {

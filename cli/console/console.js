@@ -6,7 +6,6 @@ const state = {
   csrf: '',
   tube: null,        // the selected tube's name
   job: null,         // the peeked job
-  last: null,        // the previous overview, for rates
   timer: null,
 };
 
@@ -38,13 +37,9 @@ function el(tag, text, attrs) {
   return e;
 }
 
-function rate(tube, field, now) {
-  const prev = state.last && state.last.tubes.find((t) => t.name === tube.name);
-  if (!prev) return '–';
-  const dt = (now.time - state.last.time) / 1000;
-  if (dt <= 0) return '–';
-  const r = Math.max(0, tube[field] - prev[field]) / dt;
-  return r.toFixed(r < 10 ? 1 : 0);
+// Rates come from the server (as `top` computes them); null until a second sample exists.
+function rate(r) {
+  return r === null || r === undefined ? '–' : r.toFixed(r < 10 ? 1 : 0);
 }
 
 function renderTotals(totals) {
@@ -80,8 +75,8 @@ function renderTubes(view) {
     }
     tr.append(el('td', t.pause_time_left > 0 ? t.pause_time_left + ' s left' : 'no',
       { 'data-col': 'paused' }));
-    tr.append(el('td', rate(t, 'total_jobs', view), { class: 'num', 'data-col': 'put-rate' }));
-    tr.append(el('td', rate(t, 'cmd_delete', view), { class: 'num', 'data-col': 'delete-rate' }));
+    tr.append(el('td', rate(t.put_rate), { class: 'num', 'data-col': 'put-rate' }));
+    tr.append(el('td', rate(t.delete_rate), { class: 'num', 'data-col': 'delete-rate' }));
     body.append(tr);
   }
 }
@@ -90,15 +85,13 @@ async function refresh() {
   try {
     const view = await api('/api/overview');
     if (!view.up) {
-      $('server-line').textContent = 'Server ' + view.server + ': down (' + view.error + ')';
+      $('server-line').textContent = 'Server ' + view.address + ': down (' + view.error + ')';
       return;
     }
-    $('server-line').textContent = 'Server ' + view.server + ', beanstalkd ' +
-      view.totals.version + ' · updated ' + new Date(view.time).toLocaleTimeString();
+    $('server-line').textContent = 'Server ' + view.address + ', beanstalkd ' +
+      view.server.version + ' · updated ' + new Date(view.time * 1000).toLocaleTimeString();
     renderTotals(view.totals);
     renderTubes(view);
-    state.last = view;
-    document.body.setAttribute('data-refreshed', String(view.time));
   } catch (e) {
     say('Refresh failed: ' + e.message, 'error');
   }

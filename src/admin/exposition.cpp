@@ -35,17 +35,18 @@ class families {
   std::map<std::string, std::size_t, std::less<>> index_;
 };
 
-/// A label value with `\`, `"` and newline escaped, as the format requires.
-std::string label_value(std::string_view v) {
+/// `v` with `\` and newline escaped, and `"` too when `quote` (label values; HELP text leaves
+/// quotes alone), as the text format requires.
+std::string escaped(std::string_view v, bool quote) {
   std::string out;
   out.reserve(v.size());
   for (const char ch : v) {
     if (ch == '\\') {
       out += "\\\\";
-    } else if (ch == '"') {
-      out += "\\\"";
     } else if (ch == '\n') {
       out += "\\n";
+    } else if (ch == '"' && quote) {
+      out += "\\\"";
     } else {
       out += ch;
     }
@@ -53,19 +54,11 @@ std::string label_value(std::string_view v) {
   return out;
 }
 
-/// HELP text with `\` and newline escaped.
+std::string label_value(std::string_view v) {
+  return escaped(v, true);
+}
 std::string help_text(std::string_view v) {
-  std::string out;
-  for (const char ch : v) {
-    if (ch == '\\') {
-      out += "\\\\";
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else {
-      out += ch;
-    }
-  }
-  return out;
+  return escaped(v, false);
 }
 
 /// A metric name from a server key: '-' becomes '_', anything else outside [a-zA-Z0-9_] too.

@@ -116,6 +116,19 @@ job_field() {
 # exit 2 proves the arguments were refused before anything was sent.
 dead_addr() { echo "127.0.0.1:$(free_port)"; }
 
+# each_case_exits_2 ADDR CASE...: beanpole -a ADDR with the words of each CASE (%20 stands for a
+# space inside a word) exits 2.
+each_case_exits_2() {
+  local addr=$1 c w
+  shift
+  for c in "$@"; do
+    local -a argv=()
+    for w in $c; do argv+=("${w//%20/ }"); done
+    run "$BP" -a "$addr" "${argv[@]}"
+    expect_rc 2 "$c"
+  done
+}
+
 all_bytes() { python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))'; }
 
 # --------------------------------------------------------------------------- help and usage
@@ -193,14 +206,7 @@ test_invalid_values_exit_2_nothing_sent() {
     "export -t bad%20name" "import -t bad%20name /dev/null"
     "top -t bad%20name" "top -i 0" "top -n -1"
   )
-  local c
-  for c in "${cases[@]}"; do
-    local -a argv=()
-    local w
-    for w in $c; do argv+=("${w//%20/ }"); done
-    run "$BP" -a "$dead" "${argv[@]}"
-    expect_rc 2 "$c"
-  done
+  each_case_exits_2 "$dead" "${cases[@]}"
   # The empty tube name, given as its own argument.
   run "$BP" -a "$dead" put -t "" x
   expect_rc 2 "empty tube name"
@@ -1237,7 +1243,7 @@ test_move_limit_and_json() {
 }
 
 test_move_flush_usage_errors_exit_2() {
-  local dead c
+  local dead
   dead=$(dead_addr)
   local -a cases=(
     "move --to b" "move --from a" "move --from a --to a" "move --from bad%20name --to b"
@@ -1245,13 +1251,7 @@ test_move_flush_usage_errors_exit_2() {
     "move --from a --to b --limit x" "move --from a --to b --limit 1.5" "move --from a --to b extra"
     "flush" "flush bad%20name --yes" "flush a --state reserved --yes" "flush a b --yes"
   )
-  for c in "${cases[@]}"; do
-    local -a argv=()
-    local w
-    for w in $c; do argv+=("${w//%20/ }"); done
-    run "$BP" -a "$dead" "${argv[@]}"
-    expect_rc 2 "$c"
-  done
+  each_case_exits_2 "$dead" "${cases[@]}"
   run "$BP" -a "$dead" move --from a --to b
   expect_rc 3 "control: valid arguments try to connect"
 }
