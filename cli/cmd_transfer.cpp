@@ -41,15 +41,6 @@ struct import_args {
   std::optional<std::string> tube;
 };
 
-/// Ends the process the way the signal would have, after the caller cleaned up, so that the
-/// shell sees an interrupted command rather than a success.
-[[noreturn]] void die_of(int sig, const std::string& message) {
-  print_error(message);
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-  std::_Exit(128 + sig);
-}
-
 /// Writes one job's line, then deletes the job. Returns false when the delete found the job
 /// gone (its TTR ran out and another worker took it): it is then in the output all the same.
 bool export_one(client& c, const file_arg& out, const job& j, const char* state) {

@@ -14,6 +14,7 @@ inline constexpr const char* group_consume = "Consuming";
 inline constexpr const char* group_jobs = "Jobs and tubes";
 inline constexpr const char* group_inspect = "Inspecting";
 inline constexpr const char* group_bulk = "Watching and moving";
+inline constexpr const char* group_serve = "Serving over HTTP";
 
 void add_put_command(CLI::App& app, context& ctx);      // put
 void add_reserve_command(CLI::App& app, context& ctx);  // reserve; release, bury, touch notes
@@ -22,5 +23,8 @@ void add_job_commands(CLI::App& app, context& ctx);     // delete, kick, kick-jo
 void add_info_commands(CLI::App& app, context& ctx);    // stats*, list-*
 void add_top_command(CLI::App& app, context& ctx);      // top
 void add_transfer_commands(CLI::App& app, context& ctx);  // export, import
+void add_admin_commands(CLI::App& app, context& ctx);     // move, flush
+void add_exporter_command(CLI::App& app, context& ctx);   // exporter
+void add_console_command(CLI::App& app, context& ctx);    // console
 
 }  // namespace beanpole::cli

@@ -3,10 +3,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 
 #include <beanpole/error.hpp>
 
 namespace beanpole::cli {
+
+void die_of(int sig, const std::string& message) {
+  print_error(message);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+  std::_Exit(128 + sig);
+}
 
 void throw_errno(std::string_view context) {
   throw command_failure(std::error_code(errno, std::system_category()), std::string(context));

@@ -54,6 +54,11 @@ int exit_status_of(std::error_code ec) noexcept;
 /// their status word so that scripts can match it.
 std::string describe(std::error_code ec, std::string_view context);
 
+/// Prints `message` (see `print_error`), then ends the process the way signal `sig` would have,
+/// so that the shell sees an interrupted command rather than a success. For loops that stopped
+/// cleanly on SIGINT/SIGTERM (see `signal_watch`).
+[[noreturn]] void die_of(int sig, const std::string& message);
+
 /// Prints "beanpole: <message>" and a newline to stderr, in one write.
 void print_error(std::string_view message) noexcept;
 

@@ -50,7 +50,9 @@ Examples:
   beanpole reserve -w emails --exec ./send-email.sh
   beanpole work -w emails --concurrency 4 -- ./send-email.sh
   beanpole --json stats-tube emails
-  beanpole export -t emails > emails.ndjson && beanpole -a other:11300 import emails.ndjson)";
+  beanpole export -t emails > emails.ndjson && beanpole -a other:11300 import emails.ndjson
+  beanpole move --from emails --to emails.retry --state buried
+  beanpole flush emails.test --state ready --yes)";
 
 int run(int argc, char** argv) {
   using namespace beanpole::cli;
@@ -78,6 +80,9 @@ int run(int argc, char** argv) {
   add_info_commands(app, ctx);
   add_top_command(app, ctx);
   add_transfer_commands(app, ctx);
+  add_admin_commands(app, ctx);
+  add_exporter_command(app, ctx);
+  add_console_command(app, ctx);
   app.require_subcommand(0, 1);
 
   try {

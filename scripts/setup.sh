@@ -11,11 +11,20 @@
 #   libfmt-dev                         the beanpole tool's output formatting
 #   beanstalkd                         the real server every integration test and the demo run against
 #   python3 tmux                       CLI tests: JSON checks, and `top` under a pseudo-terminal
+#   libcpp-httplib-dev                 HTTP server of `beanpole exporter` and `beanpole console` (cpp-httplib
+#                                      0.11: a maintained library rather than hand-written HTTP)
+#   python3-prometheus-client          the exporter test reads /metrics with a real Prometheus parser
+#   chromium                           the web console's browser test (headless, driven by playwright-core)
+#   nodejs npm                         run that test and install playwright-core from its lockfile; only when
+#                                      `node` and `npm` are not already on PATH (e.g. from NodeSource)
 set -euo pipefail
 
 PACKAGES=(g++ cmake ninja-build pkg-config clang libclang-rt-14-dev libasio-dev libgtest-dev
           libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev beanstalkd python3
-          tmux)
+          tmux libcpp-httplib-dev python3-prometheus-client chromium)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

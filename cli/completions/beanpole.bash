@@ -5,7 +5,7 @@
 
 _beanpole_commands="put reserve work release bury touch delete kick kick-job pause-tube peek
   peek-ready peek-delayed peek-buried stats stats-tube stats-job list-tubes list-tube-used
-  list-tubes-watched top export import"
+  list-tubes-watched top export import move flush exporter console"
 
 _beanpole_tubes() {
   local -a addr=()
@@ -29,6 +29,10 @@ _beanpole_options() {
     top) echo "-i --interval -n --iterations -t --tube -h --help" ;;
     export) echo "-t --tube --all --buried -o --output -h --help" ;;
     import) echo "-t --tube -h --help" ;;
+    move) echo "--from --to --state --limit -h --help" ;;
+    flush) echo "--state -y --yes -h --help" ;;
+    exporter) echo "--listen --allow-remote -h --help" ;;
+    console) echo "--listen --allow-remote --auth-file -h --help" ;;
     *) echo "-h --help" ;;
   esac
 }
@@ -51,7 +55,8 @@ _beanpole() {
       case "$w" in
         -t | --tube | -w | --watch | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | \
           --exec | -i | --interval | -n | --iterations | -o | --output | -a | --addr | --timeout | \
-          --concurrency | --max-attempts | --backoff | --backoff-max | --grace | --metrics-port)
+          --concurrency | --max-attempts | --backoff | --backoff-max | --grace | --metrics-port | \
+          --from | --to | --state | --limit | --listen | --auth-file)
           ((i++)) ;;
         --) break ;;
         -*) ;;
@@ -63,15 +68,22 @@ _beanpole() {
   case "$prev" in
     -a | --addr | --timeout | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | -i | \
       --interval | -n | --iterations | --concurrency | --max-attempts | --backoff | --backoff-max | \
-      --grace | --metrics-port)
+      --grace | --metrics-port | --limit | --listen)
       return 0 ;;
-    -t | --tube | -w | --watch)
+    --state)
+      if [[ "$command" == flush ]]; then
+        COMPREPLY=($(compgen -W "ready delayed buried all" -- "$cur"))
+      else
+        COMPREPLY=($(compgen -W "ready delayed buried" -- "$cur"))
+      fi
+      return 0 ;;
+    -t | --tube | -w | --watch | --from | --to)
       COMPREPLY=($(compgen -W "$(_beanpole_tubes)" -- "$cur"))
       return 0 ;;
     --exec)
       COMPREPLY=($(compgen -c -- "$cur"))
       return 0 ;;
-    -o | --output)
+    -o | --output | --auth-file)
       COMPREPLY=($(compgen -f -- "$cur"))
       return 0 ;;
   esac
@@ -90,7 +102,7 @@ _beanpole() {
     return 0
   fi
   case "$command" in
-    stats-tube | pause-tube)
+    stats-tube | pause-tube | flush)
       if ((positionals == 0)); then
         COMPREPLY=($(compgen -W "$(_beanpole_tubes)" -- "$cur"))
       fi ;;

@@ -116,6 +116,19 @@ job_field() {
 # exit 2 proves the arguments were refused before anything was sent.
 dead_addr() { echo "127.0.0.1:$(free_port)"; }
 
+# each_case_exits_2 ADDR CASE...: beanpole -a ADDR with the words of each CASE (%20 stands for a
+# space inside a word) exits 2.
+each_case_exits_2() {
+  local addr=$1 c w
+  shift
+  for c in "$@"; do
+    local -a argv=()
+    for w in $c; do argv+=("${w//%20/ }"); done
+    run "$BP" -a "$addr" "${argv[@]}"
+    expect_rc 2 "$c"
+  done
+}
+
 all_bytes() { python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))'; }
 
 # --------------------------------------------------------------------------- help and usage
@@ -127,7 +140,7 @@ test_help_lists_every_command() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed peek-buried \
     stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top export import \
-    release bury touch work; do
+    release bury touch work move flush exporter console; do
     grep -q "^  $c " "$T/help" || fail "--help does not list $c"
     run "$BP" "$c" --help
     expect_rc 0 "$c --help"
@@ -193,14 +206,7 @@ test_invalid_values_exit_2_nothing_sent() {
     "export -t bad%20name" "import -t bad%20name /dev/null"
     "top -t bad%20name" "top -i 0" "top -n -1"
   )
-  local c
-  for c in "${cases[@]}"; do
-    local -a argv=()
-    local w
-    for w in $c; do argv+=("${w//%20/ }"); done
-    run "$BP" -a "$dead" "${argv[@]}"
-    expect_rc 2 "$c"
-  done
+  each_case_exits_2 "$dead" "${cases[@]}"
   # The empty tube name, given as its own argument.
   run "$BP" -a "$dead" put -t "" x
   expect_rc 2 "empty tube name"
@@ -1134,6 +1140,257 @@ test_progress_only_on_terminal() {
   stop_servers
 }
 
+# ------------------------------------------------------------------------------- move / flush
+
+# start_cut_proxy VAR UPSTREAM PREFIX: a loopback proxy to UPSTREAM (HOST:PORT) that forwards
+# the first client write starting with PREFIX to the server, then closes the connection before
+# the reply: the command took effect, the client never hears so. VAR gets its address.
+start_cut_proxy() {
+  local var=$1 upstream=$2 prefix=$3 port
+  port=$(free_port)
+  python3 - "$port" "${upstream##*:}" "$prefix" <<'EOF' &
+import select, socket, sys, time
+port, upstream, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port)); ls.listen(8)
+pairs, clients, armed = {}, set(), True
+while True:
+    r, _, _ = select.select([ls] + list(pairs), [], [])
+    for s in r:
+        if s is ls:
+            c, _ = ls.accept(); u = socket.create_connection(("127.0.0.1", upstream))
+            pairs[c] = u; pairs[u] = c; clients.add(c)
+            continue
+        if s not in pairs: continue
+        data = s.recv(65536); other = pairs[s]
+        if not data:
+            for x in (s, other): pairs.pop(x, None); x.close()
+            continue
+        other.sendall(data)
+        if armed and s in clients and data.startswith(prefix):
+            armed = False; time.sleep(0.05)
+            for x in (s, other): pairs.pop(x, None); x.close()
+EOF
+  SERVER_PIDS+=("$!")
+  local i
+  for i in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.05
+  done
+  printf -v "$var" '127.0.0.1:%s' "$port"
+}
+
+test_move_ready_keeps_priority_and_ttr() {
+  local a b
+  a=$(bp put -t t_mv_src -p 7 -r 42 "first")
+  b=$(bp put -t t_mv_src -p 9 "second")
+  bp put -t t_mv_src -d 100 "delayed, stays" >/dev/null
+  run bp move --from t_mv_src --to t_mv_dst
+  expect_rc 0
+  expect_out 2
+  [[ ! -s "$T/err" ]] || fail "stderr: $(cat "$T/err")"
+  run bp peek "$a"
+  expect_rc 1 "source deleted"
+  run bp peek-ready -t t_mv_dst
+  expect_out "first"
+  local id
+  id=$(bp --json peek-ready -t t_mv_dst | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  assert_eq "$(job_field "$id" pri)" 7 "priority"
+  assert_eq "$(job_field "$id" ttr)" 42 "ttr"
+  assert_eq "$(job_field "$id" tube)" t_mv_dst "tube"
+  run bp --json stats-tube t_mv_src
+  json_check "d['current-jobs-ready'] == 0 and d['current-jobs-delayed'] == 1" <"$T/out"
+  : "$b"
+}
+
+test_move_delayed_and_buried_keep_their_state() {
+  bp put -t t_mvs_src -d 100 -p 3 "later" >/dev/null
+  local buried
+  buried=$(bp put -t t_mvs_src -p 4 "buried")
+  bp reserve --job "$buried" --bury --pri 4 >/dev/null
+  run bp move --from t_mvs_src --to t_mvs_dst --state delayed
+  expect_rc 0
+  expect_out 1
+  run bp move --from t_mvs_src --to t_mvs_dst --state buried
+  expect_rc 0
+  expect_out 1
+  run bp --json stats-tube t_mvs_dst
+  json_check "d['current-jobs-delayed'] == 1 and d['current-jobs-buried'] == 1 and d['current-jobs-ready'] == 0" <"$T/out"
+  local id
+  id=$(bp --json peek-delayed -t t_mvs_dst | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  local left
+  left=$(job_field "$id" time-left)
+  ((left >= 80 && left <= 100)) || fail "remaining delay $left (the delay was reset or lost)"
+  id=$(bp --json peek-buried -t t_mvs_dst | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  assert_eq "$(job_field "$id" pri)" 4 "buried priority"
+}
+
+test_move_limit_and_json() {
+  local i
+  for i in 1 2 3 4 5; do bp put -t t_mvl_src "$i" >/dev/null; done
+  run bp move --from t_mvl_src --to t_mvl_dst --limit 2
+  expect_rc 0
+  expect_out 2
+  run bp --json move --from t_mvl_src --to t_mvl_dst
+  expect_rc 0
+  expect_out '{"moved":3}'
+  run bp move --from t_mvl_src --to t_mvl_dst
+  expect_rc 0
+  expect_out 0
+  run bp move --from t_mvl_nowhere --to t_mvl_dst
+  expect_rc 0 "a tube that does not exist has nothing to move"
+  expect_out 0
+}
+
+test_move_flush_usage_errors_exit_2() {
+  local dead
+  dead=$(dead_addr)
+  local -a cases=(
+    "move --to b" "move --from a" "move --from a --to a" "move --from bad%20name --to b"
+    "move --from a --to b --state reserved" "move --from a --to b --limit -1"
+    "move --from a --to b --limit x" "move --from a --to b --limit 1.5" "move --from a --to b extra"
+    "flush" "flush bad%20name --yes" "flush a --state reserved --yes" "flush a b --yes"
+  )
+  each_case_exits_2 "$dead" "${cases[@]}"
+  run "$BP" -a "$dead" move --from a --to b
+  expect_rc 3 "control: valid arguments try to connect"
+}
+
+test_move_unknown_outcome_exits_3_naming_both_ids() {
+  local src proxy
+  start_server src || fail "server"
+  local a
+  a=$("$BP" -a "$src" put -t mvu "first")
+  "$BP" -a "$src" put -t mvu "second" >/dev/null
+  start_cut_proxy proxy "$src" "put "
+  run "$BP" -a "$proxy" move --from mvu --to mvu_dst
+  expect_rc 3
+  expect_out 0
+  expect_err_has "source job $a is still in mvu"
+  expect_err_has "copy job unknown"
+  # The source is still there (released when the connection closed), nothing was lost; the
+  # copy did reach the server: a duplicate, which the message warned of.
+  sleep 0.2
+  run "$BP" -a "$src" --json stats-job "$a"
+  expect_rc 0
+  json_check "d['tube'] == 'mvu' and d['state'] == 'ready'" <"$T/out"
+  run "$BP" -a "$src" --json stats-tube mvu
+  json_check "d['current-jobs-ready'] == 2" <"$T/out"
+  stop_servers
+}
+
+test_serving_commands_refuse_remote_addresses() {
+  local dead
+  dead=$(dead_addr)
+  run "$BP" -a "$dead" exporter --listen 0.0.0.0:9127
+  expect_rc 2 "exporter on 0.0.0.0 without --allow-remote"
+  expect_err_has "allow-remote"
+  run "$BP" -a "$dead" exporter --listen nonsense
+  expect_rc 2 "exporter --listen nonsense"
+  run "$BP" -a "$dead" console --listen 0.0.0.0:8080
+  expect_rc 2 "console on 0.0.0.0"
+  run "$BP" -a "$dead" console --listen 0.0.0.0:8080 --allow-remote
+  expect_rc 2 "console on 0.0.0.0 without --auth-file"
+  expect_err_has "auth-file"
+  run "$BP" -a "$dead" console --listen 0.0.0.0:8080 --auth-file "$T/none"
+  expect_rc 2 "console without --allow-remote"
+  run "$BP" -a "$dead" console --listen '[::]:8080' --allow-remote --auth-file "$T/missing"
+  expect_rc 2 "unreadable --auth-file"
+}
+
+test_console_auth_file_and_csrf() {
+  printf '# users\nops:s3cret\n' >"$T/auth"
+  "$BP" -a "$S1" console --listen 127.0.0.1:0 --auth-file "$T/auth" 2>"$T/console.err" &
+  local pid=$! url="" i
+  for i in $(seq 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$T/console.err" 2>/dev/null) && break
+    sleep 0.05
+  done
+  [[ -n "$url" ]] || { kill "$pid"; fail "console did not start: $(cat "$T/console.err")"; }
+  python3 - "$url" <<'EOF' || { kill "$pid"; fail "auth / CSRF checks"; }
+import base64, json, sys, urllib.request, urllib.error
+url = sys.argv[1]
+def status(path, auth=None, data=None, headers=None):
+    req = urllib.request.Request(url + path, data=data, headers=headers or {})
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+assert status("")[0] == 401
+assert status("", "ops:wrong")[0] == 401
+code, body = status("api/session", "ops:s3cret")
+assert code == 200, code
+token = json.loads(body)["csrf"]
+put = json.dumps({"tube": "t_console_auth", "body": "x"}).encode()
+ctype = {"Content-Type": "application/json"}
+assert status("api/put", "ops:s3cret", put, ctype)[0] == 403, "no CSRF token"
+assert status("api/put", "ops:s3cret", put, dict(ctype, **{"X-CSRF-Token": "0" * 48}))[0] == 403
+code, body = status("api/put", "ops:s3cret", put, dict(ctype, **{"X-CSRF-Token": token}))
+assert code == 200 and json.loads(body)["id"] > 0, (code, body)
+EOF
+  kill "$pid"
+  wait "$pid" 2>/dev/null
+  run bp --json stats-tube t_console_auth
+  json_check "d['current-jobs-ready'] == 1" <"$T/out"
+}
+
+test_flush_states_with_yes() {
+  local i
+  for i in 1 2 3; do bp put -t t_fl "r$i" >/dev/null; done
+  bp put -t t_fl -d 100 "d" >/dev/null
+  local b
+  b=$(bp put -t t_fl "b")
+  bp reserve --job "$b" --bury >/dev/null
+  run bp flush t_fl --state buried --yes
+  expect_rc 0
+  expect_out 1
+  run bp --json flush t_fl --state delayed -y
+  expect_rc 0
+  expect_out '{"deleted":1}'
+  run bp flush t_fl --state ready --yes
+  expect_rc 0
+  expect_out 3
+  for i in 1 2; do bp put -t t_fl "r$i" >/dev/null; done
+  bp put -t t_fl -d 100 "d" >/dev/null
+  run bp flush t_fl --yes
+  expect_rc 0
+  expect_out 3
+  run bp flush t_fl_nowhere --yes
+  expect_rc 0
+  expect_out 0
+}
+
+test_flush_without_terminal_needs_yes() {
+  bp put -t t_fly "keep me" >/dev/null
+  run bp flush t_fly </dev/null
+  expect_rc 2
+  expect_err_has "yes"
+  expect_out ""
+  echo y | run bp flush t_fly
+  expect_rc 2 "a pipe is not a terminal"
+  run bp --json stats-tube t_fly
+  json_check "d['current-jobs-ready'] == 1" <"$T/out"
+}
+
+test_flush_asks_on_a_terminal() {
+  command -v script >/dev/null || fail "script(1) is needed for this test"
+  bp put -t t_flt "one" >/dev/null
+  bp put -t t_flt "two" >/dev/null
+  printf 'n\n' | script -qec "'$BP' -a '$S1' flush t_flt; echo \"rc=\$?\"" "$T/ts1" >/dev/null
+  grep -aq 'Delete the 2 ready, delayed and buried jobs of tube t_flt' "$T/ts1" ||
+    fail "no question: $(cat -v "$T/ts1")"
+  grep -aq 'rc=1' "$T/ts1" || fail "declined: $(cat -v "$T/ts1")"
+  run bp --json stats-tube t_flt
+  json_check "d['current-jobs-ready'] == 2" <"$T/out"
+  printf 'y\n' | script -qec "'$BP' -a '$S1' flush t_flt; echo \"rc=\$?\"" "$T/ts2" >/dev/null
+  grep -aq 'rc=0' "$T/ts2" || fail "confirmed: $(cat -v "$T/ts2")"
+  run bp peek-ready -t t_flt
+  expect_rc 1 "the tube is empty"
+}
+
 # ------------------------------------------------------------------- man page and completion
 
 test_man_page() {
@@ -1142,7 +1399,7 @@ test_man_page() {
   local c
   for c in put reserve delete kick kick-job pause-tube peek peek-ready peek-delayed \
     peek-buried stats stats-tube stats-job list-tubes list-tube-used list-tubes-watched top \
-    export import work; do
+    export import work move flush exporter console; do
     grep -q "^\.SS $c\$" "$MANPAGE" || fail "man page lacks $c"
   done
   grep -q '^\.SH EXIT STATUS' "$MANPAGE" || fail "EXIT STATUS section"
@@ -1171,6 +1428,14 @@ test_bash_completion() {
   COMP_CWORD=4
   _beanpole
   assert_eq "${COMPREPLY[*]}" "--delete --delay" "reserve options"
+  COMP_WORDS=("$BP" -a "$S1" move --from t_co)
+  COMP_CWORD=5
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "t_compl" "move --from: tube names"
+  COMP_WORDS=("$BP" flush t_compl --state b)
+  COMP_CWORD=4
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "buried" "flush --state"
   COMP_WORDS=("$BP" --js)
   COMP_CWORD=1
   _beanpole

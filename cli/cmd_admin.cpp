@@ -1,0 +1,231 @@
+// move and flush: the admin layer's bulk operations (beanpole/admin/jobs.hpp) on the command
+// line. The library does the work job by job; this file parses, confirms, reports.
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <beanpole/admin/jobs.hpp>
+#include <beanpole/error.hpp>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "errors.hpp"
+#include "output.hpp"
+#include "progress.hpp"
+#include "terminal.hpp"
+
+namespace beanpole::cli {
+namespace {
+
+struct move_args {
+  std::string from;
+  std::string to;
+  std::string state = "ready";
+  std::optional<std::string> limit;
+};
+
+struct flush_args {
+  std::string tube;
+  std::string state = "all";
+  bool yes = false;
+};
+
+/// A count for --limit: digits only, fitting 64 bits unsigned.
+std::uint64_t parse_limit(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw usage_error("--limit: '" + text + "' is not a whole number");
+  }
+  try {
+    return std::stoull(text);
+  } catch (const std::out_of_range&) {
+    throw usage_error("--limit: '" + text + "' does not fit 64 bits");
+  }
+}
+
+/// The number of jobs of `tube` in `states`, for the progress bar and the confirmation; 0 when
+/// the tube does not exist.
+std::uint64_t jobs_in(client& c, const tube_name& tube, const std::vector<job_state>& states) {
+  std::error_code ec;
+  const auto st = c.stats_tube(tube, ec);
+  if (ec == errc::not_found) return 0;
+  check(ec, "stats-tube " + tube.str());
+  std::uint64_t n = 0;
+  for (const auto s : states) {
+    n += s == job_state::ready     ? st.current_jobs_ready
+         : s == job_state::delayed ? st.current_jobs_delayed
+                                   : st.current_jobs_buried;
+  }
+  return n;
+}
+
+void print_count(const context& ctx, const char* key, std::uint64_t n, json extra = {}) {
+  if (ctx.json) {
+    json out{{key, n}};
+    if (extra.is_object()) out.update(extra);
+    print_json(out);
+  } else {
+    print_line(std::to_string(n));
+  }
+}
+
+int run_move(const context& ctx, const move_args& a) {
+  const tube_name from = parse_tube(a.from);
+  const tube_name to = parse_tube(a.to);
+  if (from == to) throw usage_error("move: --from and --to name the same tube");
+  move_options opts;
+  opts.state = *parse_job_state(a.state);  // CLI11 checked the word
+  if (a.limit) opts.limit = parse_limit(*a.limit);
+  ctx.validate();
+  client c = ctx.connect();
+
+  std::uint64_t total = 0;
+  if (is_terminal(STDERR_FILENO)) {
+    total = jobs_in(c, from, {opts.state});
+    if (opts.limit) total = std::min(total, *opts.limit);
+  }
+  progress bar("move", total);
+  signal_watch signals;
+  opts.on_progress = [&](const move_progress& p) { bar.update(p.moved, p.moved); };
+  opts.stop_requested = [] { return signal_watch::stop_signal() != 0; };
+  const move_result r = move_jobs(c, from, to, opts);
+  bar.finish(r.moved);
+
+  json details = json::object();
+  if (r.ec && r.source) {
+    details["source"] = r.source->value;
+    details["copy"] = r.copy ? json(r.copy->value) : json(nullptr);
+  }
+  print_count(ctx, "moved", r.moved, details);
+  if (r.stopped) {
+    die_of(signal_watch::stop_signal(),
+           fmt::format("move interrupted after {} jobs; the others are still in {}", r.moved,
+                       from.str()));
+  }
+  if (!r.ec) return exit_ok;
+
+  const std::string after = fmt::format("move stopped after {} jobs", r.moved);
+  if (!r.source) {
+    print_error(describe(r.ec, after));
+    return exit_status_of(r.ec);
+  }
+  const std::uint64_t src = r.source->value;
+  if (r.ec == errc::outcome_unknown) {
+    print_error(fmt::format(
+        "{}: the put of job {}'s copy into {} was sent but its reply was lost: source job {} is "
+        "still in {}, copy job unknown (it may exist in {}: check for a duplicate)",
+        after, src, to.str(), src, from.str(), to.str()));
+    return exit_failure;
+  }
+  if (r.duplicate) {
+    print_error(describe(r.ec, fmt::format("{}: job {} is in both tubes: source job {} in {}, "
+                                           "copy job {} in {}",
+                                           after, src, src, from.str(), r.copy->value, to.str())));
+    return exit_status_of(r.ec);
+  }
+  print_error(describe(
+      r.ec, fmt::format("{}: job {} was not copied and is still in {}", after, src, from.str())));
+  return exit_status_of(r.ec);
+}
+
+/// Asks on the terminal; true for "y" or "yes".
+bool confirmed(const std::string& question) {
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes" || answer == "YES";
+}
+
+int run_flush(const context& ctx, const flush_args& a) {
+  const tube_name tube = parse_tube(a.tube);
+  flush_options opts;
+  if (a.state != "all") opts.states = {*parse_job_state(a.state)};  // CLI11 checked the word
+  const bool ask = !a.yes;
+  if (ask && !is_terminal(STDIN_FILENO)) {
+    throw usage_error("flush: --yes is required when stdin is not a terminal; nothing deleted");
+  }
+  ctx.validate();
+  client c = ctx.connect();
+  if (ask) {
+    const std::vector<job_state> counted =
+        opts.states.empty()
+            ? std::vector<job_state>{job_state::ready, job_state::delayed, job_state::buried}
+            : opts.states;
+    const std::uint64_t n = jobs_in(c, tube, counted);
+    const std::string what = a.state == "all" ? "ready, delayed and buried" : a.state;
+    if (!confirmed(fmt::format("Delete the {} {} jobs of tube {} on {}?", n, what, tube.str(),
+                               ctx.server().to_string()))) {
+      print_error("flush: not confirmed; nothing deleted");
+      return exit_server_answer;
+    }
+  }
+  signal_watch signals;
+  progress bar("flush", 0);
+  opts.on_progress = [&](const flush_progress& p) { bar.update(p.deleted, p.deleted); };
+  opts.stop_requested = [] { return signal_watch::stop_signal() != 0; };
+  const flush_result r = flush_tube(c, tube, opts);
+  bar.finish(r.deleted);
+  print_count(ctx, "deleted", r.deleted);
+  if (r.stopped) {
+    die_of(signal_watch::stop_signal(), fmt::format("flush interrupted after {} jobs", r.deleted));
+  }
+  if (r.ec) {
+    print_error(
+        describe(r.ec, fmt::format("flush {} stopped after {} jobs", tube.str(), r.deleted)));
+    return exit_status_of(r.ec);
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_admin_commands(CLI::App& app, context& ctx) {
+  {
+    auto a = std::make_shared<move_args>();
+    auto* cmd = app.add_subcommand("move", "Move jobs from one tube to another");
+    cmd->group(group_bulk);
+    cmd->footer(
+        "Moves the jobs of --state (default ready) from --from to --to, one at a time,\n"
+        "keeping body, priority and TTR; a delayed job keeps its remaining delay, a buried\n"
+        "job stays buried. Each job is reserved by id (reserve-job, beanstalkd 1.12+) so no\n"
+        "worker takes it mid-move, put into --to, and deleted from --from only once the\n"
+        "put was acknowledged: an interrupted move never loses a job. Prints the number\n"
+        "moved (with --json: {\"moved\":N}).\n"
+        "If a put's reply is lost, the move stops with exit 3 and names both jobs: the\n"
+        "source (still in --from) and its copy (id unknown: it may exist in --to).\n"
+        "Jobs reserved by workers are left alone. Ctrl-C stops between two jobs.");
+    cmd->add_option("--from", a->from, "Tube to take the jobs from")->type_name("TUBE")->required();
+    cmd->add_option("--to", a->to, "Tube to put them into")->type_name("TUBE")->required();
+    cmd->add_option("--state", a->state, "Which jobs: ready (default), delayed or buried")
+        ->type_name("STATE")
+        ->check(CLI::IsMember({"ready", "delayed", "buried"}));
+    cmd->add_option("--limit", a->limit, "Move at most N jobs")->type_name("N");
+    cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_move(ctx, *a); }; });
+  }
+  {
+    auto a = std::make_shared<flush_args>();
+    auto* cmd = app.add_subcommand("flush", "Delete the jobs of a tube");
+    cmd->group(group_bulk);
+    cmd->footer(
+        "Deletes the jobs of TUBE in --state: ready, delayed, buried, or all (default: all\n"
+        "three; jobs reserved by workers are left alone). Prints how many were deleted\n"
+        "(with --json: {\"deleted\":N}).\n"
+        "On a terminal it first asks for confirmation, unless --yes; an answer other than\n"
+        "y deletes nothing (exit 1). When stdin is not a terminal, --yes is required: without\n"
+        "it nothing is deleted and the exit status is 2.\n"
+        "Ctrl-C stops between two jobs.");
+    cmd->add_option("TUBE", a->tube, "Tube to empty")->type_name("")->required();
+    cmd->add_option("--state", a->state, "Which jobs: ready, delayed, buried or all (default)")
+        ->type_name("STATE")
+        ->check(CLI::IsMember({"ready", "delayed", "buried", "all"}));
+    cmd->add_flag("-y,--yes", a->yes, "Do not ask for confirmation");
+    cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_flush(ctx, *a); }; });
+  }
+}
+
+}  // namespace beanpole::cli
