@@ -11,11 +11,12 @@
 #   libfmt-dev                         the beanpole tool's output formatting
 #   beanstalkd                         the real server every integration test and the demo run against
 #   python3 tmux                       CLI tests: JSON checks, and `top` under a pseudo-terminal
+#   valgrind                           the callgrind test: instructions per put against a raw C driver
 set -euo pipefail
 
 PACKAGES=(g++ cmake ninja-build pkg-config clang libclang-rt-14-dev libasio-dev libgtest-dev
           libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev beanstalkd python3
-          tmux)
+          tmux valgrind)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
