@@ -10,6 +10,16 @@
 namespace beanpole::proto {
 namespace {
 
+/// Writes `n` in decimal at `p`, which has room for 20 digits, and returns the end. A single
+/// digit (a put's usual priority and delay) skips std::to_chars' length computation.
+char* write_decimal(char* p, std::uint64_t n) {
+  if (n < 10) {
+    *p = static_cast<char>('0' + n);
+    return p + 1;
+  }
+  return std::to_chars(p, p + 20, n).ptr;
+}
+
 /// Builds one command line on the stack and appends it with a single copy. The longest line is
 /// `pause-tube` with a 200-byte tube name and a 10-digit delay: 224 bytes, the server's own limit.
 class line_writer {
@@ -147,18 +157,39 @@ std::error_code to_wire_seconds(std::chrono::seconds s, std::uint32_t& out) noex
 // ---------------------------------------------------------------------------------------- put
 
 std::error_code put_command::encode(std::string& out) const {
-  std::uint32_t wire_delay = 0;
-  std::uint32_t wire_ttr = 0;
-  if (auto ec = to_wire_seconds(delay, wire_delay)) return ec;
-  if (auto ec = to_wire_seconds(ttr, wire_ttr)) return ec;
-  line_writer("put")
-      .number(pri)
-      .number(wire_delay)
-      .number(wire_ttr)
-      .number(body.size())
-      .finish(out);
-  out += body;
-  out += "\r\n";
+  // The line, and a body that fits beside it, are built on the stack and appended in one copy:
+  // this runs for every put, and each append costs a call and a capacity check.
+  constexpr std::int64_t max_seconds = std::numeric_limits<std::uint32_t>::max();
+  if (delay.count() < 0 || delay.count() > max_seconds || ttr.count() < 0 ||
+      ttr.count() > max_seconds) {
+    return errc::value_out_of_range;  // as to_wire_seconds
+  }
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): only the bytes written are read
+  char buf[512];
+  char* p = buf;
+  std::memcpy(p, "put ", 4);
+  p = write_decimal(p + 4, pri);
+  *p++ = ' ';
+  p = write_decimal(p, static_cast<std::uint64_t>(delay.count()));
+  *p++ = ' ';
+  p = write_decimal(p, static_cast<std::uint64_t>(ttr.count()));
+  *p++ = ' ';
+  p = write_decimal(p, body.size());
+  *p++ = '\r';
+  *p++ = '\n';
+  const auto line = static_cast<std::size_t>(p - buf);
+  if (body.size() + 2 <= sizeof buf - line) {
+    if (!body.empty()) std::memcpy(p, body.data(), body.size());  // data() may be null if empty
+    p += body.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    out.append(buf, static_cast<std::size_t>(p - buf));
+  } else {
+    out.reserve(out.size() + line + body.size() + 2);
+    out.append(buf, line);
+    out += body;
+    out += "\r\n";
+  }
   return {};
 }
 
