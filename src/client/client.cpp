@@ -16,7 +16,7 @@ namespace {
 using steady = detail::coarse_clock;
 
 /// Whether an error means the byte stream can no longer be trusted (or is gone).
-bool breaks_connection(std::error_code ec) {
+inline bool breaks_connection(const std::error_code& ec) {
   return ec && ec != condition::server_answer && ec != condition::local_misuse;
 }
 
@@ -25,10 +25,11 @@ bool breaks_connection(std::error_code ec) {
 struct client::impl {
   explicit impl(connection_options o) : options(o), parser(o.limits) {}
 
-  /// Sends `request` and reads one reply into `reply`; `written` tells whether the whole request
-  /// left (so that a failure after it leaves the command's outcome unknown).
+  /// Sends `request` and reads one reply, left in `parser.get()` (interpreted in place: moving
+  /// it out costs more than the rest of the reply's handling); `written` tells whether the whole
+  /// request left (so that a failure after it leaves the command's outcome unknown).
   std::error_code round_trip(std::string_view request, proto::server_wait wait, bool has_reply,
-                             proto::reply& reply, bool& written) {
+                             bool& written) {
     if (!socket.is_open()) return errc::not_connected;
     const auto start = steady::now();
     if (auto ec = socket.write_all(request, options.reply_timeout, start)) return ec;
@@ -53,10 +54,7 @@ struct client::impl {
       }
       const auto step = parser.parse(std::string_view(in.data() + in_begin, in_end - in_begin));
       in_begin += step.consumed;
-      if (step.status == proto::parse_status::ready) {
-        reply = parser.take();
-        return {};
-      }
+      if (step.status == proto::parse_status::ready) return {};
       if (step.status == proto::parse_status::error) return parser.error();
     }
   }
@@ -86,9 +84,8 @@ auto client::run(const Command& cmd, std::error_code& ec) {
   s.out.clear();
   if ((ec = cmd.encode(s.out))) return result();  // refused: nothing was sent
 
-  proto::reply reply;
   bool written = false;
-  ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, reply, written);
+  ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, written);
   if constexpr (std::is_same_v<Command, proto::put_command>) {
     // The put left whole but its reply was lost: the job may exist. Never call that a failure.
     if (ec && written) ec = errc::outcome_unknown;
@@ -98,11 +95,12 @@ auto client::run(const Command& cmd, std::error_code& ec) {
     if (breaks_connection(ec)) s.drop_connection();
     return result();
   }
+  // The parser readies itself for the next reply when it is next fed.
   if constexpr (std::is_void_v<result>) {
-    cmd.interpret(std::move(reply), ec);
+    cmd.interpret(std::move(s.parser.get()), ec);
     if (breaks_connection(ec)) s.drop_connection();
   } else {
-    auto value = cmd.interpret(std::move(reply), ec);
+    auto value = cmd.interpret(std::move(s.parser.get()), ec);
     if (breaks_connection(ec)) s.drop_connection();
     return value;
   }
