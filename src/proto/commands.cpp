@@ -10,12 +10,24 @@
 namespace beanpole::proto {
 namespace {
 
-/// Writes `n` in decimal at `p`, which has room for 20 digits, and returns the end. A single
-/// digit (a put's usual priority and delay) skips std::to_chars' length computation.
+/// Writes `n` in decimal at `p`, which has room for 20 digits, and returns the end. Up to three
+/// digits (a put's usual priority, delay, ttr and body size) skip std::to_chars' length
+/// computation and digit-pair table.
 char* write_decimal(char* p, std::uint64_t n) {
   if (n < 10) {
     *p = static_cast<char>('0' + n);
     return p + 1;
+  }
+  if (n < 100) {
+    p[0] = static_cast<char>('0' + n / 10);
+    p[1] = static_cast<char>('0' + n % 10);
+    return p + 2;
+  }
+  if (n < 1000) {
+    p[0] = static_cast<char>('0' + n / 100);
+    p[1] = static_cast<char>('0' + n / 10 % 10);
+    p[2] = static_cast<char>('0' + n % 10);
+    return p + 3;
   }
   return std::to_chars(p, p + 20, n).ptr;
 }
@@ -30,8 +42,7 @@ class line_writer {
   line_writer& number(std::uint64_t n) {
     if (size_ > sizeof buf_ - 21) return *this;  // cannot happen: lines are at most 224 bytes
     buf_[size_] = ' ';
-    size_ =
-        static_cast<std::size_t>(std::to_chars(buf_ + size_ + 1, buf_ + size_ + 21, n).ptr - buf_);
+    size_ = static_cast<std::size_t>(write_decimal(buf_ + size_ + 1, n) - buf_);
     return *this;
   }
 

@@ -74,6 +74,34 @@ constexpr word_index make_word_index() {
 
 constexpr word_index by_letter = make_word_index();
 
+constexpr std::size_t longest_word() {
+  std::size_t n = 0;
+  for (const auto& e : words) n = std::max(n, e.word.size());
+  return n;
+}
+static_assert(longest_word() <= 16, "same_bytes compares at most 16 bytes");
+
+template <class Word>
+Word load(const char* p) {
+  Word w;
+  std::memcpy(&w, p, sizeof w);  // a single unaligned load
+  return w;
+}
+
+/// memcmp(a, b, n) == 0 for the reply words (2 to 15 bytes) without a call: two overlapping
+/// loads from each side.
+bool same_bytes(const char* a, const char* b, std::size_t n) {
+  if (n >= 8) {
+    return load<std::uint64_t>(a) == load<std::uint64_t>(b) &&
+           load<std::uint64_t>(a + n - 8) == load<std::uint64_t>(b + n - 8);
+  }
+  if (n >= 4) {
+    return load<std::uint32_t>(a) == load<std::uint32_t>(b) &&
+           load<std::uint32_t>(a + n - 4) == load<std::uint32_t>(b + n - 4);
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
 /// The entry whose word begins `line` and ends there or at a space, or null. Compares only the
 /// words that share the line's first letter, and never scans the line for its first space.
 const word_entry* find_word(std::string_view line) {
@@ -84,7 +112,7 @@ const word_entry* find_word(std::string_view line) {
     const word_entry& e = words[by_letter.entries[letter][i]];
     const std::size_t n = e.word.size();
     if (line.size() >= n && (line.size() == n || line[n] == ' ') &&
-        std::memcmp(line.data(), e.word.data(), n) == 0) {
+        same_bytes(line.data(), e.word.data(), n)) {
       return &e;
     }
   }
@@ -168,12 +196,19 @@ std::ostream& operator<<(std::ostream& os, const reply& r) {
 }
 
 reply reply_parser::take() {
-  reply out = std::move(reply_);
-  // Field by field: assigning a fresh reply{} costs a string move for nothing.
+  // Field by field, and the body only when there is one (most replies have none): moving whole
+  // replies costs more than the rest of a short reply's decoding.
+  reply out;
+  out.kind = reply_.kind;
+  out.has_number = reply_.has_number;
+  out.number = reply_.number;
+  if (!reply_.body.empty()) {
+    out.body = std::move(reply_.body);
+    reply_.body.clear();
+  }
   reply_.kind = reply{}.kind;
   reply_.has_number = false;
   reply_.number = 0;
-  reply_.body.clear();
   state_ = state::line;
   return out;
 }
