@@ -1,6 +1,7 @@
 #include "beanpole/proto/commands.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -10,23 +11,32 @@
 namespace beanpole::proto {
 namespace {
 
+/// "00" "01" ... "99": two digits per lookup.
+constexpr auto digit_pairs = [] {
+  std::array<char, 200> pairs{};
+  for (std::size_t i = 0; i < 100; ++i) {
+    pairs[2 * i] = static_cast<char>('0' + i / 10);
+    pairs[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return pairs;
+}();
+
 /// Writes `n` in decimal at `p`, which has room for 20 digits, and returns the end. Up to three
 /// digits (a put's usual priority, delay, ttr and body size) skip std::to_chars' length
-/// computation and digit-pair table.
-char* write_decimal(char* p, std::uint64_t n) {
+/// computation and loop.
+inline char* write_decimal(char* p, std::uint64_t n) {
   if (n < 10) {
     *p = static_cast<char>('0' + n);
     return p + 1;
   }
   if (n < 100) {
-    p[0] = static_cast<char>('0' + n / 10);
-    p[1] = static_cast<char>('0' + n % 10);
+    std::memcpy(p, &digit_pairs[2 * n], 2);
     return p + 2;
   }
   if (n < 1000) {
-    p[0] = static_cast<char>('0' + n / 100);
-    p[1] = static_cast<char>('0' + n / 10 % 10);
-    p[2] = static_cast<char>('0' + n % 10);
+    const std::uint64_t hundreds = n / 100;
+    p[0] = static_cast<char>('0' + hundreds);
+    std::memcpy(p + 1, &digit_pairs[2 * (n - 100 * hundreds)], 2);
     return p + 3;
   }
   return std::to_chars(p, p + 20, n).ptr;
