@@ -31,7 +31,7 @@ N() { awk -v n="$1" -v s="$SCALE" 'BEGIN{v=int(n*s); if (v<1) v=1; print v}'; }
 
 # ------------------------------------------------------------------------------- set-up
 bash "$ROOT/scripts/setup.sh"
-for p in gnuplot-nox valgrind time; do
+for p in gnuplot-nox time; do  # valgrind comes with setup.sh
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || {
     log "apt-get install $p"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
@@ -80,16 +80,15 @@ drain() { "$BSD" -q -p "$PORT" -m drain >/dev/null 2>&1 || true; }
 preload() { "$BSD" -q -p "$PORT" -m put-pipe -n "$1"; }
 
 # ------------------------------------------------------------------------------ callgrind
+. "$ROOT/bench/instructions.sh"  # count_instructions: the callgrind method, shared with the guard
 CALLGRIND=$OUT/callgrind.txt
 : >"$CALLGRIND"
 instructions() {  # label, n, preload?, command...
   local label=$1 n=$2 pre=$3; shift 3
   drain
   [ "$pre" = 1 ] && preload "$n"
-  local f=$OUT/cg-$label.out
-  valgrind --tool=callgrind --callgrind-out-file="$f" "$@" >/dev/null 2>"$f.log"
   local total
-  total=$(grep -m1 '^summary:' "$f" | awk '{print $2}')
+  total=$(count_instructions "$OUT/cg-$label.out" "$@")
   printf '%s\t%s\t%s\n' "$label" "$total" "$(awk -v t="$total" -v n="$n" 'BEGIN{printf "%.0f", t / n}')" >>"$CALLGRIND"
 }
 if [ "$QUICK" = 0 ]; then

@@ -17,11 +17,12 @@
 #   chromium                           the web console's browser test (headless, driven by playwright-core)
 #   nodejs npm                         run that test and install playwright-core from its lockfile; only when
 #                                      `node` and `npm` are not already on PATH (e.g. from NodeSource)
+#   valgrind                           the callgrind test: instructions per put against a raw C driver
 set -euo pipefail
 
 PACKAGES=(g++ cmake ninja-build pkg-config clang libclang-rt-14-dev libasio-dev libgtest-dev
           libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev beanstalkd python3
-          tmux libcpp-httplib-dev python3-prometheus-client chromium)
+          tmux valgrind libcpp-httplib-dev python3-prometheus-client chromium)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   PACKAGES+=(nodejs npm)
 fi

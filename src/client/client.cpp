@@ -22,10 +22,11 @@ namespace detail {
 struct blocking_connection {
   explicit blocking_connection(connection_options o) : options(o), parser(o.limits) {}
 
-  /// Sends `request` and reads one reply into `reply`; `written` tells whether the whole request
-  /// left (so that a failure after it leaves the command's outcome unknown).
+  /// Sends `request` and reads one reply, left in `parser.get()` (interpreted in place: moving
+  /// it out costs more than the rest of the reply's handling); `written` tells whether the whole
+  /// request left (so that a failure after it leaves the command's outcome unknown).
   std::error_code round_trip(std::string_view request, proto::server_wait wait, bool has_reply,
-                             proto::reply& reply, bool& written) {
+                             bool& written) {
     if (!socket.is_open()) return errc::not_connected;
     const auto start = steady::now();
     if (auto ec = socket.write_all(request, options.reply_timeout, start)) return ec;
@@ -51,10 +52,7 @@ struct blocking_connection {
       const std::string_view data(in.data() + in_begin, in_end - in_begin);
       const auto step = parser.parse(data);
       in_begin += step.consumed;
-      if (step.status == proto::parse_status::ready) {
-        reply = parser.take();
-        return {};
-      }
+      if (step.status == proto::parse_status::ready) return {};
       if (step.status == proto::parse_status::error) {
         failure.received = conn::printable_prefix(data);
         return parser.error();
@@ -100,9 +98,8 @@ auto run_on(detail::blocking_connection& s, const Command& cmd, std::error_code&
   s.out.clear();
   if ((ec = cmd.encode(s.out))) return result();  // refused: nothing was sent
 
-  proto::reply reply;
   bool written = false;
-  ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, reply, written);
+  ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, written);
   if (ec && written) {
     // The request left whole but its reply was lost: the one rule both clients follow (a put's
     // outcome is unknown, never "failed"); the cause is kept for last_failure().
@@ -115,11 +112,12 @@ auto run_on(detail::blocking_connection& s, const Command& cmd, std::error_code&
     if (conn::closes_connection(ec)) s.fail_connection(ec);
     return result();
   }
+  // The parser readies itself for the next reply when it is next fed.
   if constexpr (std::is_void_v<result>) {
-    cmd.interpret(std::move(reply), ec);
+    cmd.interpret(std::move(s.parser.get()), ec);
     if (conn::closes_connection(ec)) s.fail_connection(ec);
   } else {
-    auto value = cmd.interpret(std::move(reply), ec);
+    auto value = cmd.interpret(std::move(s.parser.get()), ec);
     if (conn::closes_connection(ec)) s.fail_connection(ec);
     return value;
   }

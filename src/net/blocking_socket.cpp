@@ -180,7 +180,9 @@ std::error_code blocking_socket::write_all(std::string_view data, milliseconds t
   const deadline until = timeout.count() > 0 ? deadline{start + timeout} : std::nullopt;
   milliseconds budget = timeout;
   while (!data.empty()) {
-    if (auto ec = set_timeout(SO_SNDTIMEO, budget)) return ec;
+    if (budget != send_timeout_) {  // checked here, so the usual command makes no call
+      if (auto ec = set_timeout(SO_SNDTIMEO, budget)) return ec;
+    }
     const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
@@ -199,7 +201,9 @@ std::error_code blocking_socket::write_all(std::string_view data, milliseconds t
 std::error_code blocking_socket::read_some(char* buf, std::size_t size, milliseconds timeout,
                                            std::size_t& got) {
   if (fd_ < 0) return errc::not_connected;
-  if (auto ec = set_timeout(SO_RCVTIMEO, timeout)) return ec;
+  if (timeout != recv_timeout_) {
+    if (auto ec = set_timeout(SO_RCVTIMEO, timeout)) return ec;
+  }
   for (;;) {
     const ssize_t n = ::recv(fd_, buf, size, 0);
     if (n > 0) {

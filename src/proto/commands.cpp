@@ -1,6 +1,7 @@
 #include "beanpole/proto/commands.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -9,6 +10,37 @@
 
 namespace beanpole::proto {
 namespace {
+
+/// "00" "01" ... "99": two digits per lookup.
+constexpr auto digit_pairs = [] {
+  std::array<char, 200> pairs{};
+  for (std::size_t i = 0; i < 100; ++i) {
+    pairs[2 * i] = static_cast<char>('0' + i / 10);
+    pairs[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return pairs;
+}();
+
+/// Writes `n` in decimal at `p`, which has room for 20 digits, and returns the end. Up to three
+/// digits (a put's usual priority, delay, ttr and body size) skip std::to_chars' length
+/// computation and loop.
+inline char* write_decimal(char* p, std::uint64_t n) {
+  if (n < 10) {
+    *p = static_cast<char>('0' + n);
+    return p + 1;
+  }
+  if (n < 100) {
+    std::memcpy(p, &digit_pairs[2 * n], 2);
+    return p + 2;
+  }
+  if (n < 1000) {
+    const std::uint64_t hundreds = n / 100;
+    p[0] = static_cast<char>('0' + hundreds);
+    std::memcpy(p + 1, &digit_pairs[2 * (n - 100 * hundreds)], 2);
+    return p + 3;
+  }
+  return std::to_chars(p, p + 20, n).ptr;
+}
 
 /// Builds one command line on the stack and appends it with a single copy. The longest line is
 /// `pause-tube` with a 200-byte tube name and a 10-digit delay: 224 bytes, the server's own limit.
@@ -20,8 +52,7 @@ class line_writer {
   line_writer& number(std::uint64_t n) {
     if (size_ > sizeof buf_ - 21) return *this;  // cannot happen: lines are at most 224 bytes
     buf_[size_] = ' ';
-    size_ =
-        static_cast<std::size_t>(std::to_chars(buf_ + size_ + 1, buf_ + size_ + 21, n).ptr - buf_);
+    size_ = static_cast<std::size_t>(write_decimal(buf_ + size_ + 1, n) - buf_);
     return *this;
   }
 
@@ -147,18 +178,39 @@ std::error_code to_wire_seconds(std::chrono::seconds s, std::uint32_t& out) noex
 // ---------------------------------------------------------------------------------------- put
 
 std::error_code put_command::encode(std::string& out) const {
-  std::uint32_t wire_delay = 0;
-  std::uint32_t wire_ttr = 0;
-  if (auto ec = to_wire_seconds(delay, wire_delay)) return ec;
-  if (auto ec = to_wire_seconds(ttr, wire_ttr)) return ec;
-  line_writer("put")
-      .number(pri)
-      .number(wire_delay)
-      .number(wire_ttr)
-      .number(body.size())
-      .finish(out);
-  out += body;
-  out += "\r\n";
+  // The line, and a body that fits beside it, are built on the stack and appended in one copy:
+  // this runs for every put, and each append costs a call and a capacity check.
+  constexpr std::int64_t max_seconds = std::numeric_limits<std::uint32_t>::max();
+  if (delay.count() < 0 || delay.count() > max_seconds || ttr.count() < 0 ||
+      ttr.count() > max_seconds) {
+    return errc::value_out_of_range;  // as to_wire_seconds
+  }
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): only the bytes written are read
+  char buf[512];
+  char* p = buf;
+  std::memcpy(p, "put ", 4);
+  p = write_decimal(p + 4, pri);
+  *p++ = ' ';
+  p = write_decimal(p, static_cast<std::uint64_t>(delay.count()));
+  *p++ = ' ';
+  p = write_decimal(p, static_cast<std::uint64_t>(ttr.count()));
+  *p++ = ' ';
+  p = write_decimal(p, body.size());
+  *p++ = '\r';
+  *p++ = '\n';
+  const auto line = static_cast<std::size_t>(p - buf);
+  if (body.size() + 2 <= sizeof buf - line) {
+    if (!body.empty()) std::memcpy(p, body.data(), body.size());  // data() may be null if empty
+    p += body.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    out.append(buf, static_cast<std::size_t>(p - buf));
+  } else {
+    out.reserve(out.size() + line + body.size() + 2);
+    out.append(buf, line);
+    out += body;
+    out += "\r\n";
+  }
   return {};
 }
 

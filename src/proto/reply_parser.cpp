@@ -1,6 +1,7 @@
 #include "beanpole/proto/reply_parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <ostream>
@@ -54,11 +55,78 @@ constexpr word_entry words[] = {
     {"UNKNOWN_COMMAND", reply_kind::unknown_command, args::none},
 };
 
-/// Splits off the next space-separated token; the protocol uses exactly one space.
+/// The entries of `words` by the reply word's first letter (at most three share one), so a
+/// lookup compares one or two words instead of scanning the table: it runs for every reply.
+struct word_index {
+  static constexpr std::size_t per_letter = 3;
+  std::array<std::array<std::uint8_t, per_letter>, 26> entries{};
+  std::array<std::uint8_t, 26> count{};
+};
+
+constexpr word_index make_word_index() {
+  word_index index;
+  for (std::size_t i = 0; i < std::size(words); ++i) {
+    const auto letter = static_cast<std::size_t>(words[i].word[0] - 'A');
+    index.entries[letter][index.count[letter]++] = static_cast<std::uint8_t>(i);
+  }
+  return index;
+}
+
+constexpr word_index by_letter = make_word_index();
+
+constexpr std::size_t longest_word() {
+  std::size_t n = 0;
+  for (const auto& e : words) n = std::max(n, e.word.size());
+  return n;
+}
+static_assert(longest_word() <= 16, "same_bytes compares at most 16 bytes");
+
+template <class Word>
+Word load(const char* p) {
+  Word w;
+  std::memcpy(&w, p, sizeof w);  // a single unaligned load
+  return w;
+}
+
+/// memcmp(a, b, n) == 0 for the reply words (2 to 15 bytes) without a call: two overlapping
+/// loads from each side.
+bool same_bytes(const char* a, const char* b, std::size_t n) {
+  if (n >= 8) {
+    return load<std::uint64_t>(a) == load<std::uint64_t>(b) &&
+           load<std::uint64_t>(a + n - 8) == load<std::uint64_t>(b + n - 8);
+  }
+  if (n >= 4) {
+    return load<std::uint32_t>(a) == load<std::uint32_t>(b) &&
+           load<std::uint32_t>(a + n - 4) == load<std::uint32_t>(b + n - 4);
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
+/// The entry whose word begins `line` and ends there or at a space, or null. Compares only the
+/// words that share the line's first letter, and never scans the line for its first space.
+const word_entry* find_word(std::string_view line) {
+  if (line.empty()) return nullptr;
+  const auto letter = static_cast<unsigned>(static_cast<unsigned char>(line[0]) - 'A');
+  if (letter >= 26) return nullptr;
+  for (std::size_t i = 0; i < by_letter.count[letter]; ++i) {
+    const word_entry& e = words[by_letter.entries[letter][i]];
+    const std::size_t n = e.word.size();
+    if (line.size() >= n && (line.size() == n || line[n] == ' ') &&
+        same_bytes(line.data(), e.word.data(), n)) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+/// Splits off the next space-separated token; the protocol uses exactly one space. Tokens are a
+/// few bytes long, so a plain loop beats a call to memchr.
 std::string_view next_token(std::string_view& rest) {
-  const auto space = rest.find(' ');
-  const auto token = rest.substr(0, space);
-  rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+  std::size_t i = 0;
+  while (i < rest.size() && rest[i] != ' ') ++i;
+  const std::string_view token(rest.data(), i);
+  rest = i == rest.size() ? std::string_view{}
+                          : std::string_view(rest.data() + i + 1, rest.size() - i - 1);
   return token;
 }
 
@@ -79,11 +147,36 @@ bool parse_number(std::string_view text, std::uint64_t& out) {
 }
 
 /// A number argument: missing (or an empty token from a doubled space) is a malformed line; one
-/// that is not decimal digits or overflows is a bad number.
-std::error_code read_number(std::string_view text, std::uint64_t& out) {
+/// that is not decimal digits or overflows is a bad number. `errc{}` when it is fine (an `errc`,
+/// not a `std::error_code`, whose construction costs a call on every reply).
+errc read_number(std::string_view text, std::uint64_t& out) {
   if (text.empty()) return errc::malformed_reply;
   if (!parse_number(text, out)) return errc::bad_number;
   return {};
+}
+
+/// The common case of `next_token` and `read_number` in one pass: a number of at most 19 digits
+/// (it cannot overflow) that ends `rest` or is followed by a space. Consumes it and its space;
+/// false, leaving `rest` alone, for anything else (the general path then finds the error).
+bool take_short_number(std::string_view& rest, std::uint64_t& out) {
+  const std::size_t limit = std::min<std::size_t>(rest.size(), 19);
+  std::uint64_t value = 0;
+  std::size_t i = 0;
+  for (; i < limit; ++i) {
+    const auto digit = static_cast<unsigned>(rest[i] - '0');
+    if (digit > 9) break;
+    value = value * 10 + digit;
+  }
+  if (i == 0) return false;
+  if (i == rest.size()) {
+    rest = {};
+  } else if (rest[i] == ' ') {
+    rest.remove_prefix(i + 1);
+  } else {
+    return false;
+  }
+  out = value;
+  return true;
 }
 
 }  // namespace
@@ -103,8 +196,19 @@ std::ostream& operator<<(std::ostream& os, const reply& r) {
 }
 
 reply reply_parser::take() {
-  reply out = std::move(reply_);
-  reply_ = reply{};
+  // Field by field, and the body only when there is one (most replies have none): moving whole
+  // replies costs more than the rest of a short reply's decoding.
+  reply out;
+  out.kind = reply_.kind;
+  out.has_number = reply_.has_number;
+  out.number = reply_.number;
+  if (!reply_.body.empty()) {
+    out.body = std::move(reply_.body);
+    reply_.body.clear();
+  }
+  reply_.kind = reply{}.kind;
+  reply_.has_number = false;
+  reply_.number = 0;
   state_ = state::line;
   return out;
 }
@@ -139,12 +243,12 @@ reply_parser::result reply_parser::fail(std::error_code ec, std::size_t consumed
   return {parse_status::error, consumed};
 }
 
-std::error_code reply_parser::decode_line(std::string_view line) {
-  std::string_view rest = line;
-  const std::string_view word = next_token(rest);
-  const auto* entry = std::find_if(std::begin(words), std::end(words),
-                                   [&](const word_entry& e) { return e.word == word; });
-  if (entry == std::end(words)) return errc::unknown_reply;
+errc reply_parser::decode_line(std::string_view line) {
+  const word_entry* entry = find_word(line);
+  if (entry == nullptr) return errc::unknown_reply;
+  const std::string_view word = entry->word;
+  std::string_view rest =
+      line.size() == word.size() ? std::string_view{} : line.substr(word.size() + 1);
   // next_token cannot tell "5" from "5 " at the end of a line: refuse the trailing space here.
   if (line.back() == ' ') return errc::malformed_reply;
 
@@ -154,14 +258,20 @@ std::error_code reply_parser::decode_line(std::string_view line) {
   reply_.body.clear();
   switch (entry->shape) {
     case args::none:
-      return rest.empty() && line.size() == word.size() ? std::error_code{} : errc::malformed_reply;
+      return rest.empty() && line.size() == word.size() ? errc{} : errc::malformed_reply;
     case args::opt_number:
       if (line.size() == word.size()) return {};
       [[fallthrough]];
     case args::number: {
+      if (std::uint64_t n = 0; take_short_number(rest, n)) {
+        if (!rest.empty()) return errc::malformed_reply;
+        reply_.number = n;
+        reply_.has_number = true;
+        return {};
+      }
       const auto text = next_token(rest);
       if (!rest.empty()) return errc::malformed_reply;
-      if (const auto ec = read_number(text, reply_.number)) return ec;
+      if (const auto e = read_number(text, reply_.number); e != errc{}) return e;
       reply_.has_number = true;
       return {};
     }
@@ -172,13 +282,19 @@ std::error_code reply_parser::decode_line(std::string_view line) {
     case args::id_and_body:
     case args::body: {
       if (entry->shape == args::id_and_body) {
-        if (const auto ec = read_number(next_token(rest), reply_.number)) return ec;
+        if (!take_short_number(rest, reply_.number)) {
+          if (const auto e = read_number(next_token(rest), reply_.number); e != errc{}) return e;
+        }
         reply_.has_number = true;
       }
-      const auto size_text = next_token(rest);
-      if (!rest.empty()) return errc::malformed_reply;
       std::uint64_t size = 0;
-      if (const auto ec = read_number(size_text, size)) return ec;
+      if (take_short_number(rest, size)) {
+        if (!rest.empty()) return errc::malformed_reply;
+      } else {
+        const auto size_text = next_token(rest);
+        if (!rest.empty()) return errc::malformed_reply;
+        if (const auto e = read_number(size_text, size); e != errc{}) return e;
+      }
       if (size > limits_.max_body) return errc::body_too_large;
       body_left_ = static_cast<std::size_t>(size);
       reply_.body.reserve(body_left_);
@@ -213,7 +329,9 @@ reply_parser::result reply_parser::parse(std::string_view input) {
     used = take_bytes;
     line_size_ = 0;
     if (line.size() < 2 || line[line.size() - 2] != '\r') return fail(errc::malformed_reply, used);
-    if (const auto ec = decode_line(line.substr(0, line.size() - 2))) return fail(ec, used);
+    if (const auto e = decode_line(line.substr(0, line.size() - 2)); e != errc{}) {
+      return fail(e, used);
+    }
     if (state_ == state::line) {
       state_ = state::done;
       return {parse_status::ready, used};

@@ -201,6 +201,18 @@ auto interpret(const Command& cmd, reply r) {
   }
 }
 
+TEST(Commands, EncodePutOfEveryBodySizeAroundTheStackBuffer) {
+  // put encodes a small body together with its line on the stack and a larger one in pieces.
+  for (const std::size_t size :
+       {0, 1, 100, 480, 489, 490, 491, 492, 493, 494, 511, 512, 513, 4096, 70000}) {
+    SCOPED_TRACE(size);
+    std::string body(size, 'b');
+    for (std::size_t i = 0; i < size; ++i) body[i] = static_cast<char>('a' + i % 26);
+    EXPECT_EQ(encoded(put_command{.body = body}),
+              "put 1024 0 60 " + std::to_string(size) + "\r\n" + body + "\r\n");
+  }
+}
+
 const std::error_code ok{};
 
 TEST(Commands, Put) {

@@ -8,6 +8,10 @@
 
 #include "beanpole/proto/reply.hpp"
 
+namespace beanpole {
+enum class errc;  // beanpole/error.hpp
+}  // namespace beanpole
+
 namespace beanpole::proto {
 
 /// Bounds that keep a hostile or broken server from making the client buffer without limit.
@@ -74,7 +78,7 @@ class reply_parser {
   enum class state : std::uint8_t { line, body, body_crlf, done, failed };
 
   result fail(std::error_code ec, std::size_t consumed);
-  std::error_code decode_line(std::string_view line);
+  errc decode_line(std::string_view line);
 
   parser_limits limits_;
   state state_ = state::line;

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/instructions.sh - user-space instruction counts with valgrind --tool=callgrind, the one
+# place that runs callgrind. The method of bench/RESULTS.md: N operations, process start-up
+# included, the same for beanpole and for the raw-socket C driver (../shared/bench/bsdrive.c).
+#
+# Executed, it is the callgrind regression guard (ctest label `callgrind`): it builds bsdrive in
+# BUILD_DIR with the system C compiler, counts 10,000 puts on each side, every run against a
+# private beanstalkd of its own on a free loopback port, prints both counts and the ratio, and
+# fails when beanpole costs more than LIMIT times the raw driver's instructions:
+#   pipelined  beanpole-bench -m pipe-put (async client)    bsdrive -m put-pipe   limit 2.5x
+#   blocking   beanpole-bench -m sync-put (blocking client) bsdrive -m put-sync   limit 1.8x
+# A missing harness folder is a failure, never a skip.
+#   usage: bench/instructions.sh BUILD_DIR
+#   env:   BEANPOLE_SHARED_BENCH  the harness folder (default: ../shared/bench beside the project)
+#
+# Sourced (bench/run.sh), it only defines count_instructions and build_bsdrive.
+
+# count_instructions OUT COMMAND...: runs COMMAND under callgrind (profile in OUT, valgrind's log
+# in OUT.log, the command's output in OUT.stdout) and prints the instructions it executed.
+# Fails, showing the log, when the command fails.
+count_instructions() {
+  local out=$1
+  shift
+  if ! valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >"$out.stdout" 2>"$out.log"; then
+    echo "failed under callgrind: $*" >&2
+    cat "$out.stdout" "$out.log" >&2
+    return 1
+  fi
+  awk '/^summary:/ { print $2; found = 1; exit } END { if (!found) exit 1 }' "$out"
+}
+
+# build_bsdrive SHARED DEST: compiles SHARED/bsdrive.c into DEST unless DEST is newer.
+build_bsdrive() {
+  local src=$1/bsdrive.c dest=$2
+  if [ ! -f "$src" ]; then
+    echo "the raw-socket driver $src is missing: the shared benchmark harness" \
+      "(../shared/bench beside the project) is needed; set BEANPOLE_SHARED_BENCH to its folder" >&2
+    return 1
+  fi
+  [ "$dest" -nt "$src" ] && return 0
+  "${CC:-cc}" -O2 -Wall -o "$dest" "$src"
+}
+
+# ------------------------------------------------------------------------------- the guard
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  [ $# -eq 1 ] || { sed -n '2,16p' "$0"; exit 2; }
+  build=$(cd "$1" && pwd)
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  shared=${BEANPOLE_SHARED_BENCH:-$root/../shared/bench}
+  n=10000
+  command -v valgrind >/dev/null || { echo "valgrind not found (scripts/setup.sh installs it)" >&2; exit 1; }
+  build_bsdrive "$shared" "$build/bsdrive"
+  bench=$build/beanpole-bench
+  [ -x "$bench" ] || { echo "$bench not built" >&2; exit 1; }
+  . "$root/scripts/private-beanstalkd.sh"
+  work=$build/callgrind  # the profiles of the last run, for callgrind_annotate
+  rm -rf "$work" && mkdir -p "$work"
+
+  # measure LABEL COMMAND... (with {PORT}): the instructions of one run on a fresh server.
+  measure() {
+    local label=$1 port total
+    shift
+    start_private_beanstalkd || return 1
+    port=${BEANSTALKD_ADDR##*:}
+    total=$(count_instructions "$work/$label.out" "${@//\{PORT\}/$port}") || return 1
+    stop_private_beanstalkd
+    grep -q "^RESULT .* ops=$n " "$work/$label.out.stdout" || {
+      echo "$label: did not complete $n operations" >&2
+      cat "$work/$label.out.stdout" >&2
+      return 1
+    }
+    echo "$total"
+  }
+
+  failed=0
+  printf '%-14s %14s %14s %10s %10s %7s %6s\n' mode raw beanpole raw/op beanpole/op ratio limit
+  # check MODE LIMIT RAW_MODE BEANPOLE_MODE
+  check() {
+    local mode=$1 limit=$2 raw bp verdict
+    raw=$(measure "raw-$3" "$build/bsdrive" -p '{PORT}' -m "$3" -n "$n") || exit 1
+    bp=$(measure "beanpole-$4" "$bench" -p '{PORT}' -m "$4" -n "$n") || exit 1
+    verdict=$(awk -v r="$raw" -v b="$bp" -v l="$limit" 'BEGIN { print (b <= l * r ? "ok" : "FAIL") }')
+    awk -v m="$mode" -v r="$raw" -v b="$bp" -v n="$n" -v l="$limit" -v v="$verdict" 'BEGIN {
+      printf "%-14s %14d %14d %10.0f %10.0f %6.2fx %5.2fx %s\n", m, r, b, r / n, b / n, b / r, l, v }'
+    [ "$verdict" = ok ] || failed=1
+  }
+  check "pipelined put" 2.5 put-pipe pipe-put
+  check "blocking put" 1.8 put-sync sync-put
+  echo "instructions: valgrind --tool=callgrind, user space, $n puts, process start-up included;" \
+    "profiles in $work"
+  [ "$failed" -eq 0 ] || { echo "FAILED: beanpole is above its limit (ratio column)"; exit 1; }
+fi
