@@ -190,7 +190,8 @@ class async_client {
 
   // ------------------------------------------------------------------ producer commands
 
-  /// `put`. The operation owns `body` (pass it with `std::move` to avoid a copy), so nothing the
+  /// `put`. The operation owns `body` (pass a `std::string` with `std::move` to avoid a copy),
+  /// so nothing the
   /// caller holds needs to outlive the call, whatever the token (a deferred operation may start
   /// later). `errc::buried` comes with the id of the (buried) job; `errc::outcome_unknown` means
   /// the connection dropped after the put was written: the job may or may not exist

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <cstring>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "beanpole/detail/async_op.hpp"
 #include "beanpole/endpoint.hpp"
@@ -38,7 +41,7 @@ std::size_t in_flight(async_core& core);
 failure_info last_failure(async_core& core);
 
 /// A `put` that owns its body, so that the body outlives the call whatever the completion token
-/// does with the operation (a deferred operation may start long after `async_put` returned).
+/// does (a deferred operation may start long after `async_put` returned).
 struct owned_put_command {
   using result_type = job_id;
   static constexpr proto::command_traits traits = proto::put_command::traits;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <new>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -32,7 +33,7 @@ enum class op_route : std::uint8_t {
 /// Memory for operation nodes, recycled per thread: a pipelined put allocates one node and frees
 /// it a moment later, and malloc/free were a tenth of its instructions. Nodes up to
 /// `op_block_size` bytes come from a thread-local free list (bounded; beyond it, back to the heap).
-inline constexpr std::size_t op_block_size = 256;
+inline constexpr std::size_t op_block_size = 512;
 
 struct op_block_cache {
   static constexpr std::size_t max_blocks = 4096;
@@ -148,8 +149,8 @@ class op final : public op_base {
   op(Command cmd, Handler&& handler, const IoExecutor& io_ex)
       : cmd_(std::move(cmd)),
         handler_(std::move(handler)),
-        work_(asio::prefer(asio::get_associated_executor(handler_, io_ex),
-                           asio::execution::outstanding_work.tracked)) {
+        executor_(asio::get_associated_executor(handler_, io_ex)),
+        work_(work_for(executor_, io_ex)) {
     traits = Command::traits;
     wait = proto::wait_of(cmd_);
     if constexpr (std::is_same_v<Command, proto::use_command>) {
@@ -173,7 +174,8 @@ class op final : public op_base {
 
   std::error_code complete(std::error_code ec, proto::reply* reply) override {
     using result = typename Command::result_type;
-    auto work = std::move(work_);
+    auto work = std::move(work_);  // released once the handler has run or been dispatched
+    auto ex = std::move(executor_);
     auto handler = std::move(handler_);
     // The operation is over: a later cancellation request must find nothing to cancel. The slot
     // is cleared on the handler's executor, where its owner emits signals, just before the
@@ -187,20 +189,20 @@ class op final : public op_base {
     if constexpr (std::is_void_v<result>) {
       if (reply != nullptr) cmd_.interpret(std::move(*reply), ec);
       delete this;
-      if (runs_here(work)) {
+      if (runs_here(ex)) {
         invoke(handler, ec);
       } else {
-        asio::dispatch(work, [h = std::move(handler), ec, invoke]() mutable { invoke(h, ec); });
+        asio::dispatch(ex, [h = std::move(handler), ec, invoke]() mutable { invoke(h, ec); });
       }
       return ec;
     } else {
       result value{};
       if (reply != nullptr) value = cmd_.interpret(std::move(*reply), ec);
       delete this;
-      if (runs_here(work)) {
+      if (runs_here(ex)) {
         invoke(handler, ec, std::move(value));
       } else {
-        asio::dispatch(work, [h = std::move(handler), ec, v = std::move(value), invoke]() mutable {
+        asio::dispatch(ex, [h = std::move(handler), ec, v = std::move(value), invoke]() mutable {
           invoke(h, ec, std::move(v));
         });
       }
@@ -212,12 +214,28 @@ class op final : public op_base {
   ~op() = default;
   friend class op_base;
 
+  using handler_executor = asio::associated_executor_t<Handler, IoExecutor>;
+  static auto track(const handler_executor& ex) {
+    return asio::prefer(ex, asio::execution::outstanding_work.tracked);
+  }
+  using work_type = std::decay_t<decltype(track(std::declval<const handler_executor&>()))>;
+
+  /// The handler's executor must not run out of work before the handler runs. When it is the
+  /// client's own executor, the client's pending I/O and timers already count as that work, so
+  /// tracking it again per operation (a type-erased call each way, the largest cost of a
+  /// pipelined put) is skipped: an empty executor. Another executor is tracked.
+  static work_type work_for(const handler_executor& ex, const IoExecutor& io_ex) {
+    if constexpr (std::is_same_v<handler_executor, IoExecutor> &&
+                  std::is_default_constructible_v<work_type>) {
+      if (ex == io_ex) return work_type{};
+    }
+    return track(ex);
+  }
+
   Command cmd_;
   Handler handler_;
-  std::decay_t<decltype(asio::prefer(
-      std::declval<asio::associated_executor_t<Handler, IoExecutor>>(),
-      asio::execution::outstanding_work.tracked))>
-      work_;
+  handler_executor executor_;
+  work_type work_;
 };
 
 }  // namespace beanpole::detail
