@@ -11,11 +11,12 @@
 #   libfmt-dev                         the beanpole tool's output formatting
 #   beanstalkd                         the real server every integration test and the demo run against
 #   python3 tmux                       CLI tests: JSON checks, and `top` under a pseudo-terminal
+#   doxygen                            the API reference; its test fails on an undocumented declaration
 set -euo pipefail
 
 PACKAGES=(g++ cmake ninja-build pkg-config clang libclang-rt-14-dev libasio-dev libgtest-dev
           libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev beanstalkd python3
-          tmux)
+          tmux doxygen)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
