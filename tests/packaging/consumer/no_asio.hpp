@@ -3,7 +3,7 @@
 // the include path whose asio headers are all #error, so an Asio include fails even earlier.)
 #pragma once
 
-#ifdef ASIO_VERSION
+#ifdef ASIO_DETAIL_CONFIG_HPP  // the guard of asio/detail/config.hpp, which Asio's headers include
 #error "an Asio header was included"
 #endif
 #ifdef ASIO_STANDALONE
