@@ -1,5 +1,8 @@
-# Install rules for beanpole: headers, the library, a CMake package (beanpoleConfig.cmake,
-# beanpoleConfigVersion.cmake, beanpoleTargets.cmake, FindAsio.cmake), a pkg-config file and,
+# Install rules for beanpole: headers, the libraries of the layers (beanpole::proto, ::client,
+# ::async, ::worker and the umbrella beanpole::beanpole), a CMake package (beanpoleConfig.cmake,
+# beanpoleConfigVersion.cmake, beanpoleTargets.cmake, FindAsio.cmake), a pkg-config file per
+# layer (beanpole-proto.pc, beanpole-client.pc, beanpole-async.pc, beanpole-worker.pc, and
+# beanpole.pc for all of them) and,
 # when it is part of the build, the command-line tool with its man page and shell completions.
 #
 # Included at the end of the top-level CMakeLists.txt when BEANPOLE_INSTALL is ON, after every
@@ -8,8 +11,8 @@
 # given at install time.
 #
 # Components, for packagers (`cmake --install build --component ...`):
-#   beanpole_runtime      the shared library (when BUILD_SHARED_LIBS) and the CLI with its docs
-#   beanpole_development  headers, the static library or the .so namelink, CMake and pkg-config
+#   beanpole_runtime      the shared libraries (when BUILD_SHARED_LIBS) and the CLI with its docs
+#   beanpole_development  headers, the static libraries or the .so namelinks, CMake and pkg-config
 
 include(CMakePackageConfigHelpers)
 
@@ -28,9 +31,10 @@ install(FILES "${PROJECT_BINARY_DIR}/include/beanpole/version.hpp"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/beanpole"
         COMPONENT beanpole_development)
 
-# ----------------------------------------------------------------------------------- library
-# The include directory of the installed target comes from its INSTALL_INTERFACE.
-install(TARGETS beanpole EXPORT beanpoleTargets
+# --------------------------------------------------------------------------------- libraries
+# The include directory of the installed targets comes from their INSTALL_INTERFACE.
+list(TRANSFORM BEANPOLE_LAYERS PREPEND beanpole_ OUTPUT_VARIABLE _beanpole_layer_targets)
+install(TARGETS ${_beanpole_layer_targets} beanpole EXPORT beanpoleTargets
         RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT beanpole_runtime
         LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT beanpole_runtime
                 NAMELINK_COMPONENT beanpole_development
@@ -61,8 +65,8 @@ install(FILES "${PROJECT_BINARY_DIR}/cmake/beanpoleConfig.cmake"
         COMPONENT beanpole_development)
 
 # ---------------------------------------------------------------------------------- pkg-config
-# The prefix in beanpole.pc is the one the tree is installed to, which is only known at install
-# time (`cmake --install build --prefix DIR` overrides CMAKE_INSTALL_PREFIX). So beanpole.pc.in is
+# The prefix in the .pc files is the one the tree is installed to, which is only known at install
+# time (`cmake --install build --prefix DIR` overrides CMAKE_INSTALL_PREFIX). So each is
 # configured now with everything but the prefix, and finished by the install script.
 function(_beanpole_pc_dir out dir)
   if(IS_ABSOLUTE "${dir}")
@@ -74,20 +78,42 @@ endfunction()
 _beanpole_pc_dir(BEANPOLE_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
 _beanpole_pc_dir(BEANPOLE_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
 set(BEANPOLE_PC_PREFIX "@CMAKE_INSTALL_PREFIX@")  # left for the install script to fill in
-configure_file("${CMAKE_CURRENT_LIST_DIR}/beanpole.pc.in"
-               "${PROJECT_BINARY_DIR}/pkgconfig/beanpole.pc.in" @ONLY)
+# One file per layer, each requiring the layer below (so static links come out in order), and
+# beanpole.pc for everything. Only beanpole-async.pc (and what requires it) brings Asio's macros.
+function(_beanpole_pc name what requires libs libs_private cflags)
+  set(BEANPOLE_PC_NAME "${name}")
+  set(BEANPOLE_PC_WHAT "${what}")
+  set(BEANPOLE_PC_REQUIRES "${requires}")
+  set(BEANPOLE_PC_LIBS "${libs}")
+  set(BEANPOLE_PC_LIBS_PRIVATE "${libs_private}")
+  set(BEANPOLE_PC_CFLAGS "${cflags}")
+  configure_file("${CMAKE_CURRENT_FUNCTION_LIST_DIR}/beanpole.pc.in"
+                 "${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc.in" @ONLY)
+  set(_beanpole_pc_names ${_beanpole_pc_names} ${name} PARENT_SCOPE)
+endfunction()
+set(_beanpole_pc_names "")
+set(_beanpole_libs "-L\${libdir} -lbeanpole")
+_beanpole_pc(beanpole-proto "codec" "" "${_beanpole_libs}-proto" "" "")
+_beanpole_pc(beanpole-client "blocking client" beanpole-proto "${_beanpole_libs}-client" -pthread "")
+_beanpole_pc(beanpole-async "Asio async client" beanpole-client "${_beanpole_libs}-async" -pthread
+             " -DASIO_STANDALONE -DASIO_NO_DEPRECATED")
+_beanpole_pc(beanpole-worker "worker" beanpole-async "${_beanpole_libs}-worker" "" "")
+_beanpole_pc(beanpole "all layers" beanpole-worker "" "" "")
+unset(_beanpole_libs)
 if(IS_ABSOLUTE "${BEANPOLE_INSTALL_PKGCONFIGDIR}")
   set(_beanpole_pc_dest "${BEANPOLE_INSTALL_PKGCONFIGDIR}")
 else()
   set(_beanpole_pc_dest "\${CMAKE_INSTALL_PREFIX}/${BEANPOLE_INSTALL_PKGCONFIGDIR}")
 endif()
-# The finished file goes to a directory of its own per destination, so that installs of one
+# The finished files go to a directory of their own per destination, so that installs of one
 # build to several prefixes at once do not race.
 install(CODE "
   string(MD5 _beanpole_pc_key \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}\")
-  set(_beanpole_pc \"${PROJECT_BINARY_DIR}/pkgconfig/\${_beanpole_pc_key}/beanpole.pc\")
-  configure_file(\"${PROJECT_BINARY_DIR}/pkgconfig/beanpole.pc.in\" \"\${_beanpole_pc}\" @ONLY)
-  file(INSTALL DESTINATION \"${_beanpole_pc_dest}\" TYPE FILE FILES \"\${_beanpole_pc}\")
+  foreach(_beanpole_pc_name ${_beanpole_pc_names})
+    set(_beanpole_pc \"${PROJECT_BINARY_DIR}/pkgconfig/\${_beanpole_pc_key}/\${_beanpole_pc_name}.pc\")
+    configure_file(\"${PROJECT_BINARY_DIR}/pkgconfig/\${_beanpole_pc_name}.pc.in\" \"\${_beanpole_pc}\" @ONLY)
+    file(INSTALL DESTINATION \"${_beanpole_pc_dest}\" TYPE FILE FILES \"\${_beanpole_pc}\")
+  endforeach()
   " COMPONENT beanpole_development)
 unset(_beanpole_pc_dest)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs the whole test suite three times:
-#   1. optimized build: unit, integration (real beanstalkd), CLI, examples, packaging, bench smoke
+#   1. optimized build: unit, integration (real beanstalkd), CLI, examples, packaging, bench smoke,
+#      each public header compiled on its own, and the API reference (doxygen, warnings fail)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer: the same tests
 #   3. ThreadSanitizer: the threaded tests (async client, blocking client shared by threads)
 #   4. a short libFuzzer run of the reply parser (clang: libFuzzer is clang's)
@@ -26,7 +27,7 @@ run_pass() {  # name, build dir, ctest args..., then -- cmake args...
 start=$(date +%s)
 run_pass release build -- -DCMAKE_BUILD_TYPE=Release
 # g++ for the sanitizer passes: clang 14 cannot compile C++20 coroutines against libstdc++ 12.
-run_pass asan+ubsan build-asan -LE 'packaging' -- -DCMAKE_BUILD_TYPE=Debug \
+run_pass asan+ubsan build-asan -LE 'packaging|docs' -- -DCMAKE_BUILD_TYPE=Debug \
   -DBEANPOLE_SANITIZE=address,undefined
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   run_pass tsan build-tsan -R 'async|threads|Thread|worker|Worker' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -15,18 +15,19 @@ namespace beanpole {
 /// only ever shortens a wait, by at most the fraction `jitter`, so that many clients that failed
 /// together do not retry together.
 struct backoff {
-  /// The first wait. Zero means no wait at all (every attempt at once).
+  /// The first wait. Default 100 ms; zero means no wait at all (every attempt at once).
   std::chrono::milliseconds initial{100};
-  /// The longest wait.
+  /// The longest wait. Default 5 s; zero means no wait at all.
   std::chrono::milliseconds max{5000};
   /// The largest fraction by which a wait is randomly shortened, in [0, 1] (values outside are
-  /// clamped; NaN counts as 0). Zero means no jitter.
+  /// clamped; NaN counts as 0). Default 0.5; zero means no jitter.
   double jitter = 0.5;
 
   /// The wait before attempt `attempt` (0 counts as 1), for the random number `unit_random` in
   /// [0, 1] (clamped). Never negative, never more than `max`; saturates instead of overflowing.
   std::chrono::milliseconds delay(std::uint64_t attempt, double unit_random) const noexcept;
 
+  /// Same settings.
   friend bool operator==(const backoff&, const backoff&) = default;
 };
 

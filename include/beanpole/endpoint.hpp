@@ -39,6 +39,7 @@ struct endpoint {
   /// `host:port`, `[v6]:port` or `unix:path`: the form `parse` reads.
   std::string to_string() const;
 
+  /// Same host, port and path (a host name is not resolved to compare).
   friend bool operator==(const endpoint&, const endpoint&) = default;
 };
 

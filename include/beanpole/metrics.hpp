@@ -39,6 +39,7 @@ struct latency_histogram {
   /// Adds the counts of `other`.
   latency_histogram& operator+=(const latency_histogram& other) noexcept;
 
+  /// Same counts in every bucket.
   friend bool operator==(const latency_histogram&, const latency_histogram&) = default;
 };
 
@@ -81,6 +82,7 @@ struct tube_metrics {
   /// Adds the counters and histogram of `other` (the name stays).
   tube_metrics& operator+=(const tube_metrics& other) noexcept;
 
+  /// Same name, counters and histogram.
   friend bool operator==(const tube_metrics&, const tube_metrics&) = default;
 };
 

@@ -20,18 +20,19 @@ struct connection_options {
   /// reply may still arrive and would answer the wrong command. Default 10 s; zero means no limit.
   std::chrono::milliseconds reply_timeout{std::chrono::seconds{10}};
 
-  /// Bounds on what the server may send (largest body). See `proto::parser_limits`.
+  /// Bounds on what the server may send (largest body, default 64 MiB). See
+  /// `proto::parser_limits`.
   proto::parser_limits limits{};
 };
 
 /// The optional parts of a `put`. Defaults: priority 1024, no delay, time to run 60 s.
 struct put_options {
-  /// Smaller is more urgent; 0 is the most urgent.
+  /// Smaller is more urgent; 0 is the most urgent. Default 1024.
   priority pri = default_priority;
-  /// Seconds before the job becomes ready (0: ready at once). Must fit 32 bits unsigned.
+  /// Seconds before the job becomes ready. Default 0: ready at once. Must fit 32 bits unsigned.
   std::chrono::seconds delay{0};
-  /// Seconds a worker may hold the job before the server releases it (the server makes 0 into 1).
-  /// Must fit 32 bits unsigned.
+  /// Seconds a worker may hold the job before the server releases it. Default 60 s; the server
+  /// makes 0 into 1. Must fit 32 bits unsigned.
   std::chrono::seconds ttr{60};
 };
 

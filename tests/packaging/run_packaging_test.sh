@@ -6,16 +6,25 @@
 # MODE is one of
 #   install           cmake --install the main build into WORK_DIR/prefix
 #   find_package      copy that prefix elsewhere (it must be relocatable), then configure, build
-#                     and run consumer/ with find_package(beanpole CONFIG) and CMAKE_PREFIX_PATH
+#                     and run consumer/ with find_package(beanpole CONFIG) and CMAKE_PREFIX_PATH:
+#                     one program per layer and one for the umbrella
+#   find_package_without_asio
+#                     the same for the proto and client layers only, with Asio hidden from
+#                     CMake (CMAKE_DISABLE_FIND_PACKAGE_Asio): a blocking-only user needs no Asio
 #   add_subdirectory  configure, build and run consumer/ with add_subdirectory(SOURCE_DIR)
-#   pkg_config        compile and link consumer/consumer.cpp with the compiler alone, using
-#                     `pkg-config --cflags --libs beanpole` from that prefix, then run it
+#   pkg_config        compile and link consumer/<layer>.cpp with the compiler alone, using
+#                     `pkg-config --cflags --libs beanpole-<layer>` (beanpole for the umbrella)
+#                     from that prefix, then run it
+#
+# The proto and client programs are always compiled with a directory first on their include path
+# whose Asio headers (one per header of the real Asio, --asio-include-dir) are all #error: they
+# must build with Asio out of reach.
 #
 # Options (empty values are allowed and mean "not set"):
 #   --build-dir --source-dir --install-dir (the prefix written by the install mode)
 #   --cmake --generator --make-program --cxx --launcher --config --version --libdir
 #   --library-type=STATIC_LIBRARY|SHARED_LIBRARY --build-shared-libs --pkg-config
-#   --cxx-flags --config-flags --exe-linker-flags --shared-linker-flags
+#   --cxx-flags --config-flags --exe-linker-flags --shared-linker-flags --asio-include-dir
 #
 # The compiler and the flags are those of the main build, sanitizer flags included, so that the
 # consumer links with a library built with -fsanitize=... Exit code 77 means "skipped".
@@ -25,7 +34,7 @@ set -f  # flags are split on spaces below, never globbed
 mode='' work_dir='' build_dir='' source_dir='' install_dir='' cmake=cmake generator=''
 make_program='' cxx='' launcher='' config='' version='' libdir=lib library_type=STATIC_LIBRARY
 build_shared_libs='' pkg_config='' cxx_flags='' config_flags='' exe_linker_flags=''
-shared_linker_flags=''
+shared_linker_flags='' asio_include_dir=''
 for arg in "$@"; do
   value=${arg#*=}
   case $arg in
@@ -49,6 +58,7 @@ for arg in "$@"; do
     --config-flags=*) config_flags=$value ;;
     --exe-linker-flags=*) exe_linker_flags=$value ;;
     --shared-linker-flags=*) shared_linker_flags=$value ;;
+    --asio-include-dir=*) asio_include_dir=$value ;;
     *) echo "run_packaging_test.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -63,15 +73,37 @@ consumer_dir=$here/consumer
 say() { printf '== %s\n' "$*"; }
 run() { printf '+ %s\n' "$*"; "$@"; }
 
-# Configures, builds and runs consumer/ in $work_dir/build; extra cmake arguments are passed on.
+all_layers='proto client async worker beanpole'  # beanpole: the umbrella
+no_asio_dir=$work_dir/no-asio
+
+# Writes $no_asio_dir: for every header of the real Asio, one of the same name that is #error.
+make_no_asio_dir() {
+  if [ -z "$asio_include_dir" ] || [ ! -f "$asio_include_dir/asio.hpp" ]; then
+    echo "--asio-include-dir must name the directory that holds asio.hpp" >&2
+    exit 2
+  fi
+  mkdir -p "$no_asio_dir"
+  (cd "$asio_include_dir" && find asio -type d) | (cd "$no_asio_dir" && xargs mkdir -p)
+  (cd "$asio_include_dir" && find asio.hpp asio -type f) | while IFS= read -r header; do
+    printf '#error "Asio header <%s> included by a consumer that must not need Asio"\n' \
+      "$header" > "$no_asio_dir/$header"
+  done
+}
+
+# Configures, builds and runs consumer/ in $work_dir/build for the layers in $1; extra cmake
+# arguments are passed on.
 build_consumer() {
+  layers=$1
+  shift
+  make_no_asio_dir
   set -- -S "$consumer_dir" -B "$work_dir/build" -G "$generator" \
     -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE="$config" \
     -DCMAKE_CXX_FLAGS="$cxx_flags" \
     -DCMAKE_EXE_LINKER_FLAGS="$exe_linker_flags" \
     -DCMAKE_SHARED_LINKER_FLAGS="$shared_linker_flags" \
     -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON \
-    -DCONSUMER_EXPECTED_VERSION="$version" "$@"
+    -DCONSUMER_EXPECTED_VERSION="$version" -DCONSUMER_NO_ASIO_DIR="$no_asio_dir" \
+    -DCONSUMER_LAYERS="$(printf '%s' "$layers" | tr ' ' ';')" "$@"
   [ -n "$make_program" ] && set -- "$@" -DCMAKE_MAKE_PROGRAM="$make_program"
   [ -n "$launcher" ] && set -- "$@" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"
   if [ -n "$config" ]; then
@@ -84,7 +116,9 @@ build_consumer() {
   else
     run "$cmake" --build "$work_dir/build"
   fi
-  run "$work_dir/build/bin/consumer"
+  for layer in $layers; do
+    run "$work_dir/build/bin/consumer_$layer"
+  done
 }
 
 case $mode in
@@ -97,6 +131,8 @@ case $mode in
       exit 1
     }
     for f in "include/beanpole/beanpole.hpp" "include/beanpole/version.hpp" \
+             "$libdir/pkgconfig/beanpole-proto.pc" "$libdir/pkgconfig/beanpole-client.pc" \
+             "$libdir/pkgconfig/beanpole-async.pc" "$libdir/pkgconfig/beanpole-worker.pc" \
              "$libdir/cmake/beanpole/beanpoleConfig.cmake" \
              "$libdir/cmake/beanpole/beanpoleConfigVersion.cmake" \
              "$libdir/cmake/beanpole/beanpoleTargets.cmake" \
@@ -109,7 +145,7 @@ case $mode in
     say "installed to $work_dir/prefix"
     ;;
 
-  find_package)
+  find_package|find_package_without_asio)
     rm -rf "$work_dir"
     mkdir -p "$work_dir"
     # A copy in another place: the CMake package must not depend on where it was installed.
@@ -118,14 +154,20 @@ case $mode in
       echo "the CMake package above refers to its install location: not relocatable" >&2
       exit 1
     fi
-    build_consumer -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH="$work_dir/prefix"
+    set -- -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH="$work_dir/prefix"
+    if [ "$mode" = find_package ]; then
+      build_consumer "$all_layers" "$@"
+    else
+      # Asio::Asio is then undefined: a link interface that named it would fail to generate.
+      build_consumer 'proto client' "$@" -DCMAKE_DISABLE_FIND_PACKAGE_Asio=ON
+    fi
     ;;
 
   add_subdirectory)
     rm -rf "$work_dir"
     set -- -DCONSUMER_MODE=add_subdirectory -DBEANPOLE_SOURCE_DIR="$source_dir"
     [ -n "$build_shared_libs" ] && set -- "$@" -DBUILD_SHARED_LIBS="$build_shared_libs"
-    build_consumer "$@"
+    build_consumer "$all_layers" "$@"
     # Only what the consumer links was built: no tests, examples or CLI of beanpole.
     if [ -e "$work_dir/build/beanpole-build/tests" ] || [ -e "$work_dir/build/beanpole-build/cli" ]; then
       echo "beanpole's tests or CLI were configured in a subproject build" >&2; exit 1
@@ -147,17 +189,29 @@ case $mode in
     [ -z "$version" ] || [ "$pc_version" = "$version" ] || { echo "beanpole.pc has version '$pc_version', expected '$version'" >&2; exit 1; }
     static=
     [ "$library_type" = SHARED_LIBRARY ] || static=--static
-    cflags=$("$pkg_config" --cflags beanpole)
-    libs=$("$pkg_config" $static --libs beanpole)
-    say "pkg-config --cflags: $cflags"
-    say "pkg-config $static --libs: $libs"
-    set -- "$consumer_dir/consumer.cpp" -o "$work_dir/consumer"
-    [ -z "$version" ] || set -- -DCONSUMER_EXPECTED_VERSION="\"$version\"" "$@"
-    # shellcheck disable=SC2086  # the flags are lists of words
-    run $launcher "$cxx" -std=c++20 $cxx_flags $config_flags $cflags "$@" $exe_linker_flags $libs
+    make_no_asio_dir
     LD_LIBRARY_PATH=$install_dir/$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     export LD_LIBRARY_PATH
-    run "$work_dir/consumer"
+    for layer in $all_layers; do
+      module=beanpole-$layer
+      [ "$layer" = beanpole ] && module=beanpole
+      cflags=$("$pkg_config" --cflags "$module")
+      libs=$("$pkg_config" $static --libs "$module")
+      say "pkg-config --cflags $module: $cflags"
+      say "pkg-config $static --libs $module: $libs"
+      set -- "$consumer_dir/$layer.cpp" -o "$work_dir/consumer_$layer"
+      [ -z "$version" ] || set -- -DCONSUMER_EXPECTED_VERSION="\"$version\"" "$@"
+      case $layer in
+        proto|client)
+          case $cflags in
+            *ASIO*) echo "$module.pc brings Asio's macros: $cflags" >&2; exit 1 ;;
+          esac
+          set -- -I"$no_asio_dir" "$@" ;;
+      esac
+      # shellcheck disable=SC2086  # the flags are lists of words
+      run $launcher "$cxx" -std=c++20 $cxx_flags $config_flags $cflags "$@" $exe_linker_flags $libs
+      run "$work_dir/consumer_$layer"
+    done
     ;;
 
   *)

@@ -53,24 +53,31 @@ std::error_code to_wire_seconds(std::chrono::seconds s, std::uint32_t& out) noex
 /// `encode`, so it only has to live until then. Yields the new id. `BURIED <id>` yields the id
 /// *and* `errc::buried`: the job exists (buried), keep the id.
 struct put_command {
-  using result_type = job_id;
-  static constexpr command_traits traits{};
-  priority pri = default_priority;
+  using result_type = job_id;                ///< The new job's id.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  priority pri = default_priority;           ///< Smaller is more urgent; 0 is the most urgent.
+  /// Seconds before the job is ready; 0: at once. Must fit 32 bits.
   std::chrono::seconds delay{0};
+  /// Seconds a worker may hold the job (the server makes 0 into 1). Must fit 32 bits.
   std::chrono::seconds ttr{60};
-  std::string_view body;
+  std::string_view body;  ///< The body, any bytes; copied by `encode`.
 
+  /// Appends the request to `out`. `errc::value_out_of_range` when `delay` or `ttr` does not fit 32
+  /// bits.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `use <tube>`: later puts (and peek-ready/-delayed/-buried, kick) go to `tube`.
 struct use_command {
-  using result_type = void;
-  static constexpr command_traits traits{.changes_tube_state = true};
-  tube_name tube;
+  using result_type = void;                                            ///< Nothing: USING confirms.
+  static constexpr command_traits traits{.changes_tube_state = true};  ///< See `command_traits`.
+  tube_name tube;                                                      ///< The tube to use.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 
@@ -79,23 +86,30 @@ struct use_command {
 /// `reserve`: waits, without limit, for a job from a watched tube. `errc::deadline_soon` when a
 /// job this connection holds is about to time out; `errc::timed_out` on a half-closed connection.
 struct reserve_command {
-  using result_type = job;
-  static constexpr command_traits traits{.reserves_job = true};
+  using result_type = job;                                       ///< The reserved job.
+  static constexpr command_traits traits{.reserves_job = true};  ///< See `command_traits`.
 
+  /// How long the server may hold the reply back.
   static server_wait wait() noexcept { return {.unbounded = true}; }
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `reserve-with-timeout <seconds>`: waits up to `timeout` (whole seconds; 0 answers at once).
 /// No job in time is a normal outcome: an empty optional. `errc::deadline_soon` as `reserve`.
 struct reserve_with_timeout_command {
-  using result_type = std::optional<job>;
-  static constexpr command_traits traits{.reserves_job = true};
+  using result_type = std::optional<job>;  ///< The job, or empty on TIMED_OUT.
+  static constexpr command_traits traits{.reserves_job = true};  ///< See `command_traits`.
+  /// Longest wait, whole seconds; 0 answers at once. Must fit 32 bits.
   std::chrono::seconds timeout{0};
 
+  /// How long the server may hold the reply back.
   server_wait wait() const noexcept { return {.bounded = timeout}; }
+  /// Appends the request to `out`. `errc::value_out_of_range` when `timeout` does not fit 32 bits.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
@@ -103,75 +117,90 @@ struct reserve_with_timeout_command {
 /// optional when the server answers NOT_FOUND. A pre-1.12 server answers BAD_FORMAT, reported as
 /// `errc::reserve_job_unsupported`.
 struct reserve_job_command {
-  using result_type = std::optional<job>;
-  static constexpr command_traits traits{.reserves_job = true};
-  job_id id;
+  using result_type = std::optional<job>;  ///< The job, or empty on NOT_FOUND.
+  static constexpr command_traits traits{.reserves_job = true};  ///< See `command_traits`.
+  job_id id;                                                     ///< The job to reserve.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `delete <id>`. `errc::not_found` if no such job, or reserved by another connection.
 struct delete_command {
-  using result_type = void;
-  static constexpr command_traits traits{.acts_on_reserved = true};
-  job_id id;
+  using result_type = void;                                          ///< Nothing: DELETED confirms.
+  static constexpr command_traits traits{.acts_on_reserved = true};  ///< See `command_traits`.
+  job_id id;                                                         ///< The job to delete.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `release <id> <pri> <delay>`: back to ready (or delayed). `errc::buried` when the server
 /// buried it instead (out of memory); `errc::not_found` when not reserved by this connection.
 struct release_command {
-  using result_type = void;
-  static constexpr command_traits traits{.acts_on_reserved = true};
-  job_id id;
-  priority pri = default_priority;
+  using result_type = void;  ///< Nothing: RELEASED confirms.
+  static constexpr command_traits traits{.acts_on_reserved = true};  ///< See `command_traits`.
+  job_id id;                                                         ///< The job to release.
+  priority pri = default_priority;                                   ///< Its new priority.
+  /// Seconds before it is ready again; 0: at once. Must fit 32 bits.
   std::chrono::seconds delay{0};
 
+  /// Appends the request to `out`. `errc::value_out_of_range` when `delay` does not fit 32 bits.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `bury <id> <pri>`. `errc::not_found` when not reserved by this connection.
 struct bury_command {
-  using result_type = void;
-  static constexpr command_traits traits{.acts_on_reserved = true};
-  job_id id;
-  priority pri = default_priority;
+  using result_type = void;                                          ///< Nothing: BURIED confirms.
+  static constexpr command_traits traits{.acts_on_reserved = true};  ///< See `command_traits`.
+  job_id id;                                                         ///< The job to bury.
+  priority pri = default_priority;                                   ///< Its new priority.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `touch <id>`: restarts the job's time to run. `errc::not_found` when not reserved here.
 struct touch_command {
-  using result_type = void;
-  static constexpr command_traits traits{.acts_on_reserved = true};
-  job_id id;
+  using result_type = void;                                          ///< Nothing: TOUCHED confirms.
+  static constexpr command_traits traits{.acts_on_reserved = true};  ///< See `command_traits`.
+  job_id id;                                                         ///< The job to touch.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `watch <tube>`: yields the number of watched tubes.
 struct watch_command {
-  using result_type = std::size_t;
-  static constexpr command_traits traits{.changes_tube_state = true};
-  tube_name tube;
+  using result_type = std::size_t;  ///< How many tubes are watched now.
+  static constexpr command_traits traits{.changes_tube_state = true};  ///< See `command_traits`.
+  tube_name tube;  ///< The tube to add to the watch list.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `ignore <tube>`: yields the number of watched tubes. `errc::not_ignored` for the last one.
 struct ignore_command {
-  using result_type = std::size_t;
-  static constexpr command_traits traits{.changes_tube_state = true};
-  tube_name tube;
+  using result_type = std::size_t;  ///< How many tubes are watched now.
+  static constexpr command_traits traits{.changes_tube_state = true};  ///< See `command_traits`.
+  tube_name tube;  ///< The tube to drop from the watch list.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
@@ -179,11 +208,13 @@ struct ignore_command {
 
 /// `peek <id>`: an empty optional when there is no such job.
 struct peek_command {
-  using result_type = std::optional<job>;
-  static constexpr command_traits traits{};
-  job_id id;
+  using result_type = std::optional<job>;    ///< The job, or empty on NOT_FOUND.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  job_id id;                                 ///< The job to look at.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
@@ -192,108 +223,131 @@ enum class job_state : std::uint8_t { ready, delayed, buried };
 
 /// `peek-ready`, `peek-delayed`, `peek-buried` (in the used tube): empty when there is none.
 struct peek_state_command {
-  using result_type = std::optional<job>;
-  static constexpr command_traits traits{};
-  job_state state = job_state::ready;
+  using result_type = std::optional<job>;    ///< The job, or empty on NOT_FOUND.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  job_state state = job_state::ready;        ///< Which state to look in.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `kick <bound>` (in the used tube): yields how many jobs were kicked.
 struct kick_command {
-  using result_type = std::uint64_t;
-  static constexpr command_traits traits{};
-  std::uint64_t bound = 0;
+  using result_type = std::uint64_t;         ///< How many jobs were kicked.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  std::uint64_t bound =
+      0;  ///< At most this many jobs are kicked (buried ones first, else delayed).
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `kick-job <id>`. `errc::not_found` when the job is not buried or delayed.
 struct kick_job_command {
-  using result_type = void;
-  static constexpr command_traits traits{};
-  job_id id;
+  using result_type = void;                  ///< Nothing: KICKED confirms.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  job_id id;                                 ///< The job to kick.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `stats-job <id>`. `errc::not_found` when there is no such job.
 struct stats_job_command {
-  using result_type = job_stats;
-  static constexpr command_traits traits{};
-  job_id id;
+  using result_type = job_stats;             ///< The decoded `stats-job` body.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  job_id id;                                 ///< The job.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `stats-tube <tube>`. `errc::not_found` when there is no such tube.
 struct stats_tube_command {
-  using result_type = tube_stats;
-  static constexpr command_traits traits{};
-  tube_name tube;
+  using result_type = tube_stats;            ///< The decoded `stats-tube` body.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  tube_name tube;                            ///< The tube.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `stats`.
 struct stats_command {
-  using result_type = server_stats;
-  static constexpr command_traits traits{};
+  using result_type = server_stats;          ///< The decoded `stats` body.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `list-tubes`: every existing tube.
 struct list_tubes_command {
-  using result_type = std::vector<std::string>;
-  static constexpr command_traits traits{};
+  using result_type = std::vector<std::string>;  ///< The tube names.
+  static constexpr command_traits traits{};      ///< See `command_traits`.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `list-tube-used` (singular: one tube): the tube this connection uses.
 struct list_tube_used_command {
-  using result_type = std::string;
-  static constexpr command_traits traits{};
+  using result_type = std::string;           ///< The used tube's name.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `list-tubes-watched`: the tubes this connection watches.
 struct list_tubes_watched_command {
-  using result_type = std::vector<std::string>;
-  static constexpr command_traits traits{};
+  using result_type = std::vector<std::string>;  ///< The watched tubes' names.
+  static constexpr command_traits traits{};      ///< See `command_traits`.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `pause-tube <tube> <delay>`: no reserves from `tube` for `delay`. `errc::not_found` when
 /// there is no such tube.
 struct pause_tube_command {
-  using result_type = void;
-  static constexpr command_traits traits{};
-  tube_name tube;
-  std::chrono::seconds delay{0};
+  using result_type = void;                  ///< Nothing: PAUSED confirms.
+  static constexpr command_traits traits{};  ///< See `command_traits`.
+  tube_name tube;                            ///< The tube to pause.
+  std::chrono::seconds delay{0};  ///< Seconds without reserves; 0 ends a pause. Must fit 32 bits.
 
+  /// Appends the request to `out`. `errc::value_out_of_range` when `delay` does not fit 32 bits.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 
 /// `quit`: the server closes the connection without a reply.
 struct quit_command {
-  using result_type = void;
-  static constexpr command_traits traits{.has_reply = false};
+  using result_type = void;                                    ///< Nothing: there is no reply.
+  static constexpr command_traits traits{.has_reply = false};  ///< See `command_traits`.
 
+  /// Appends the request to `out`.
   std::error_code encode(std::string& out) const;
+  /// The result of the reply `r`, or the error in `ec` (see the file comment).
   void interpret(reply&& r, std::error_code& ec) const;
 };
 

@@ -10,21 +10,21 @@ namespace beanpole::proto {
 
 /// Every reply word of protocol 1.12.
 enum class reply_kind : std::uint8_t {
-  inserted,         ///< INSERTED <id>
-  buried,           ///< BURIED (bury, release) or BURIED <id> (put)
-  using_tube,       ///< USING <tube>
-  reserved,         ///< RESERVED <id> <bytes> + body
+  inserted,         ///< `INSERTED <id>`
+  buried,           ///< BURIED (bury, release) or `BURIED <id>` (put)
+  using_tube,       ///< `USING <tube>`
+  reserved,         ///< `RESERVED <id> <bytes>` + body
   deadline_soon,    ///< DEADLINE_SOON
   timed_out,        ///< TIMED_OUT
   deleted,          ///< DELETED
   not_found,        ///< NOT_FOUND
   released,         ///< RELEASED
   touched,          ///< TOUCHED
-  watching,         ///< WATCHING <count>
+  watching,         ///< `WATCHING <count>`
   not_ignored,      ///< NOT_IGNORED
-  found,            ///< FOUND <id> <bytes> + body
-  kicked,           ///< KICKED <count> (kick) or KICKED (kick-job)
-  ok,               ///< OK <bytes> + body (stats, lists)
+  found,            ///< `FOUND <id> <bytes>` + body
+  kicked,           ///< `KICKED <count>` (kick) or KICKED (kick-job)
+  ok,               ///< `OK <bytes>` + body (stats, lists)
   paused,           ///< PAUSED
   expected_crlf,    ///< EXPECTED_CRLF
   job_too_big,      ///< JOB_TOO_BIG
@@ -40,15 +40,17 @@ std::string_view to_string(reply_kind kind) noexcept;
 
 /// One reply, as the parser produced it.
 struct reply {
-  reply_kind kind = reply_kind::ok;
+  reply_kind kind = reply_kind::ok;  ///< The reply word.
   /// Whether the reply line carried a number: INSERTED, RESERVED, FOUND (the job id), WATCHING,
-  /// KICKED <count> (the count), BURIED <id> from a put. False for BURIED and KICKED without one.
+  /// `KICKED <count>` (the count), `BURIED <id>` from a put. False for BURIED and KICKED without
+  /// one.
   bool has_number = false;
   /// That number; 0 when `has_number` is false.
   std::uint64_t number = 0;
   /// The body of RESERVED, FOUND and OK (binary-safe), or the tube name of USING.
   std::string body;
 
+  /// Same word, number and body (for tests).
   friend bool operator==(const reply&, const reply&) = default;
 };
 

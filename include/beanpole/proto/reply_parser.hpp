@@ -22,7 +22,7 @@ struct parser_limits {
 
   /// Largest body of a RESERVED, FOUND or OK reply, in bytes. Checked before any allocation.
   /// Default 64 MiB, well above beanstalkd's default max-job-size of 65535; raise it for servers
-  /// run with a larger `-z`.
+  /// run with a larger `-z`. Zero refuses every non-empty body.
   std::size_t max_body = std::size_t{64} << 20;
 };
 
@@ -46,10 +46,11 @@ class reply_parser {
  public:
   /// The result of one `parse` call.
   struct result {
-    parse_status status;
+    parse_status status;   ///< Need more, ready or error.
     std::size_t consumed;  ///< Bytes of the input that belong to the current reply.
   };
 
+  /// A parser at the start of a reply, refusing what breaks `limits`.
   explicit reply_parser(parser_limits limits = {}) noexcept : limits_(limits) {}
 
   /// Consumes bytes of `input` toward the current reply. See the class comment.
