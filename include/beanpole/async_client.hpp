@@ -46,6 +46,7 @@ struct reconnect_options {
 
 /// Something that happened to the client's connections, for logs and metrics.
 struct client_event {
+  /// What happened.
   enum class kind : std::uint8_t {
     connected,         ///< the first connection of `async_connect` is up
     disconnected,      ///< a connection dropped; `error` says why
@@ -56,10 +57,15 @@ struct client_event {
     reserve_queued,    ///< a waiting reserve waits for a reserve connection: all
                        ///< `max_reserve_connections` are taken (it still ends by its own timeout)
   };
+  /// What happened.
   kind what = kind::connected;
+  /// Why, for `disconnected`, `reconnecting`, `lost_reservation` and `gave_up`; else empty.
   std::error_code error;
+  /// The job, for `lost_reservation`; else 0.
   job_id job{};
+  /// The attempt number (from 1), for `reconnecting`; else 0.
   unsigned attempt = 0;
+  /// The wait before that attempt, for `reconnecting`; else 0.
   std::chrono::milliseconds backoff{0};
 };
 
@@ -149,6 +155,7 @@ struct async_client_options : connection_options {
 /// `operation_aborted`.
 class async_client {
  public:
+  /// The executor type of the client (and of handlers without one of their own).
   using executor_type = asio::any_io_executor;
 
   /// A client that will talk to `ep`. Nothing happens until `async_connect`.

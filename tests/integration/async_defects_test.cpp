@@ -102,9 +102,16 @@ TEST_F(async_defects, put_during_an_outage_fails_within_the_reply_timeout) {
   auto o = test_client_options(1s);
   o.reconnect.enabled = true;
   o.reconnect.wait = backoff{std::chrono::milliseconds{50}, std::chrono::milliseconds{200}, 0.0};
+  std::atomic<bool> dropped{false};
+  o.on_event = [&](const client_event& e) {
+    if (e.what == client_event::kind::disconnected) dropped = true;
+  };
   async_client c(runner.executor(), own.endpoint(), o);
   value_of(c.async_connect(asio::use_future));
   own.stop();
+  // Once the client knows the connection is gone (a put written into the dying connection
+  // would rightly be "outcome unknown" instead).
+  ASSERT_TRUE(eventually([&] { return dropped.load(); }, 3s));
   stopwatch sw;
   EXPECT_EQ(error_of(c.async_put("during the outage", {}, asio::use_future), 5s),
             errc::not_connected);

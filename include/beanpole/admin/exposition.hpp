@@ -17,6 +17,7 @@ struct server_snapshot {
   std::string address;
   /// Whether `stats` could be read. When false, `stats` and `tubes` are empty.
   bool up = false;
+  /// The server's `stats`, when `up`.
   proto::server_stats stats;
   /// `stats-tube` of every tube, in `list-tubes` order (a tube gone in between is left out).
   std::vector<proto::tube_stats> tubes;
