@@ -57,15 +57,6 @@ async_connection::async_connection(const asio::any_io_executor& strand,
       parser_(options.limits),
       in_(read_chunk) {}
 
-bool async_connection::holds_op(std::uint64_t serial) const noexcept {
-  for (const op_queue* q : {&awaiting_, &unwritten_}) {
-    for (const op_base* o = q->front(); o != nullptr; o = o->next) {
-      if (o->serial == serial) return true;
-    }
-  }
-  return false;
-}
-
 // ------------------------------------------------------------------------------- connect
 
 void async_connection::start_connect(const endpoint& ep,

@@ -62,8 +62,6 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   bool is_writing() const noexcept { return writing_; }
   /// Commands written or queued for writing that await a reply.
   std::size_t awaiting() const noexcept { return awaiting_.size() + unwritten_.size(); }
-  /// Whether the operation with this serial number awaits a reply here.
-  bool holds_op(std::uint64_t serial) const noexcept;
 
   /// The first bytes of the reply that broke the protocol (escaped), if one did.
   const std::string& received() const noexcept { return received_; }

@@ -61,20 +61,6 @@ class op_queue {
     other.size_ = 0;
   }
 
-  /// Removes `target` if it is queued; returns whether it was.
-  bool remove(op_base* target) noexcept {
-    op_base* prev = nullptr;
-    for (op_base* op = head_; op != nullptr; prev = op, op = op->next) {
-      if (op != target) continue;
-      (prev != nullptr ? prev->next : head_) = op->next;
-      if (tail_ == op) tail_ = prev;
-      op->next = nullptr;
-      --size_;
-      return true;
-    }
-    return false;
-  }
-
  private:
   op_base* head_ = nullptr;
   op_base* tail_ = nullptr;
