@@ -6,6 +6,18 @@
 
 namespace beanpole::conn {
 
+lane_action act(lane_action::kind what, std::uint64_t lane, std::uint64_t op, job_id job,
+                std::error_code ec, std::optional<std::chrono::seconds> timeout) {
+  lane_action a;
+  a.what = what;
+  a.lane = lane;
+  a.op = op;
+  a.job = job;
+  a.error = ec;
+  a.timeout = timeout;
+  return a;
+}
+
 std::ostream& operator<<(std::ostream& os, const lane_action& a) {
   static constexpr const char* names[] = {"open",  "send_reserve",     "close", "complete",
                                           "probe", "lost_reservation", "queued"};
@@ -15,21 +27,6 @@ std::ostream& operator<<(std::ostream& os, const lane_action& a) {
   if (a.timeout) os << ", timeout " << a.timeout->count() << "s";
   return os << '}';
 }
-
-namespace {
-
-lane_action act(lane_action::kind what, std::uint64_t lane, std::uint64_t op = 0, job_id job = {},
-                std::error_code ec = {}) {
-  lane_action a;
-  a.what = what;
-  a.lane = lane;
-  a.op = op;
-  a.job = job;
-  a.error = ec;
-  return a;
-}
-
-}  // namespace
 
 reserve_lanes::reserve_lanes(lane_config config) : config_(config) {
   config_.max_lanes = std::max<std::size_t>(config_.max_lanes, 1);

@@ -51,6 +51,10 @@ struct lane_action {
   friend bool operator==(const lane_action&, const lane_action&) = default;
 };
 
+/// An action, spelled out (designated initializers would leave fields unnamed).
+lane_action act(lane_action::kind what, std::uint64_t lane, std::uint64_t op = 0, job_id job = {},
+                std::error_code ec = {}, std::optional<std::chrono::seconds> timeout = {});
+
 /// Writes an action readably, for test failures.
 std::ostream& operator<<(std::ostream& os, const lane_action& a);
 

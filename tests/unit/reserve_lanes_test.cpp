@@ -9,6 +9,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using beanpole::job_id;
+using beanpole::conn::act;
 using beanpole::conn::lane_action;
 using beanpole::conn::lane_config;
 using beanpole::conn::reserve_lanes;
@@ -18,17 +19,6 @@ const beanpole::conn::time_point t0{};
 const std::error_code aborted = make_error_code(std::errc::operation_canceled);
 const std::error_code refused = make_error_code(std::errc::connection_refused);
 
-lane_action act(kind what, std::uint64_t lane, std::uint64_t op = 0, job_id job = {},
-                std::error_code ec = {}, std::optional<std::chrono::seconds> timeout = {}) {
-  lane_action a;
-  a.what = what;
-  a.lane = lane;
-  a.op = op;
-  a.job = job;
-  a.error = ec;
-  a.timeout = timeout;
-  return a;
-}
 lane_action open(std::uint64_t lane) {
   return act(kind::open, lane);
 }
