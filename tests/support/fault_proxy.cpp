@@ -113,7 +113,9 @@ void fault_proxy::run() {
         }
       }
     }
-    for (std::size_t i = 0; i < links.size(); ++i) {
+    // Only the links that were polled: one accepted just now has no pollfd yet.
+    const std::size_t polled = (fds.size() - 2) / 2;
+    for (std::size_t i = 0; i < polled; ++i) {
       link& l = links[i];
       for (const bool from_client : {true, false}) {
         const pollfd& p = fds[2 + 2 * i + (from_client ? 0 : 1)];
