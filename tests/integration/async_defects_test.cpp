@@ -187,13 +187,15 @@ TEST_F(async_defects, overlong_unix_path_is_an_invalid_address) {
 /// would.
 class http_listener {
  public:
-  http_listener() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+  http_listener()
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}),
+        port_(acceptor_.local_endpoint().port()) {
     thread_ = std::thread([this] {
-      std::error_code ec;
-      for (int i = 0; i < 4 && !ec; ++i) {
+      for (;;) {
         asio::ip::tcp::socket s(io_);
+        std::error_code ec;
         acceptor_.accept(s, ec);
-        if (ec) break;
+        if (ec || stopping_) break;
         char buf[512];
         std::error_code rec;
         (void)s.read_some(asio::buffer(buf), rec);
@@ -205,15 +207,22 @@ class http_listener {
     });
   }
   ~http_listener() {
+    // The acceptor belongs to the listening thread: wake it with one last connection rather
+    // than closing the acceptor under it.
+    stopping_ = true;
+    asio::io_context io;
+    asio::ip::tcp::socket wake(io);
     std::error_code ec;
-    acceptor_.close(ec);
+    wake.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
     thread_.join();
   }
-  endpoint ep() const { return endpoint::tcp("127.0.0.1", acceptor_.local_endpoint().port()); }
+  endpoint ep() const { return endpoint::tcp("127.0.0.1", port_); }
 
  private:
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
+  const std::uint16_t port_;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
