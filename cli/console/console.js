@@ -57,28 +57,53 @@ function renderTotals(totals) {
   }
 }
 
+const TUBE_COLUMNS = ['ready', 'reserved', 'delayed', 'buried', 'urgent', 'waiting', 'watching',
+  'paused', 'put-rate', 'delete-rate'];
+
+function tubeCell(t, column) {
+  switch (column) {
+    case 'paused': return t.pause_time_left > 0 ? t.pause_time_left + ' s left' : 'no';
+    case 'put-rate': return rate(t.put_rate);
+    case 'delete-rate': return rate(t.delete_rate);
+    default: return String(t[column]);
+  }
+}
+
+function newTubeRow(name) {
+  const tr = el('tr', null, { 'data-tube': name });
+  const th = el('th', null, { scope: 'row' });
+  const link = el('button', name, {
+    type: 'button', class: 'tube-link', 'aria-label': 'Open tube ' + name,
+  });
+  link.addEventListener('click', () => selectTube(name));
+  th.append(link);
+  tr.append(th);
+  for (const column of TUBE_COLUMNS) {
+    const td = el('td', null, { 'data-col': column });
+    if (column !== 'paused') td.className = 'num';
+    tr.append(td);
+  }
+  return tr;
+}
+
+// Rows are kept and updated in place, never rebuilt: a refresh every two seconds must not take
+// the keyboard focus (or a screen reader's place) away from the tube button the user is on.
 function renderTubes(view) {
   const body = $('tubes').tBodies[0];
-  body.replaceChildren();
-  for (const t of view.tubes) {
-    const tr = el('tr', null, { 'data-tube': t.name });
+  const rows = new Map([...body.rows].map((tr) => [tr.dataset.tube, tr]));
+  view.tubes.forEach((t, i) => {
+    let tr = rows.get(t.name);
+    rows.delete(t.name);
+    if (!tr) tr = newTubeRow(t.name);
+    if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null);
     if (t.name === state.tube) tr.setAttribute('aria-selected', 'true');
-    const name = el('th', null, { scope: 'row' });
-    const link = el('button', t.name, {
-      type: 'button', class: 'tube-link', 'aria-label': 'Open tube ' + t.name,
-    });
-    link.addEventListener('click', () => selectTube(t.name));
-    name.append(link);
-    tr.append(name);
-    for (const k of ['ready', 'reserved', 'delayed', 'buried', 'urgent', 'waiting', 'watching']) {
-      tr.append(el('td', t[k], { class: 'num', 'data-col': k }));
+    else tr.removeAttribute('aria-selected');
+    for (const td of tr.querySelectorAll('td[data-col]')) {
+      const text = tubeCell(t, td.dataset.col);
+      if (td.textContent !== text) td.textContent = text;
     }
-    tr.append(el('td', t.pause_time_left > 0 ? t.pause_time_left + ' s left' : 'no',
-      { 'data-col': 'paused' }));
-    tr.append(el('td', rate(t.put_rate), { class: 'num', 'data-col': 'put-rate' }));
-    tr.append(el('td', rate(t.delete_rate), { class: 'num', 'data-col': 'delete-rate' }));
-    body.append(tr);
-  }
+  });
+  for (const gone of rows.values()) gone.remove();
 }
 
 async function refresh() {

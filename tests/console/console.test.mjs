@@ -208,7 +208,13 @@ async function main() {
   assert.equal(tubeStats('reports')['current-jobs-ready'], 3);
 
   // Keyboard: the tube buttons are reachable and work with Enter.
+  // A refresh between focusing and pressing Enter must not take the focus away.
   await page.getByRole('button', { name: 'Open tube emails' }).focus();
+  const before = await page.$eval('#server-line', (e) => e.textContent);
+  await waitFor(page, (line) => document.getElementById('server-line').textContent !== line,
+    before);
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')),
+    'Open tube emails', 'a refresh took the focus off the tube button');
   await page.keyboard.press('Enter');
   await waitFor(page, () => document.getElementById('tube-name').textContent === 'emails');
 
