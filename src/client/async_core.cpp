@@ -2,6 +2,8 @@
 // with Asio sockets and timers, and applies back-pressure to producers.
 //
 // - conn::reconnect_machine decides when the main connection is opened again and when to give up;
+// - conn::pipeline queues the main connection's commands, keeps the in-flight window and their
+//   deadlines while no connection is up, and says what each fails with when a connection is lost;
 // - conn::tube_state keeps the client's use/watch record and says what brings a connection to it;
 // - conn::reserve_lanes runs the waiting reserves, their connections and the jobs they hold;
 // - conn/rules.hpp says what a lost reply means and which errors end a connection.
@@ -25,6 +27,7 @@
 
 #include "beanpole/async_client.hpp"
 #include "client/async_connection.hpp"
+#include "conn/pipeline.hpp"
 #include "conn/reconnect.hpp"
 #include "conn/reserve_lanes.hpp"
 #include "conn/rules.hpp"
@@ -153,13 +156,12 @@ class async_core final : public connection_listener,
         endpoint_(std::move(ep)),
         options_(std::move(options)),
         keeper_(reconnect_policy_of(options_.reconnect)),
+        pipeline_(options_.max_in_flight, options_.reply_timeout),
         lanes_(lane_config_of(options_)),
         retry_timer_(strand_),
         lane_timer_(strand_),
         wait_timer_(strand_),
-        rng_(std::random_device{}()) {
-    if (options_.max_in_flight == 0) options_.max_in_flight = 1;
-  }
+        rng_(std::random_device{}()) {}
 
   // ------------------------------------------------------------------- any thread
 
@@ -198,7 +200,7 @@ class async_core final : public connection_listener,
         now = self->keeper_.current();
       }
       if (now == state::closed) {
-        op->complete(make_error_code(asio::error::operation_aborted), nullptr);
+        op->complete(aborted(), nullptr);
       } else if (now == state::up) {
         op->complete({}, nullptr);
       } else {
@@ -218,7 +220,7 @@ class async_core final : public connection_listener,
     asio::post(strand_, [self = shared_from_this()] { self->close_everything(); });
   }
 
-  std::size_t in_flight() { return outstanding_.load(std::memory_order_relaxed); }
+  std::size_t in_flight() { return pipeline_.outstanding(); }
 
   failure_info last_failure() {
     std::lock_guard lock(mu_);
@@ -235,8 +237,7 @@ class async_core final : public connection_listener,
       track_main_reservations(conn, *op, reply);
       if (!internal) {
         // Before the handler runs: whoever sees the completion must not see it counted.
-        --outstanding_;
-        answered_in_batch_ = true;
+        wake_in_batch_ |= pipeline_.answered();
       }
     } else {
       track_lane(conn, *op, reply);
@@ -263,7 +264,7 @@ class async_core final : public connection_listener,
     remember_failure(reason, conn.received());
     // The client's state changes before any handler hears of the failure, so that a command a
     // handler issues sees the connection as gone (not_connected), not as still up.
-    std::optional<op_queue> stranded;
+    op_queue stranded;
     std::optional<conn::reconnect_machine::decision> retry;
     if (is_main) {
       main_ = nullptr;
@@ -278,22 +279,14 @@ class async_core final : public connection_listener,
       lanes_.on_closed(conn.lane, reason, clock::now());
     }
     const bool cancelled = reason == asio::error::operation_aborted;
-    bool oldest = true;
-    while (op_base* op = written.pop_front()) {
-      fail(op, is_main, conn::lost_reply_error(op->is_put, reason, oldest, cancelled));
-      oldest = false;
-    }
-    // Never handed to the socket: known not to have happened.
-    const auto not_sent =
-        reason == asio::error::operation_aborted ? reason : make_error_code(errc::connection_lost);
-    while (op_base* op = unwritten.pop_front()) fail(op, is_main, not_sent);
+    conn::lost_outcomes(written, unwritten, reason, cancelled,
+                        [&](op_base* op, std::error_code ec) { fail(op, is_main, ec); });
     if (!is_main) {
       carry_out_lane_actions();
       return;
     }
-    if (stranded) {
-      while (op_base* op = stranded->pop_front()) fail(op, true, not_sent);
-    }
+    // Queued and never handed to a connection: known not to have happened.
+    fail_all(stranded, cancelled ? reason : make_error_code(errc::connection_lost));
     if (retry) schedule_retry(*retry, reason);
     report_gave_up(reason);
   }
@@ -308,11 +301,9 @@ class async_core final : public connection_listener,
   void submit_main(op_base* op) {
     std::unique_lock lock(mu_);
     op->serial = next_serial_++;
-    if (!keeper_.may_wait()) {
-      const bool closed = keeper_.current() == state::closed;
+    if (auto ec = conn::pipeline<op_base>::refusal(keeper_.current(), aborted())) {
       lock.unlock();
-      complete_later(op, closed ? make_error_code(asio::error::operation_aborted)
-                                : make_error_code(errc::not_connected));
+      complete_later(op, ec);
       return;
     }
     if (op->effect != tube_effect::none) {
@@ -322,45 +313,31 @@ class async_core final : public connection_listener,
         return;
       }
     }
-    if (outstanding_ >= options_.max_in_flight && !on_executor_thread(user_executor_)) {
+    if (!pipeline_.has_room() && !on_executor_thread(user_executor_)) {
       ++waiters_;
-      room_.wait(lock,
-                 [&] { return outstanding_ < options_.max_in_flight || !keeper_.may_wait(); });
+      room_.wait(lock, [&] { return pipeline_.has_room() || !keeper_.may_wait(); });
       --waiters_;
-      if (!keeper_.may_wait()) {
-        // Closed, or the connection dropped for good, while this producer waited for room.
-        const bool closed = keeper_.current() == state::closed;
-        lock.unlock();
-        complete_later(op, closed ? make_error_code(asio::error::operation_aborted)
-                                  : make_error_code(errc::not_connected));
-        return;
-      }
     }
-    const std::size_t before = pending_bytes_.size();
-    if (auto ec = op->encode(pending_bytes_)) {
+    // Refused if closed, or dropped for good, while this producer waited for room.
+    const auto s = pipeline_.submit(*op, keeper_.current(), clock::now(), aborted());
+    if (s.refused) {
       lock.unlock();
-      complete_later(op, ec);  // refused before anything was sent
+      complete_later(op, s.refused);
       return;
     }
-    op->wire_size = pending_bytes_.size() - before;
-    pending_ops_.push_back(op);
-    ++outstanding_;
-    if (keeper_.current() != state::up) {
+    if (s.arm_deadline_timer) {
       // Waiting for a connection: not past its deadline (issue 11.3).
-      start_waiting(*op, clock::now());
+      asio::post(strand_, [self = shared_from_this()] { self->arm_deadline_timer(); });
+    }
+    if (!s.flush) return;
+    // Issued by a handler the client is running for a batch of replies: flush once when the
+    // batch is done, so everything the handlers issue leaves in one write and costs no post.
+    if (strand_.running_in_this_thread() && in_read_batch_) {
+      flush_after_batch_ = true;
       return;
     }
-    if (!flush_posted_) {
-      flush_posted_ = true;
-      // Issued by a handler the client is running for a batch of replies: flush once when the
-      // batch is done, so everything the handlers issue leaves in one write and costs no post.
-      if (strand_.running_in_this_thread() && in_read_batch_) {
-        flush_after_batch_ = true;
-        return;
-      }
-      lock.unlock();
-      asio::post(strand_, [self = shared_from_this()] { self->flush(); });
-    }
+    lock.unlock();
+    asio::post(strand_, [self = shared_from_this()] { self->flush(); });
   }
 
   /// Records a use/watch/ignore (under `mu_`). Returns the answer when the command would change
@@ -381,53 +358,31 @@ class async_core final : public connection_listener,
 
   // ------------------------------------------- main connection: waiting for a connection
 
-  /// `op` waits, unwritten, for a connection (under `mu_`): it may wait `reply_timeout`, then
-  /// fails with `not_connected`. Zero means no limit.
-  void start_waiting(op_base& op, clock::time_point now) {
-    if (options_.reply_timeout.count() == 0) return;
-    op.deadline = now + options_.reply_timeout;
-    if (!wait_timer_posted_) {
-      wait_timer_posted_ = true;
-      asio::post(strand_, [self = shared_from_this()] { self->arm_wait_timer(); });
-    }
-  }
-
-  void arm_wait_timer() {  // strand
-    clock::time_point next;
+  void arm_deadline_timer() {  // strand
+    std::optional<clock::time_point> next;
     {
       std::lock_guard lock(mu_);
-      wait_timer_posted_ = false;
-      const op_base* oldest = pending_ops_.front();
-      if (oldest == nullptr || keeper_.current() == state::up || !has_deadline(*oldest)) return;
-      next = oldest->deadline;
+      if (keeper_.current() == state::up) return;
+      next = pipeline_.next_deadline();
     }
-    wait_timer_.expires_at(next);
+    if (!next) return;
+    wait_timer_.expires_at(*next);
     wait_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
       if (!ec) self->expire_waiting();
     });
   }
 
-  /// Fails the commands that waited for a connection past their deadline. They wait in issue
-  /// order with deadlines in that order, so the expired ones are a prefix of the queue.
+  /// Fails the commands that waited for a connection past their deadline.
   void expire_waiting() {  // strand
     op_queue expired;
     {
       std::lock_guard lock(mu_);
       if (keeper_.current() == state::up) return;
-      const auto now = clock::now();
-      std::size_t bytes = 0;
-      while (const op_base* oldest = pending_ops_.front()) {
-        if (!has_deadline(*oldest) || oldest->deadline > now) break;
-        bytes += oldest->wire_size;
-        expired.push_back(pending_ops_.pop_front());
-      }
-      pending_bytes_.erase(0, bytes);
+      expired = pipeline_.expire(clock::now());
     }
-    while (op_base* op = expired.pop_front()) fail(op, true, errc::not_connected);
-    arm_wait_timer();
+    fail_all(expired, errc::not_connected);
+    arm_deadline_timer();
   }
-
-  static bool has_deadline(const op_base& op) { return op.deadline != clock::time_point{}; }
 
   // ----------------------------------------------------- main connection: life (strand)
 
@@ -448,9 +403,7 @@ class async_core final : public connection_listener,
       // this failure and commands already submitted wait for a later try.
       auto [stranded, retry] = main_down();
       complete_connect_waiters(ec);
-      if (stranded) {
-        while (op_base* op = stranded->pop_front()) fail(op, true, ec);
-      }
+      fail_all(stranded, ec);
       if (retry) schedule_retry(*retry, ec);
       report_gave_up(ec);
       return;
@@ -462,6 +415,7 @@ class async_core final : public connection_listener,
       // Before anything else goes out: the used tube and the watch list of the client.
       send_tube_sync(*conn, /*with_use=*/true);
       again = keeper_.on_connected();
+      pipeline_.on_up();
     }
     wait_timer_.cancel();
     emit(event(again ? client_event::kind::reconnected : client_event::kind::connected));
@@ -470,22 +424,23 @@ class async_core final : public connection_listener,
   }
 
   /// The main connection is gone: asks the reconnect machine what now. Returns the commands that
-  /// were waiting to be written when nothing will carry them (given up, or not reconnecting),
-  /// for the caller to fail, and the retry to schedule.
-  std::pair<std::optional<op_queue>, std::optional<conn::reconnect_machine::decision>> main_down() {
-    std::lock_guard lock(mu_);
-    if (keeper_.current() == state::closed) return {};
-    const auto now = clock::now();
-    auto decision = keeper_.on_failed(now, unit_random());
-    if (decision.wait) {
+  /// were queued when nothing will carry them (given up, or not reconnecting), for the caller to
+  /// fail, and the retry to schedule.
+  std::pair<op_queue, std::optional<conn::reconnect_machine::decision>> main_down() {
+    bool arm_timer = false;
+    std::pair<op_queue, std::optional<conn::reconnect_machine::decision>> out;
+    {
+      std::lock_guard lock(mu_);
+      if (keeper_.current() == state::closed) return {};
+      const auto now = clock::now();
+      auto decision = keeper_.on_failed(now, unit_random());
+      if (!decision.wait && options_.reconnect.enabled) gave_up_ = true;
       // The commands that wait now wait for the next connection, each within its deadline.
-      for (op_base* op = pending_ops_.front(); op != nullptr; op = op->next) {
-        if (!has_deadline(*op)) start_waiting(*op, now);
-      }
-      return {std::nullopt, decision};
+      out.first = pipeline_.on_down(now, decision.wait.has_value(), arm_timer);
+      if (decision.wait) out.second = decision;
     }
-    if (options_.reconnect.enabled) gave_up_ = true;
-    return {take_pending(), std::nullopt};
+    if (arm_timer) arm_deadline_timer();
+    return out;
   }
 
   void schedule_retry(const conn::reconnect_machine::decision& d, std::error_code why) {
@@ -530,50 +485,31 @@ class async_core final : public connection_listener,
     op_queue ops;
     {
       std::lock_guard lock(mu_);
-      flush_posted_ = false;
       if (!main_ || !main_->is_open() || main_->is_writing() || keeper_.current() != state::up) {
-        return;
+        return;  // whatever makes it writable flushes again
       }
-      if (pending_ops_.empty()) return;
-      bytes.swap(pending_bytes_);
-      ops.splice_back(pending_ops_);
+      if (!pipeline_.take(bytes, ops)) return;
     }
     main_->send(bytes, ops);
-    // `bytes` now holds an emptied buffer of the connection's: reuse it, so that steady
-    // pipelining allocates no buffers.
+    // `bytes` now holds an emptied buffer of the connection's: reuse it.
     std::lock_guard lock(mu_);
-    if (pending_bytes_.empty() && bytes.capacity() > pending_bytes_.capacity()) {
-      pending_bytes_.swap(bytes);
-    }
-  }
-
-  op_queue take_pending() {  // under mu_
-    pending_bytes_.clear();
-    op_queue out;
-    out.splice_back(pending_ops_);
-    return out;
+    pipeline_.recycle(bytes);
   }
 
   /// Settles what the replies of one read did: slots freed (one lock per batch, not per reply)
   /// and commands their handlers issued (one write per batch).
   void end_read_batch() {
     in_read_batch_ = false;
-    if (std::exchange(answered_in_batch_, false)) wake_producers();
+    if (std::exchange(wake_in_batch_, false)) wake_producers();
     if (flush_after_batch_) {
       flush_after_batch_ = false;
       flush();
     }
   }
 
-  void release_slot() {
-    --outstanding_;
-    wake_producers();
-  }
-
-  /// Wakes producers blocked on a full pipeline, in batches rather than per reply (each wake is
-  /// a system call): once half the slots are free.
+  /// Wakes producers blocked on a full pipeline (the pipeline says when: in batches).
   void wake_producers() {
-    if (waiters_ == 0 || outstanding_ > options_.max_in_flight / 2) return;
+    if (waiters_ == 0) return;
     std::lock_guard lock(mu_);  // a producer between its check and its wait must not miss this
     room_.notify_all();
   }
@@ -620,7 +556,7 @@ class async_core final : public connection_listener,
       slot.assign([weak = weak_from_this(), serial = op->serial](asio::cancellation_type) {
         if (auto self = weak.lock()) {
           asio::post(self->strand_, [self, serial] {
-            self->lanes_.on_cancel(serial, make_error_code(asio::error::operation_aborted));
+            self->lanes_.on_cancel(serial, aborted());
             self->carry_out_lane_actions();
           });
         }
@@ -636,9 +572,7 @@ class async_core final : public connection_listener,
       }
       if (!usable) {
         // Like every other command: nothing runs before async_connect, or after close().
-        op->complete(closed ? make_error_code(asio::error::operation_aborted)
-                            : make_error_code(errc::not_connected),
-                     nullptr);
+        op->complete(closed ? aborted() : make_error_code(errc::not_connected), nullptr);
         return;
       }
       self->queued_reserves_.emplace(op->serial, op);
@@ -816,8 +750,15 @@ class async_core final : public connection_listener,
   void fail(op_base* op, bool counted_on_main, std::error_code ec) {
     const bool counted = counted_on_main && !op->internal;
     op->complete(ec, nullptr);
-    if (counted) release_slot();
+    if (counted && pipeline_.answered()) wake_producers();
   }
+
+  /// Fails every command of `ops`, queued for the main connection and never sent.
+  void fail_all(op_queue& ops, std::error_code ec) {
+    while (op_base* op = ops.pop_front()) fail(op, true, ec);
+  }
+
+  static std::error_code aborted() { return make_error_code(asio::error::operation_aborted); }
 
   void complete_later(op_base* op, std::error_code ec) {
     asio::post(strand_, [op, ec] { op->complete(ec, nullptr); });
@@ -837,21 +778,21 @@ class async_core final : public connection_listener,
   double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
   void close_everything() {
-    const auto aborted = make_error_code(asio::error::operation_aborted);
+    const auto why = aborted();
     retry_timer_.cancel();
     lane_timer_.cancel();
     wait_timer_.cancel();
     op_queue stranded;
     {
       std::lock_guard lock(mu_);
-      stranded = take_pending();
+      stranded = pipeline_.take_all();
     }
-    while (op_base* op = stranded.pop_front()) fail(op, true, aborted);
-    if (auto main = main_) main->close(aborted);
+    fail_all(stranded, why);
+    if (auto main = main_) main->close(why);
     main_ = nullptr;
-    lanes_.on_shutdown(aborted);
+    lanes_.on_shutdown(why);
     carry_out_lane_actions();
-    complete_connect_waiters(aborted);
+    complete_connect_waiters(why);
   }
 
   void emit(const client_event& e) const {
@@ -868,15 +809,8 @@ class async_core final : public connection_listener,
   std::condition_variable room_;
   conn::reconnect_machine keeper_;
   conn::tube_state tubes_;
-  std::string pending_bytes_;  // requests submitted for the main connection, not yet handed over
-  op_queue pending_ops_;
-  // User commands of the main connection not yet completed, and producers blocked on them.
-  // Atomic so that a completion is uncounted before its handler runs without taking mu_;
-  // changed under mu_ only when a producer adds to it.
-  std::atomic<std::size_t> outstanding_{0};
-  std::atomic<std::size_t> waiters_{0};
-  bool flush_posted_ = false;
-  bool wait_timer_posted_ = false;
+  conn::pipeline<op_base> pipeline_;     // `answered` is called without mu_
+  std::atomic<std::size_t> waiters_{0};  // producers blocked on a full pipeline
   bool gave_up_ = false;  // reconnecting stopped: say so once the waiters have heard why
   std::uint64_t next_serial_ = 1;
   failure_info last_failure_;
@@ -889,7 +823,7 @@ class async_core final : public connection_listener,
   op_queue connect_waiters_;
   bool in_read_batch_ = false;      // replies of one read are being handled
   bool flush_after_batch_ = false;  // handlers issued commands: flush when the batch ends
-  bool answered_in_batch_ = false;
+  bool wake_in_batch_ = false;      // replies freed enough room to wake producers
   asio::steady_timer retry_timer_;
   asio::steady_timer lane_timer_;  // the reserve machine's next_timer()
   std::optional<clock::time_point> lane_timer_due_;
