@@ -20,6 +20,7 @@
 #include "beanpole/error.hpp"
 #include "beanpole/options.hpp"
 #include "beanpole/proto/commands.hpp"
+#include "beanpole/put_body.hpp"
 #include "beanpole/types.hpp"
 
 namespace beanpole {
@@ -197,11 +198,12 @@ class async_client {
 
   // ------------------------------------------------------------------ producer commands
 
-  /// `put`. The operation owns `body` (pass a `std::string` with `std::move` to avoid a copy),
-  /// so nothing the
-  /// caller holds needs to outlive the call, whatever the token (a deferred operation may start
-  /// later). `errc::buried` comes with the id of the (buried) job; `errc::outcome_unknown` means
-  /// the connection dropped after the put was written: the job may or may not exist
+  /// `put`. The operation owns `body`, so nothing the caller holds needs to outlive the call,
+  /// whatever the token (a deferred operation may start later): a `std::string` passed with
+  /// `std::move` is taken without a copy (and a large one is written from where it is); anything
+  /// else is copied at the call, a small body without an allocation (see `put_body`).
+  /// `errc::buried` comes with the id of the (buried) job; `errc::outcome_unknown` means the
+  /// connection dropped after the put was written: the job may or may not exist
   /// (`last_failure()` says why).
   /// - Completion: `void(std::error_code, job_id)`.
   /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
@@ -211,7 +213,7 @@ class async_client {
   ///   `operation_aborted`).
   /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
-  auto async_put(std::string body, const put_options& opts = {}, Token&& token = {}) {
+  auto async_put(put_body body, const put_options& opts = {}, Token&& token = {}) {
     return submit(detail::owned_put_command{opts.pri, opts.delay, opts.ttr, std::move(body)},
                   std::forward<Token>(token), detail::op_route::main, {}, true);
   }
@@ -496,13 +498,13 @@ class async_client {
 
  private:
   template <class Command, class Start, class Token>
-  auto initiate(Start start, Command cmd, Token&& token, detail::op_route route = {},
+  auto initiate(Start start, Command&& cmd, Token&& token, detail::op_route route = {},
                 job_id job = {}, bool is_put = false) {
     return asio::async_initiate<Token, detail::signature_t<Command>>(
-        [core = core_, ex = executor_, start, route, job, is_put](auto handler, Command c) {
+        [core = core_, start, route, job, is_put](auto handler, Command&& c) {
           using handler_t = std::decay_t<decltype(handler)>;
-          auto* node = new detail::op<Command, handler_t, executor_type>(std::move(c),
-                                                                         std::move(handler), ex);
+          auto* node = new detail::op<Command, handler_t, executor_type>(
+              std::move(c), std::move(handler), detail::executor_of(*core));
           node->route = route;
           node->job = job;
           node->is_put = is_put;

@@ -24,11 +24,9 @@ constexpr std::size_t read_chunk = std::size_t{64} * 1024;
 /// The largest write buffer kept for reuse once written.
 constexpr std::size_t max_kept_buffer = std::size_t{4} * 1024 * 1024;
 
-/// Empties a written buffer for reuse, keeping its capacity unless large bodies grew it: a burst
-/// of 1 MiB puts must not leave megabytes behind in every buffer it passed through.
-void recycle(std::string& buffer) {
-  buffer.clear();
-  if (buffer.capacity() > max_kept_buffer) std::string().swap(buffer);
+/// Empties a written buffer for reuse, keeping its capacity unless large bodies grew it.
+void recycle(conn::request_buffer& buffer) {
+  buffer.clear(max_kept_buffer);
 }
 
 /// Commands in flight from which a reader waits for a batch of replies (see set_read_batch).
@@ -144,13 +142,16 @@ void async_connection::try_connect(
 
 // --------------------------------------------------------------------------------- write
 
+void async_connection::send(conn::request_buffer& requests, op_queue& ops) {
+  out_.append(requests);  // into an empty buffer (the common case): a swap, no copy
+  recycle(requests);
+  unwritten_.splice_back(ops);
+  if (open_ && !writing_) start_write();
+}
+
 void async_connection::send(std::string& bytes, op_queue& ops) {
-  if (out_.empty()) {
-    out_.swap(bytes);  // the common case: no copy
-  } else {
-    out_ += bytes;
-  }
-  recycle(bytes);
+  out_.bytes() += bytes;
+  bytes.clear();
   unwritten_.splice_back(ops);
   if (open_ && !writing_) start_write();
 }
@@ -158,29 +159,44 @@ void async_connection::send(std::string& bytes, op_queue& ops) {
 void async_connection::start_write() {
   if (out_.empty()) return;
   writing_ = true;
-  writing_buf_.swap(out_);  // writing_buf_ is empty: recycled when the last write completed
+  in_write_.swap(out_);  // in_write_ is empty: recycled when the last write completed
   const auto now = clock::now();
   for (op_base* op = unwritten_.front(); op != nullptr; op = op->next) {
     op->deadline = deadline_for(*op, options_, now);
   }
   awaiting_.splice_back(unwritten_);
   arm_timer();
-  auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(writing_buf_),
-                    [self](std::error_code ec, std::size_t /*n*/) {
-                      self->writing_ = false;
-                      recycle(self->writing_buf_);
-                      if (!self->open_) return;
-                      if (ec) {
-                        self->close(ec);
-                        return;
-                      }
-                      if (!self->out_.empty()) {
-                        self->start_write();
-                      } else {
-                        self->listener_.on_writable(*self);
-                      }
-                    });
+  auto done = [self = shared_from_this()](std::error_code ec, std::size_t /*n*/) {
+    self->writing_ = false;
+    recycle(self->in_write_);
+    if (!self->open_) return;
+    if (ec) {
+      self->close(ec);
+      return;
+    }
+    if (!self->out_.empty()) {
+      self->start_write();
+    } else {
+      self->listener_.on_writable(*self);
+    }
+  };
+  if (in_write_.externals().empty()) {
+    asio::async_write(socket_, asio::buffer(in_write_.bytes()), std::move(done));
+    return;
+  }
+  // Large bodies are written from where their operations keep them, between the copied bytes.
+  // They stay valid until the write ends: their operations complete only once replied to (after
+  // the write) or once the connection is closed (which ends the write first).
+  gather_.clear();
+  const std::string& bytes = in_write_.bytes();
+  std::size_t at = 0;
+  for (const auto& e : in_write_.externals()) {
+    if (e.at > at) gather_.emplace_back(bytes.data() + at, e.at - at);
+    gather_.emplace_back(e.bytes.data(), e.bytes.size());
+    at = e.at;
+  }
+  if (bytes.size() > at) gather_.emplace_back(bytes.data() + at, bytes.size() - at);
+  asio::async_write(socket_, gather_, std::move(done));
 }
 
 // ---------------------------------------------------------------------------------- read
@@ -288,7 +304,7 @@ void async_connection::close(std::error_code reason) {
   connect_timer_.cancel();
   reply_timer_.cancel();
   parser_.reset();
-  out_.clear();
+  out_.clear();  // drops the views of bodies whose operations on_closed completes
   listener_.on_closed(*this, reason, std::move(awaiting_), std::move(unwritten_));
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <asio/buffer.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/steady_timer.hpp>
 #include <functional>
@@ -16,6 +17,7 @@
 #include "beanpole/options.hpp"
 #include "beanpole/proto/reply_parser.hpp"
 #include "client/op_queue.hpp"
+#include "conn/request_buffer.hpp"
 #include "conn/tube_state.hpp"
 
 namespace beanpole::detail {
@@ -51,8 +53,10 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   /// Connects to `ep` (every resolved address in turn) within the connect timeout.
   void start_connect(const endpoint& ep, std::function<void(std::error_code)> done);
 
-  /// Appends `bytes` (requests of `ops`, in order) to what this connection writes, and queues
-  /// `ops` for replies. `bytes` is consumed. Starts a write unless one is running.
+  /// Appends `requests` (those of `ops`, in order) to what this connection writes, and queues
+  /// `ops` for replies. `requests` is left empty, for reuse. Starts a write unless one is running.
+  void send(conn::request_buffer& requests, op_queue& ops);
+  /// The same for requests without a body left out (see `op_base::encode_request`).
   void send(std::string& bytes, op_queue& ops);
 
   /// Closes the socket; `on_closed` follows with the unanswered commands (unless already closed).
@@ -95,11 +99,12 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   bool writing_ = false;
   bool reading_ = false;
   bool is_tcp_ = false;
-  int rcvlowat_ = 1;         // SO_RCVLOWAT now in force
-  std::string out_;          // requests not yet handed to the socket
-  std::string writing_buf_;  // requests being written
-  op_queue awaiting_;        // written or being written, in wire order
-  op_queue unwritten_;       // queued in out_, in wire order
+  int rcvlowat_ = 1;                        // SO_RCVLOWAT now in force
+  conn::request_buffer out_;                // requests not yet handed to the socket
+  conn::request_buffer in_write_;           // requests being written
+  std::vector<asio::const_buffer> gather_;  // in_write_ as buffers, when it holds large bodies
+  op_queue awaiting_;                       // written or being written, in wire order
+  op_queue unwritten_;                      // queued in out_, in wire order
   proto::reply_parser parser_;
   std::vector<char> in_;
   std::string received_;

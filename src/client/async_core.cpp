@@ -27,6 +27,7 @@
 
 #include "beanpole/async_client.hpp"
 #include "client/async_connection.hpp"
+#include "client/spin_mutex.hpp"
 #include "conn/pipeline.hpp"
 #include "conn/reconnect.hpp"
 #include "conn/reserve_lanes.hpp"
@@ -43,7 +44,7 @@ using clock = std::chrono::steady_clock;
 class tube_op final : public op_base {
  public:
   explicit tube_op(conn::tube_command cmd) : cmd_(std::move(cmd)) { internal = true; }
-  std::error_code encode(std::string& out) const override {
+  std::error_code encode_request(std::string& out, std::string_view& /*body*/) const override {
     return std::visit([&](const auto& c) { return c.encode(out); }, cmd_);
   }
   asio::cancellation_slot cancellation_slot() const noexcept override { return {}; }
@@ -71,7 +72,9 @@ class probe_op final : public op_base {
     internal = true;
     job = id;
   }
-  std::error_code encode(std::string& out) const override { return cmd_.encode(out); }
+  std::error_code encode_request(std::string& out, std::string_view& /*body*/) const override {
+    return cmd_.encode(out);
+  }
   asio::cancellation_slot cancellation_slot() const noexcept override { return {}; }
   std::error_code complete(std::error_code ec, proto::reply* reply) override {
     std::optional<std::string> state;
@@ -156,7 +159,7 @@ class async_core final : public connection_listener,
         endpoint_(std::move(ep)),
         options_(std::move(options)),
         keeper_(reconnect_policy_of(options_.reconnect)),
-        pipeline_(options_.max_in_flight, options_.reply_timeout),
+        pipeline_(options_.max_in_flight, options_.reply_timeout, aborted()),
         lanes_(lane_config_of(options_)),
         retry_timer_(strand_),
         lane_timer_(strand_),
@@ -221,6 +224,8 @@ class async_core final : public connection_listener,
   }
 
   std::size_t in_flight() { return pipeline_.outstanding(); }
+
+  const asio::any_io_executor& user_executor() const noexcept { return user_executor_; }
 
   failure_info last_failure() {
     std::lock_guard lock(mu_);
@@ -301,7 +306,7 @@ class async_core final : public connection_listener,
   void submit_main(op_base* op) {
     std::unique_lock lock(mu_);
     op->serial = next_serial_++;
-    if (auto ec = conn::pipeline<op_base>::refusal(keeper_.current(), aborted())) {
+    if (auto ec = pipeline_.refusal(keeper_.current())) {
       lock.unlock();
       complete_later(op, ec);
       return;
@@ -318,8 +323,12 @@ class async_core final : public connection_listener,
       room_.wait(lock, [&] { return pipeline_.has_room() || !keeper_.may_wait(); });
       --waiters_;
     }
-    // Refused if closed, or dropped for good, while this producer waited for room.
-    const auto s = pipeline_.submit(*op, keeper_.current(), clock::now(), aborted());
+    // Refused if closed, or dropped for good, while this producer waited for room. The time
+    // matters only to a command that waits for a connection (reading the clock costs a tenth of
+    // a pipelined put's instructions).
+    const auto link = keeper_.current();
+    const auto now = link == state::up ? clock::time_point{} : clock::now();
+    const auto s = pipeline_.submit(*op, link, now);
     if (s.refused) {
       lock.unlock();
       complete_later(op, s.refused);
@@ -481,7 +490,7 @@ class async_core final : public connection_listener,
   /// Hands what was submitted to the main connection, unless a write is running (it will call
   /// `on_writable`, and everything submitted meanwhile leaves in one write).
   void flush() {
-    std::string bytes;
+    conn::request_buffer bytes;
     op_queue ops;
     {
       std::lock_guard lock(mu_);
@@ -760,12 +769,16 @@ class async_core final : public connection_listener,
 
   static std::error_code aborted() { return make_error_code(asio::error::operation_aborted); }
 
+  // The posted completions hold the core: a handler without an executor of its own runs on the
+  // core's (see executor_of), and the client may be gone by then.
   void complete_later(op_base* op, std::error_code ec) {
-    asio::post(strand_, [op, ec] { op->complete(ec, nullptr); });
+    asio::post(strand_, [self = shared_from_this(), op, ec] { op->complete(ec, nullptr); });
   }
 
   void answer_later(op_base* op, proto::reply reply) {
-    asio::post(strand_, [op, r = std::move(reply)]() mutable { op->complete({}, &r); });
+    asio::post(strand_, [self = shared_from_this(), op, r = std::move(reply)]() mutable {
+      op->complete({}, &r);
+    });
   }
 
   void remember_failure(std::error_code cause, const std::string& received) {
@@ -805,8 +818,8 @@ class async_core final : public connection_listener,
   async_client_options options_;
 
   // Shared with submitting threads: guarded by mu_.
-  std::mutex mu_;
-  std::condition_variable room_;
+  spin_mutex mu_;
+  std::condition_variable_any room_;  // producers waiting for room in the pipeline
   conn::reconnect_machine keeper_;
   conn::tube_state tubes_;
   conn::pipeline<op_base> pipeline_;     // `answered` is called without mu_
@@ -836,6 +849,9 @@ std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, end
   return std::make_shared<async_core>(ex, std::move(ep), std::move(options));
 }
 
+const asio::any_io_executor& executor_of(const async_core& core) noexcept {
+  return core.user_executor();
+}
 void submit(async_core& core, op_base* op) {
   core.submit(op);
 }

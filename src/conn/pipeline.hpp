@@ -9,7 +9,9 @@
 //   std::chrono::steady_clock::time_point deadline;  // zero: none
 //   std::size_t wire_size;                           // bytes of its request
 //   bool is_put;                                     // a lost reply means "outcome unknown"
-//   std::error_code encode(std::string&) const;      // appends its request
+//   std::error_code encode_request(std::string& out, std::string_view& body) const;
+//                                                    // appends its request; may leave out a
+//                                                    // large body it owns (then: body, CRLF)
 #pragma once
 
 #include <atomic>
@@ -23,6 +25,7 @@
 #include "beanpole/error.hpp"
 #include "conn/fifo.hpp"
 #include "conn/reconnect.hpp"
+#include "conn/request_buffer.hpp"
 #include "conn/rules.hpp"
 
 namespace beanpole::conn {
@@ -47,13 +50,16 @@ class pipeline {
 
   /// `max_in_flight`: user commands sent and unanswered before producers wait (at least 1).
   /// `wait_limit`: how long a command may wait for a connection (zero: no limit).
-  pipeline(std::size_t max_in_flight, std::chrono::milliseconds wait_limit)
-      : max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight), wait_limit_(wait_limit) {}
+  /// `aborted`: what a command fails with once the client is closed (the driver's own code).
+  pipeline(std::size_t max_in_flight, std::chrono::milliseconds wait_limit, std::error_code aborted)
+      : max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight),
+        wait_limit_(wait_limit),
+        aborted_(aborted) {}
 
-  /// Why a command cannot even wait for a connection in `link`: closed (`aborted`, the driver's
-  /// code for the caller's close) or down for good (`not_connected`); empty when it may.
-  static std::error_code refusal(link_state link, std::error_code aborted) noexcept {
-    if (link == link_state::closed) return aborted;
+  /// Why a command cannot even wait for a connection in `link`: closed (`aborted`) or down for
+  /// good (`not_connected`); empty when it may.
+  std::error_code refusal(link_state link) const noexcept {
+    if (link == link_state::closed) return aborted_;
     if (link == link_state::idle) return make_error_code(errc::not_connected);
     return {};
   }
@@ -63,15 +69,21 @@ class pipeline {
 
   /// Takes a user command: refused (closed, down for good, or its request is invalid), or queued
   /// for the next write and counted in the window until `answered`.
-  submission submit(Op& op, link_state link, time_point now, std::error_code aborted) {
+  submission submit(Op& op, link_state link, time_point now) {
     submission s;
-    if ((s.refused = refusal(link, aborted))) return s;
-    const std::size_t before = bytes_.size();
-    if ((s.refused = op.encode(bytes_))) {
-      bytes_.resize(before);  // a refused request leaves nothing half-written
+    if ((s.refused = refusal(link))) return s;
+    std::string& bytes = requests_.bytes_for_append();
+    const std::size_t before = bytes.size();
+    std::string_view body;  // a large body left where its operation keeps it
+    if ((s.refused = op.encode_request(bytes, body))) {
+      bytes.resize(before);  // a refused request leaves nothing half-written
       return s;
     }
-    op.wire_size = bytes_.size() - before;
+    if (!body.empty()) {
+      requests_.append_external(body);
+      bytes += "\r\n";
+    }
+    op.wire_size = bytes.size() - before + body.size();
     ops_.push_back(&op);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     if (link != link_state::up) {
@@ -84,11 +96,11 @@ class pipeline {
 
   /// Moves everything queued into `bytes` and `ops` for one write. The driver calls it when a
   /// connection is up and can write; returns false when nothing is queued.
-  bool take(std::string& bytes, fifo<Op>& ops) {
+  bool take(request_buffer& requests, fifo<Op>& ops) {
     flush_scheduled_ = false;
     if (ops_.empty()) return false;
-    bytes.swap(bytes_);
-    bytes_.clear();
+    requests.swap(requests_);
+    requests_.clear();
     ops.splice_back(ops_);  // their deadlines become reply deadlines when written
     return true;
   }
@@ -98,8 +110,10 @@ class pipeline {
   void on_up() noexcept { timer_armed_ = false; }
 
   /// Gives back an emptied buffer of the connection's, so that steady pipelining allocates none.
-  void recycle(std::string& emptied) {
-    if (bytes_.empty() && emptied.capacity() > bytes_.capacity()) bytes_.swap(emptied);
+  void recycle(request_buffer& emptied) {
+    if (requests_.empty() && emptied.bytes().capacity() > requests_.bytes().capacity()) {
+      requests_.swap(emptied);
+    }
   }
 
   /// The connection went down. When another will be tried (`retrying`), the queued commands wait
@@ -126,7 +140,7 @@ class pipeline {
       bytes += oldest->wire_size;
       expired.push_back(ops_.pop_front());
     }
-    bytes_.erase(0, bytes);
+    requests_.erase_prefix(bytes);
     return expired;
   }
 
@@ -140,7 +154,7 @@ class pipeline {
 
   /// Every queued command, for the caller to fail (closing, or giving up).
   fifo<Op> take_all() {
-    bytes_.clear();
+    requests_.clear();
     flush_scheduled_ = false;
     fifo<Op> out;
     out.splice_back(ops_);
@@ -167,7 +181,8 @@ class pipeline {
 
   std::size_t max_in_flight_;
   std::chrono::milliseconds wait_limit_;
-  std::string bytes_;  // requests of ops_, in order
+  std::error_code aborted_;
+  request_buffer requests_;  // the requests of ops_, in order
   fifo<Op> ops_;
   // Atomic so that a completion is uncounted before its handler runs without the driver's lock.
   std::atomic<std::size_t> outstanding_{0};

@@ -177,27 +177,39 @@ std::error_code to_wire_seconds(std::chrono::seconds s, std::uint32_t& out) noex
 
 // ---------------------------------------------------------------------------------------- put
 
+namespace {
+
+/// Writes a put's command line into `buf` (room for 64 bytes); returns its end, or null when
+/// `delay` or `ttr` does not fit 32 bits (as to_wire_seconds).
+char* write_put_line(const put_command& cmd, char* buf) {
+  constexpr std::int64_t max_seconds = std::numeric_limits<std::uint32_t>::max();
+  if (cmd.delay.count() < 0 || cmd.delay.count() > max_seconds || cmd.ttr.count() < 0 ||
+      cmd.ttr.count() > max_seconds) {
+    return nullptr;
+  }
+  char* p = buf;
+  std::memcpy(p, "put ", 4);
+  p = write_decimal(p + 4, cmd.pri);
+  *p++ = ' ';
+  p = write_decimal(p, static_cast<std::uint64_t>(cmd.delay.count()));
+  *p++ = ' ';
+  p = write_decimal(p, static_cast<std::uint64_t>(cmd.ttr.count()));
+  *p++ = ' ';
+  p = write_decimal(p, cmd.body.size());
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+}  // namespace
+
 std::error_code put_command::encode(std::string& out) const {
   // The line, and a body that fits beside it, are built on the stack and appended in one copy:
   // this runs for every put, and each append costs a call and a capacity check.
-  constexpr std::int64_t max_seconds = std::numeric_limits<std::uint32_t>::max();
-  if (delay.count() < 0 || delay.count() > max_seconds || ttr.count() < 0 ||
-      ttr.count() > max_seconds) {
-    return errc::value_out_of_range;  // as to_wire_seconds
-  }
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): only the bytes written are read
   char buf[512];
-  char* p = buf;
-  std::memcpy(p, "put ", 4);
-  p = write_decimal(p + 4, pri);
-  *p++ = ' ';
-  p = write_decimal(p, static_cast<std::uint64_t>(delay.count()));
-  *p++ = ' ';
-  p = write_decimal(p, static_cast<std::uint64_t>(ttr.count()));
-  *p++ = ' ';
-  p = write_decimal(p, body.size());
-  *p++ = '\r';
-  *p++ = '\n';
+  char* p = write_put_line(*this, buf);
+  if (p == nullptr) return errc::value_out_of_range;
   const auto line = static_cast<std::size_t>(p - buf);
   if (body.size() + 2 <= sizeof buf - line) {
     if (!body.empty()) std::memcpy(p, body.data(), body.size());  // data() may be null if empty
@@ -211,6 +223,15 @@ std::error_code put_command::encode(std::string& out) const {
     out += body;
     out += "\r\n";
   }
+  return {};
+}
+
+std::error_code put_command::encode_line(std::string& out) const {
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): only the bytes written are read
+  char buf[64];
+  const char* end = write_put_line(*this, buf);
+  if (end == nullptr) return errc::value_out_of_range;
+  out.append(buf, static_cast<std::size_t>(end - buf));
   return {};
 }
 

@@ -71,6 +71,21 @@ struct encode_case {
   std::string want;
 };
 
+TEST(Commands, PutLineAloneForABodyWrittenFromWhereItIs) {
+  const std::string body(70000, 'b');
+  const put_command cmd{.pri = 3, .delay = 4s, .ttr = 5s, .body = body};
+  std::string out = "<earlier>";
+  EXPECT_FALSE(cmd.encode_line(out));
+  EXPECT_EQ(out, "<earlier>put 3 4 5 70000\r\n");  // the body and its CRLF follow elsewhere
+  std::string whole;
+  ASSERT_FALSE(cmd.encode(whole));
+  EXPECT_EQ(whole, "put 3 4 5 70000\r\n" + body + "\r\n");
+  std::string refused;
+  const put_command bad{.pri = 1, .delay = 0s, .ttr = std::chrono::seconds{-1}, .body = ""};
+  EXPECT_EQ(bad.encode_line(refused), beanpole::errc::value_out_of_range);
+  EXPECT_TRUE(refused.empty());
+}
+
 TEST(Commands, EncodeEveryCommand) {
   const std::string binary = all_bytes();
   const encode_case cases[] = {

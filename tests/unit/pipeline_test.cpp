@@ -14,6 +14,7 @@ using beanpole::errc;
 using beanpole::conn::fifo;
 using beanpole::conn::link_state;
 using beanpole::conn::lost_outcomes;
+using beanpole::conn::request_buffer;
 using time_point = std::chrono::steady_clock::time_point;
 
 const time_point t0{std::chrono::seconds{1000}};
@@ -21,6 +22,9 @@ const std::error_code aborted = make_error_code(std::errc::operation_canceled);
 
 /// A command as the pipeline sees it.
 struct fake_op {
+  fake_op(std::string req, bool put = false, bool refused = false)  // NOLINT: test brevity
+      : request(std::move(req)), is_put(put), invalid(refused) {}
+
   std::string request;
   bool is_put = false;
   bool invalid = false;
@@ -28,12 +32,15 @@ struct fake_op {
   time_point deadline{};
   std::size_t wire_size = 0;
 
-  std::error_code encode(std::string& out) const {
+  std::string_view gathered;  // a body written from where it is
+
+  std::error_code encode_request(std::string& out, std::string_view& body) const {
     if (invalid) {
       out += "half";  // a request refused part-way must leave nothing behind
       return make_error_code(errc::invalid_tube_name);
     }
     out += request;
+    body = gathered;
     return {};
   }
 };
@@ -47,46 +54,46 @@ std::vector<std::string> requests(fifo<fake_op>& ops) {
 }
 
 TEST(Pipeline, QueuesWhileUpAndAsksForOneFlushPerBatch) {
-  pipeline p(8, 3s);
+  pipeline p(8, 3s, aborted);
   fake_op a{"put a\r\n"}, b{"put b\r\n"};
-  const auto first = p.submit(a, link_state::up, t0, aborted);
+  const auto first = p.submit(a, link_state::up, t0);
   EXPECT_FALSE(first.refused);
   EXPECT_TRUE(first.flush);
   EXPECT_FALSE(first.arm_deadline_timer);
-  EXPECT_FALSE(p.submit(b, link_state::up, t0, aborted).flush);  // one is already scheduled
+  EXPECT_FALSE(p.submit(b, link_state::up, t0).flush);  // one is already scheduled
 
-  std::string bytes;
+  request_buffer bytes;
   fifo<fake_op> ops;
   ASSERT_TRUE(p.take(bytes, ops));
-  EXPECT_EQ(bytes, "put a\r\nput b\r\n");
+  EXPECT_EQ(bytes.bytes(), "put a\r\nput b\r\n");
   EXPECT_EQ(requests(ops), (std::vector<std::string>{"put a\r\n", "put b\r\n"}));
   EXPECT_EQ(a.wire_size, 7u);
   EXPECT_EQ(a.deadline, time_point{});  // no deadline while up: the reply deadline comes later
   EXPECT_FALSE(p.take(bytes, ops));
   fake_op c{"put c\r\n"};
-  EXPECT_TRUE(p.submit(c, link_state::up, t0, aborted).flush);  // the last flush took all
+  EXPECT_TRUE(p.submit(c, link_state::up, t0).flush);  // the last flush took all
 }
 
 TEST(Pipeline, RefusesWhenClosedOrDownForGoodAndRefusedRequestsLeaveNoBytes) {
-  pipeline p(8, 3s);
+  pipeline p(8, 3s, aborted);
   fake_op a{"a\r\n"}, b{"b\r\n"}, bad{"x", false, true}, c{"c\r\n"};
-  EXPECT_EQ(p.submit(a, link_state::closed, t0, aborted).refused, aborted);
-  EXPECT_EQ(p.submit(b, link_state::idle, t0, aborted).refused, errc::not_connected);
-  EXPECT_EQ(p.submit(bad, link_state::up, t0, aborted).refused, errc::invalid_tube_name);
+  EXPECT_EQ(p.submit(a, link_state::closed, t0).refused, aborted);
+  EXPECT_EQ(p.submit(b, link_state::idle, t0).refused, errc::not_connected);
+  EXPECT_EQ(p.submit(bad, link_state::up, t0).refused, errc::invalid_tube_name);
   EXPECT_EQ(p.outstanding(), 0u);
-  EXPECT_FALSE(p.submit(c, link_state::up, t0, aborted).refused);
-  std::string bytes;
+  EXPECT_FALSE(p.submit(c, link_state::up, t0).refused);
+  request_buffer bytes;
   fifo<fake_op> ops;
   ASSERT_TRUE(p.take(bytes, ops));
-  EXPECT_EQ(bytes, "c\r\n");
+  EXPECT_EQ(bytes.bytes(), "c\r\n");
 }
 
 TEST(Pipeline, TheWindowFillsAndProducersAreWokenOnceHalfIsFree) {
-  pipeline p(4, 0ms);
+  pipeline p(4, 0ms, aborted);
   std::vector<fake_op> ops(4, fake_op{"x\r\n"});
   for (auto& op : ops) {
     EXPECT_TRUE(p.has_room());
-    p.submit(op, link_state::up, t0, aborted);
+    p.submit(op, link_state::up, t0);
   }
   EXPECT_FALSE(p.has_room());
   EXPECT_EQ(p.outstanding(), 4u);
@@ -97,13 +104,13 @@ TEST(Pipeline, TheWindowFillsAndProducersAreWokenOnceHalfIsFree) {
 }
 
 TEST(Pipeline, ACommandWaitsForAConnectionAtMostTheWaitLimit) {
-  pipeline p(8, 3s);
+  pipeline p(8, 3s, aborted);
   fake_op a{"a\r\n"}, b{"bb\r\n"}, c{"c\r\n"};
   // Issue 11.3: while connecting, a command gets a deadline; the first one arms the timer.
-  const auto first = p.submit(a, link_state::connecting, t0, aborted);
+  const auto first = p.submit(a, link_state::connecting, t0);
   EXPECT_TRUE(first.arm_deadline_timer);
   EXPECT_FALSE(first.flush);  // nothing to write to yet: the connection flushes when up
-  EXPECT_FALSE(p.submit(b, link_state::waiting_retry, t0 + 1s, aborted).arm_deadline_timer);
+  EXPECT_FALSE(p.submit(b, link_state::waiting_retry, t0 + 1s).arm_deadline_timer);
   EXPECT_EQ(p.next_deadline(), t0 + 3s);
 
   auto expired = p.expire(t0 + 3s);  // a is due; b waits until t0 + 4 s
@@ -113,50 +120,73 @@ TEST(Pipeline, ACommandWaitsForAConnectionAtMostTheWaitLimit) {
 
   // Up before b's deadline: b and c are written, and nothing of a's request.
   p.on_up();
-  p.submit(c, link_state::up, t0 + 3600ms, aborted);
-  std::string bytes;
+  p.submit(c, link_state::up, t0 + 3600ms);
+  request_buffer bytes;
   fifo<fake_op> ops;
   ASSERT_TRUE(p.take(bytes, ops));
-  EXPECT_EQ(bytes, "bb\r\nc\r\n");
+  EXPECT_EQ(bytes.bytes(), "bb\r\nc\r\n");
 }
 
 TEST(Pipeline, ADropWithARetryGivesQueuedCommandsADeadlineAndWithoutOneFailsThem) {
-  pipeline p(8, 2s);
+  pipeline p(8, 2s, aborted);
   fake_op a{"a\r\n"}, b{"b\r\n"};
-  p.submit(a, link_state::up, t0, aborted);
+  p.submit(a, link_state::up, t0);
   bool arm = false;
   EXPECT_TRUE(p.on_down(t0 + 1s, /*retrying=*/true, arm).empty());
   EXPECT_TRUE(arm);
   EXPECT_EQ(p.next_deadline(), t0 + 3s);
-  p.submit(b, link_state::waiting_retry, t0 + 2s, aborted);  // the timer is armed already
+  p.submit(b, link_state::waiting_retry, t0 + 2s);  // the timer is armed already
   EXPECT_EQ(b.deadline, t0 + 4s);
 
   auto stranded = p.on_down(t0 + 2500ms, /*retrying=*/false, arm);  // given up
   EXPECT_FALSE(arm);
   EXPECT_EQ(requests(stranded), (std::vector<std::string>{"a\r\n", "b\r\n"}));
-  std::string bytes;
+  request_buffer bytes;
   fifo<fake_op> ops;
   EXPECT_FALSE(p.take(bytes, ops));
   EXPECT_TRUE(bytes.empty());
 }
 
 TEST(Pipeline, NoWaitLimitMeansNoDeadline) {
-  pipeline p(8, 0ms);
+  pipeline p(8, 0ms, aborted);
   fake_op a{"a\r\n"};
-  EXPECT_FALSE(p.submit(a, link_state::connecting, t0, aborted).arm_deadline_timer);
+  EXPECT_FALSE(p.submit(a, link_state::connecting, t0).arm_deadline_timer);
   EXPECT_EQ(p.next_deadline(), std::nullopt);
   EXPECT_TRUE(p.expire(t0 + 1000s).empty());
 }
 
 TEST(Pipeline, AfterAnOutageTheTimerIsArmedAgain) {
-  pipeline p(8, 1s);
+  pipeline p(8, 1s, aborted);
   fake_op a{"a\r\n"}, b{"b\r\n"};
-  EXPECT_TRUE(p.submit(a, link_state::connecting, t0, aborted).arm_deadline_timer);
+  EXPECT_TRUE(p.submit(a, link_state::connecting, t0).arm_deadline_timer);
   p.on_up();  // the driver cancelled the timer
-  std::string bytes;
+  request_buffer bytes;
   fifo<fake_op> ops;
   p.take(bytes, ops);
-  EXPECT_TRUE(p.submit(b, link_state::waiting_retry, t0 + 5s, aborted).arm_deadline_timer);
+  EXPECT_TRUE(p.submit(b, link_state::waiting_retry, t0 + 5s).arm_deadline_timer);
+}
+
+TEST(Pipeline, ALargeBodyStaysWhereItIsAndAnExpiredPutTakesItAlong) {
+  pipeline p(8, 1s, aborted);
+  const std::string big(100, 'x');
+  fake_op a{"put 0 0 60 100\r\n"}, b{"put 0 0 60 100\r\n"}, c{"stats\r\n"};
+  a.gathered = b.gathered = big;
+  p.submit(a, link_state::connecting, t0);
+  p.submit(b, link_state::connecting, t0 + 2s);
+  p.submit(c, link_state::connecting, t0 + 2s);
+  EXPECT_EQ(a.wire_size, 16u + 100u + 2u);
+
+  auto expired = p.expire(t0 + 1s);  // a: its line, its body and its CRLF go
+  EXPECT_EQ(requests(expired).size(), 1u);
+  p.on_up();
+  request_buffer bytes;
+  fifo<fake_op> ops;
+  ASSERT_TRUE(p.take(bytes, ops));
+  EXPECT_EQ(bytes.bytes(), "put 0 0 60 100\r\n\r\nstats\r\n");
+  ASSERT_EQ(bytes.externals().size(), 1u);
+  EXPECT_EQ(bytes.externals()[0].at, 16u);
+  EXPECT_EQ(bytes.externals()[0].bytes.data(), big.data());  // never copied
+  EXPECT_EQ(bytes.size(), 16u + 100u + 2u + 7u);
 }
 
 TEST(Pipeline, LostOutcomes) {

@@ -14,6 +14,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -80,8 +81,20 @@ class op_base {
   op_base(const op_base&) = delete;
   op_base& operator=(const op_base&) = delete;
 
-  /// Writes the request; a local-misuse error means nothing may be sent.
-  virtual std::error_code encode(std::string& out) const = 0;
+  /// Appends the request to `out`; a local-misuse error means nothing may be sent. A command may
+  /// leave out a large body it owns: `body` is then set to it, and the request is what was
+  /// appended, then `body` (written from where it is), then CRLF.
+  virtual std::error_code encode_request(std::string& out, std::string_view& body) const = 0;
+  /// Appends the whole request to `out`, a body left out by `encode_request` included.
+  std::error_code encode(std::string& out) const {
+    std::string_view body;
+    auto ec = encode_request(out, body);
+    if (!ec && !body.empty()) {
+      out += body;
+      out += "\r\n";
+    }
+    return ec;
+  }
   /// Completes with `reply` (or, when `reply` is null, with `ec`) and destroys the node. Returns
   /// the error the handler gets, so the core can tell a protocol violation in the reply.
   virtual std::error_code complete(std::error_code ec, proto::reply* reply) = 0;
@@ -142,15 +155,57 @@ struct signature_of<void> {
 template <class Command>
 using signature_t = typename signature_of<typename Command::result_type>::type;
 
+/// An executor type no handler has: `associated_executor_t<H, no_executor>` is it exactly when
+/// `H` has no executor of its own.
+struct no_executor {};
+
+/// Whether a handler of type `Handler` has an executor of its own to run on; without one, it runs
+/// on the client's.
+template <class Handler>
+inline constexpr bool has_own_executor =
+    !std::is_same_v<asio::associated_executor_t<Handler, no_executor>, no_executor>;
+
+/// What a node keeps of the executor a handler runs on: nothing when it is the client's (the
+/// node then points to the client's; copying an `any_io_executor` into every node, and tracking
+/// work on it, was a fifth of a pipelined put), the executor and outstanding work otherwise.
+template <class Handler, class IoExecutor, bool Own = has_own_executor<Handler>>
+struct handler_target {
+  explicit handler_target(const Handler& /*handler*/, const IoExecutor& io_ex) : client(&io_ex) {}
+  const IoExecutor* client;  // the core's executor, which outlives every node
+};
+
+template <class Handler, class IoExecutor>
+struct handler_target<Handler, IoExecutor, true> {
+  using executor_type = asio::associated_executor_t<Handler, IoExecutor>;
+  static auto track(const executor_type& ex) {
+    return asio::prefer(ex, asio::execution::outstanding_work.tracked);
+  }
+  using work_type = std::decay_t<decltype(track(std::declval<const executor_type&>()))>;
+
+  handler_target(const Handler& handler, const IoExecutor& io_ex)
+      : executor(asio::get_associated_executor(handler, io_ex)), work(work_for(executor, io_ex)) {}
+
+  /// The handler's executor must not run out of work before the handler runs. When it is the
+  /// client's own executor, the client's pending I/O and timers already count as that work, so
+  /// it is not tracked again per operation (a type-erased call each way).
+  static work_type work_for(const executor_type& ex, const IoExecutor& io_ex) {
+    if constexpr (std::is_same_v<executor_type, IoExecutor> &&
+                  std::is_default_constructible_v<work_type>) {
+      if (ex == io_ex) return work_type{};
+    }
+    return track(ex);
+  }
+
+  executor_type executor;
+  work_type work;
+};
+
 /// The concrete node for one command and one handler.
 template <class Command, class Handler, class IoExecutor>
 class op final : public op_base {
  public:
-  op(Command cmd, Handler&& handler, const IoExecutor& io_ex)
-      : cmd_(std::move(cmd)),
-        handler_(std::move(handler)),
-        executor_(asio::get_associated_executor(handler_, io_ex)),
-        work_(work_for(executor_, io_ex)) {
+  op(Command&& cmd, Handler&& handler, const IoExecutor& io_ex)
+      : cmd_(std::move(cmd)), handler_(std::move(handler)), target_(handler_, io_ex) {
     traits = Command::traits;
     wait = proto::wait_of(cmd_);
     if constexpr (std::is_same_v<Command, proto::use_command>) {
@@ -163,7 +218,13 @@ class op final : public op_base {
     if constexpr (requires { cmd_.tube; }) tube = &cmd_.tube;
   }
 
-  std::error_code encode(std::string& out) const override { return cmd_.encode(out); }
+  std::error_code encode_request(std::string& out, std::string_view& body) const override {
+    if constexpr (requires { cmd_.encode(out, body); }) {
+      return cmd_.encode(out, body);
+    } else {
+      return cmd_.encode(out);
+    }
+  }
 
   static void* operator new(std::size_t size) { return allocate_op(size); }
   static void operator delete(void* p, std::size_t size) noexcept { deallocate_op(p, size); }
@@ -174,68 +235,59 @@ class op final : public op_base {
 
   std::error_code complete(std::error_code ec, proto::reply* reply) override {
     using result = typename Command::result_type;
-    auto work = std::move(work_);  // released once the handler has run or been dispatched
-    auto ex = std::move(executor_);
-    auto handler = std::move(handler_);
-    // The operation is over: a later cancellation request must find nothing to cancel. The slot
-    // is cleared on the handler's executor, where its owner emits signals, just before the
-    // handler runs.
-    auto invoke = [](Handler& h, auto&&... args) {
-      if (auto slot = asio::get_associated_cancellation_slot(h); slot.is_connected()) {
-        slot.clear();
-      }
-      std::move(h)(std::forward<decltype(args)>(args)...);
-    };
     if constexpr (std::is_void_v<result>) {
       if (reply != nullptr) cmd_.interpret(std::move(*reply), ec);
-      delete this;
-      if (runs_here(ex)) {
-        invoke(handler, ec);
-      } else {
-        asio::dispatch(ex, [h = std::move(handler), ec, invoke]() mutable { invoke(h, ec); });
-      }
-      return ec;
+      finish(ec);
     } else {
       result value{};
       if (reply != nullptr) value = cmd_.interpret(std::move(*reply), ec);
-      delete this;
-      if (runs_here(ex)) {
-        invoke(handler, ec, std::move(value));
-      } else {
-        asio::dispatch(ex, [h = std::move(handler), ec, v = std::move(value), invoke]() mutable {
-          invoke(h, ec, std::move(v));
-        });
-      }
-      return ec;
+      finish(ec, std::move(value));
     }
+    return ec;
   }
 
  private:
   ~op() = default;
   friend class op_base;
 
-  using handler_executor = asio::associated_executor_t<Handler, IoExecutor>;
-  static auto track(const handler_executor& ex) {
-    return asio::prefer(ex, asio::execution::outstanding_work.tracked);
-  }
-  using work_type = std::decay_t<decltype(track(std::declval<const handler_executor&>()))>;
-
-  /// The handler's executor must not run out of work before the handler runs. When it is the
-  /// client's own executor, the client's pending I/O and timers already count as that work, so
-  /// tracking it again per operation (a type-erased call each way, the largest cost of a
-  /// pipelined put) is skipped: an empty executor. Another executor is tracked.
-  static work_type work_for(const handler_executor& ex, const IoExecutor& io_ex) {
-    if constexpr (std::is_same_v<handler_executor, IoExecutor> &&
-                  std::is_default_constructible_v<work_type>) {
-      if (ex == io_ex) return work_type{};
+  /// Frees the node, then runs the handler with `args` on its executor: right here when this
+  /// thread runs that executor, as `asio::dispatch` would (dispatching through an
+  /// `any_io_executor` allocates a function object on every completion).
+  template <class... Args>
+  void finish(Args&&... args) {
+    auto handler = std::move(handler_);
+    auto target = std::move(target_);  // its work is released once the handler ran or was queued
+    delete this;
+    if constexpr (has_own_executor<Handler>) {
+      run(target.executor, handler, std::forward<Args>(args)...);
+    } else {
+      run(*target.client, handler, std::forward<Args>(args)...);
     }
-    return track(ex);
+  }
+
+  template <class Executor, class... Args>
+  static void run(const Executor& ex, Handler& handler, Args&&... args) {
+    if (runs_here(ex)) {
+      invoke(handler, std::forward<Args>(args)...);
+    } else {
+      asio::dispatch(ex, [h = std::move(handler), ... a = std::forward<Args>(args)]() mutable {
+        invoke(h, std::move(a)...);
+      });
+    }
+  }
+
+  /// The operation is over: a later cancellation request must find nothing to cancel. The slot
+  /// is cleared on the handler's executor, where its owner emits signals, just before the handler
+  /// runs.
+  template <class... Args>
+  static void invoke(Handler& h, Args&&... args) {
+    if (auto slot = asio::get_associated_cancellation_slot(h); slot.is_connected()) slot.clear();
+    std::move(h)(std::forward<Args>(args)...);
   }
 
   Command cmd_;
   Handler handler_;
-  handler_executor executor_;
-  work_type work_;
+  handler_target<Handler, IoExecutor> target_;
 };
 
 }  // namespace beanpole::detail

@@ -65,6 +65,9 @@ struct put_command {
   /// Appends the request to `out`. `errc::value_out_of_range` when `delay` or `ttr` does not fit 32
   /// bits.
   std::error_code encode(std::string& out) const;
+  /// Appends only the command line (`put <pri> <delay> <ttr> <bytes>` and CRLF), for a writer
+  /// that sends the body from where it is, then CRLF. Errors as `encode`.
+  std::error_code encode_line(std::string& out) const;
   /// The result of the reply `r`, or the error in `ec` (see the file comment).
   result_type interpret(reply&& r, std::error_code& ec) const;
 };
