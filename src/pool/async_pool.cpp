@@ -15,6 +15,7 @@
 #include <asio/strand.hpp>
 #include <atomic>
 #include <mutex>
+#include <random>
 #include <unordered_map>
 
 #include "beanpole/pool.hpp"
@@ -53,7 +54,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
   pool_core(asio::any_io_executor ex, std::vector<pool_server> servers, pool_options options)
       : executor_(std::move(ex)),
         options_(std::move(options)),
-        placement_(options_.placement, placement_list(servers)) {
+        placement_(options_.placement, placement_list(servers), std::random_device{}()) {
     if (servers.empty()) throw error(make_error_code(errc::invalid_address), "pool: no servers");
     for (auto& s : servers) {
       if (s.name.empty()) s.name = s.address.to_string();
@@ -484,7 +485,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
   mutable std::mutex mu_;  // members' health
   std::mutex placement_mu_;
   pool_rules::placement placement_;
-  std::atomic<std::size_t> next_first_{0};
+  std::atomic<std::size_t> next_first_{std::random_device{}()};
   std::atomic<bool> closed_{false};
 };
 

@@ -27,8 +27,18 @@ std::uint64_t stable_hash(std::string_view a, std::string_view b) noexcept {
   return h ^ (h >> 31);
 }
 
-placement::placement(placement_policy policy, std::vector<placement_server> servers)
-    : policy_(policy), servers_(std::move(servers)), current_(servers_.size(), 0) {}
+placement::placement(placement_policy policy, std::vector<placement_server> servers,
+                     std::size_t start)
+    : policy_(policy), servers_(std::move(servers)), current_(servers_.size(), 0) {
+  if (servers_.empty()) return;
+  cursor_ = start % servers_.size();
+  if (policy_ == placement_policy::weighted) {
+    std::size_t total = 0;
+    for (const auto& s : servers_) total += effective(s.weight);
+    const std::vector<bool> all(servers_.size(), true);
+    for (std::size_t i = 0; i < start % total; ++i) next_weighted(all);
+  }
+}
 
 std::optional<std::size_t> placement::choose(std::string_view tube,
                                              const std::vector<bool>& usable) {

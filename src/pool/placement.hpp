@@ -24,7 +24,10 @@ struct placement_server {
 /// Chooses the server of each put. Not thread-safe (the pool calls it on its strand).
 class placement {
  public:
-  placement(placement_policy policy, std::vector<placement_server> servers);
+  /// `start` staggers the rotation (round-robin and weighted): a pool picks it at random, so
+  /// that many short-lived pools (one per CLI run) do not all put their first job on the first
+  /// server. 0 starts at the first server.
+  placement(placement_policy policy, std::vector<placement_server> servers, std::size_t start = 0);
 
   /// The server for a put to `tube`, among those with `usable[i]` true; empty when none is.
   /// `usable` has one entry per server.

@@ -20,6 +20,7 @@
 #include "beanpole/client.hpp"
 #include "beanpole/pool.hpp"
 #include "beanstalkd_server.hpp"
+#include "fault_proxy.hpp"
 #include "server_test.hpp"
 
 namespace {
@@ -334,7 +335,11 @@ TEST_F(pool_test, a_draining_server_takes_no_puts_but_is_still_reserved_from) {
   const tube_name tube("drain");
   pool p(list(), options());
   p.watch(tube);
-  const auto first = p.put(tube, "before");
+  {
+    auto c = direct(0);  // a job on the server that will drain
+    c.use(tube);
+    c.put("before");
+  }
   servers_[0]->signal(SIGUSR1);  // beanstalkd's drain mode
   std::this_thread::sleep_for(100ms);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(p.put(tube, "x").server, name(1));
@@ -347,7 +352,33 @@ TEST_F(pool_test, a_draining_server_takes_no_puts_but_is_still_reserved_from) {
     p.remove(j->id);
   }
   EXPECT_EQ(from.size(), 2u);
-  (void)first;
+}
+
+TEST_F(pool_test, a_put_whose_reply_was_lost_is_outcome_unknown_and_never_sent_elsewhere) {
+  start(2);
+  // Server 0 behind a proxy that cuts the connection once the put has reached the server: the
+  // job exists there, but its reply is lost.
+  beanpole::testing::fault_proxy proxy(servers_[0]->port());
+  std::vector<pool_server> list{{proxy.endpoint(), "proxied", 1}, {servers_[1]->endpoint(), {}, 1}};
+  auto o = options(placement_policy::by_tube);
+  pool p(list, o);
+  // A tube whose home is the proxied server.
+  std::string tube_text;
+  for (int i = 0; tube_text.empty(); ++i) {
+    const std::string t = "lost-" + std::to_string(i);
+    if (p.put(t, "probe").server == "proxied") tube_text = t;
+  }
+  const tube_name tube(tube_text);
+  proxy.cut_on("put ");
+  std::error_code ec;
+  const pool_job_id id = p.put(tube, "maybe", {}, ec);
+  EXPECT_EQ(ec, beanpole::errc::outcome_unknown);
+  EXPECT_EQ(id.server, "proxied");
+  EXPECT_EQ(proxy.cuts(), 1);
+  // The job is on server 0 (it arrived before the cut) and nowhere else: not re-sent.
+  auto c0 = direct(0);
+  EXPECT_EQ(c0.stats_tube(tube).current_jobs_ready, 2u);  // the probe and "maybe"
+  EXPECT_EQ(ready_in(1, tube), 0u);
 }
 
 }  // namespace

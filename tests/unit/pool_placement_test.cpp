@@ -32,6 +32,18 @@ TEST(PoolPlacement, RoundRobinTakesEachServerInTurn) {
   EXPECT_EQ(got, (std::vector<std::size_t>{0, 1, 2, 0, 1, 2}));
 }
 
+TEST(PoolPlacement, TheStartStaggersTheRotation) {
+  placement p(placement_policy::round_robin, servers(3), 4);
+  const std::vector<bool> all(3, true);
+  EXPECT_EQ(*p.choose("t", all), 1u);
+  EXPECT_EQ(*p.choose("t", all), 2u);
+  auto list = servers(2);
+  list[0].weight = 2;
+  placement w(placement_policy::weighted, list, 1);  // one pick skipped: 0, [1, 0], 0, 1, 0...
+  EXPECT_EQ(*w.choose("t", {true, true}), 1u);
+  EXPECT_EQ(*w.choose("t", {true, true}), 0u);
+}
+
 TEST(PoolPlacement, RoundRobinSkipsServersThatCannotTakePuts) {
   placement p(placement_policy::round_robin, servers(3));
   const std::vector<bool> middle_down{true, false, true};
