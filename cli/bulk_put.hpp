@@ -9,7 +9,9 @@
 
 #include <beanpole/async_client.hpp>
 #include <beanpole/options.hpp>
+#include <beanpole/pool.hpp>
 #include <beanpole/types.hpp>
+#include <memory>
 
 namespace beanpole::cli {
 
@@ -29,6 +31,7 @@ struct bulk_job {
 struct bulk_result {
   job_id id;
   std::error_code ec;
+  std::string server;  ///< with several servers: the one that took (or may hold) the job
 };
 
 /// One async client of its own, driven from the calling thread: every batch goes out pipelined
@@ -37,7 +40,9 @@ struct bulk_result {
 class bulk_putter {
  public:
   /// Connects with the global options; throws `command_failure` ("connect to ...") on failure.
-  explicit bulk_putter(const context& ctx);
+  /// With several servers, puts go through a pool with `placement`.
+  explicit bulk_putter(const context& ctx,
+                       placement_policy placement = placement_policy::round_robin);
 
   /// Puts `jobs` in order, each into its own tube, and returns one result per job, in order.
   std::vector<bulk_result> put(std::span<const bulk_job> jobs);
@@ -47,7 +52,8 @@ class bulk_putter {
   void run_until(const std::size_t& done, std::size_t count);
 
   asio::io_context io_{1};
-  async_client client_;
+  std::unique_ptr<async_client> client_;  // one server
+  std::unique_ptr<async_pool> pool_;      // several
 };
 
 }  // namespace beanpole::cli

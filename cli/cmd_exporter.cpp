@@ -24,22 +24,16 @@ struct exporter_args {
 /// The servers of -a: one address, or several separated by commas.
 std::vector<endpoint> servers_of(const context& ctx) {
   std::vector<endpoint> out;
-  const std::string& all = ctx.addr;
-  if (all.find(',') == std::string::npos || all.starts_with("unix:")) {
+  if (!ctx.several()) {
     out.push_back(ctx.server());
     return out;
   }
-  std::size_t start = 0;
-  for (;;) {
-    const auto comma = all.find(',', start);
-    const std::string one = all.substr(start, comma - start);
+  for (const auto& one : ctx.addresses()) {
     endpoint ep;
     if (endpoint::parse(one, ep)) {
       throw usage_error(fmt::format("invalid address '{}' in --addr: expected HOST:PORT", one));
     }
     out.push_back(ep);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return out;
 }

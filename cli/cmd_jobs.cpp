@@ -12,6 +12,7 @@
 #include "errors.hpp"
 #include "io.hpp"
 #include "output.hpp"
+#include "pool_mode.hpp"
 
 namespace beanpole::cli {
 namespace {
@@ -44,21 +45,61 @@ void use_tube(client& c, const tube_name& tube) {
   check(ec, "use " + tube.str());
 }
 
+/// The global options, checked before anything is sent (with several servers, each address).
+void validate(const context& ctx) {
+  if (ctx.several()) {
+    (void)pool_servers(ctx);
+    (void)ctx.connection();
+  } else {
+    ctx.validate();
+  }
+}
+
+/// `{"id":N, ...}`, plus `"server":"ADDR"` for a job of a pool.
+json with_server(json obj, const job_ref& ref) {
+  if (!ref.server.empty()) obj["server"] = ref.server;
+  return obj;
+}
+
 int run_delete(const context& ctx, const id_args& a) {
-  const job_id id = parse_job_id(a.id);
-  ctx.validate();
-  client c = ctx.connect();
+  const job_ref ref = parse_job_ref(ctx, a.id);
+  const job_id id = ref.id;
+  validate(ctx);
+  client c = connect_for(ctx, ref);
   std::error_code ec;
   c.remove(id, ec);
-  check(ec, fmt::format("delete {}", id.value));
-  if (ctx.json) print_json(json{{"id", id.value}, {"deleted", true}});
+  check(ec, "delete " + job_text(ref));
+  if (ctx.json) print_json(with_server(json{{"id", id.value}, {"deleted", true}}, ref));
+  return exit_ok;
+}
+
+int run_kick_pool(const context& ctx, const tube_name& tube, std::uint32_t bound) {
+  auto p = open_pool(ctx);
+  const auto replies = pool_call("kick", [&] { return p->kick(tube, bound); });
+  std::uint64_t total = 0;
+  json servers = json::object();
+  for (const auto& r : replies) {
+    total += r.value;
+    if (r.error) {
+      servers[r.server] = json{{"error", describe(r.error, "kick")}};
+    } else {
+      servers[r.server] = r.value;
+    }
+  }
+  if (ctx.json) {
+    print_json(json{{"tube", tube.str()}, {"kicked", total}, {"servers", servers}});
+  } else {
+    print_line(std::to_string(total));
+  }
+  fail_if_any_failed(replies, fmt::format("kick {}", bound));
   return exit_ok;
 }
 
 int run_kick(const context& ctx, const kick_args& a) {
   const std::uint32_t bound = parse_u32(a.bound, "bound");
   const tube_name tube = parse_tube(a.tube);
-  ctx.validate();
+  validate(ctx);
+  if (ctx.several()) return run_kick_pool(ctx, tube, bound);
   client c = ctx.connect();
   use_tube(c, tube);
   std::error_code ec;
@@ -73,20 +114,36 @@ int run_kick(const context& ctx, const kick_args& a) {
 }
 
 int run_kick_job(const context& ctx, const id_args& a) {
-  const job_id id = parse_job_id(a.id);
-  ctx.validate();
-  client c = ctx.connect();
+  const job_ref ref = parse_job_ref(ctx, a.id);
+  const job_id id = ref.id;
+  validate(ctx);
+  client c = connect_for(ctx, ref);
   std::error_code ec;
   c.kick_job(id, ec);
-  check(ec, fmt::format("kick-job {}", id.value));
-  if (ctx.json) print_json(json{{"id", id.value}, {"kicked", true}});
+  check(ec, "kick-job " + job_text(ref));
+  if (ctx.json) print_json(with_server(json{{"id", id.value}, {"kicked", true}}, ref));
   return exit_ok;
 }
 
 int run_pause(const context& ctx, const pause_args& a) {
   const tube_name tube = parse_tube(a.tube);
   const std::uint32_t seconds = parse_u32(a.seconds, "seconds");
-  ctx.validate();
+  validate(ctx);
+  if (ctx.several()) {
+    auto p = open_pool(ctx);
+    const auto replies = pool_call("pause-tube " + tube.str(), [&] {
+      return p->pause_tube(tube, std::chrono::seconds(seconds));
+    });
+    if (ctx.json) print_json(json{{"tube", tube.str()}, {"paused", seconds}});
+    // A server where the tube does not exist answers NOT_FOUND: not a failure while another
+    // server paused it (if none did, the pool call above failed with NOT_FOUND: exit 1).
+    std::vector<server_reply<bool>> failed;
+    for (const auto& r : replies) {
+      if (r.error != errc::not_found) failed.push_back(r);
+    }
+    fail_if_any_failed(failed, fmt::format("pause-tube {}", tube.str()));
+    return exit_ok;
+  }
   client c = ctx.connect();
   std::error_code ec;
   c.pause_tube(tube, std::chrono::seconds(seconds), ec);
@@ -95,19 +152,52 @@ int run_pause(const context& ctx, const pause_args& a) {
   return exit_ok;
 }
 
+/// peek-ready, -delayed, -buried on every server: the first job found, in the order the
+/// servers were given; NOT_FOUND when no server has one.
+int run_peek_pool(const context& ctx, const tube_name& tube, peek_kind kind) {
+  const auto state = kind == peek_kind::ready     ? proto::job_state::ready
+                     : kind == peek_kind::delayed ? proto::job_state::delayed
+                                                  : proto::job_state::buried;
+  const char* name = kind == peek_kind::ready     ? "peek-ready"
+                     : kind == peek_kind::delayed ? "peek-delayed"
+                                                  : "peek-buried";
+  const std::string what = fmt::format("{} in {}", name, tube.str());
+  auto p = open_pool(ctx);
+  const auto replies = pool_call(what, [&] { return p->peek_state(tube, state); });
+  report_failed(replies, what);
+  for (const auto& r : replies) {
+    if (r.error || !r.value) continue;
+    if (ctx.json) {
+      json obj = job_json(r.value->id, {}, r.value->body);
+      obj["server"] = r.server;
+      print_json(obj);
+    } else {
+      write_stdout(r.value->body);
+    }
+    return exit_ok;
+  }
+  check(make_error_code(errc::not_found), what);
+  return exit_ok;
+}
+
 int run_peek(const context& ctx, const peek_args& a, peek_kind kind) {
   std::optional<job_id> id;
-  if (kind == peek_kind::id) id = parse_job_id(a.id);
+  job_ref ref{};
+  if (kind == peek_kind::id) {
+    ref = parse_job_ref(ctx, a.id);
+    id = ref.id;
+  }
   const tube_name tube = parse_tube(a.tube);
-  ctx.validate();
-  client c = ctx.connect();
+  validate(ctx);
+  if (ctx.several() && kind != peek_kind::id) return run_peek_pool(ctx, tube, kind);
+  client c = connect_for(ctx, ref);
   std::error_code ec;
   std::optional<job> found;
   std::string what;
   switch (kind) {
     case peek_kind::id:
       found = c.peek(*id, ec);
-      what = fmt::format("peek {}", id->value);
+      what = "peek " + job_text(ref);
       break;
     case peek_kind::ready:
       use_tube(c, tube);
@@ -129,7 +219,7 @@ int run_peek(const context& ctx, const peek_args& a, peek_kind kind) {
   // Nothing there is a value for the library, but NOT_FOUND for a command that must print one.
   if (!found) check(make_error_code(errc::not_found), what);
   if (ctx.json) {
-    print_json(job_json(found->id, {}, found->body));
+    print_json(with_server(job_json(found->id, {}, found->body), ref));
   } else {
     write_stdout(found->body);
   }

@@ -16,6 +16,7 @@
 #include "errors.hpp"
 #include "io.hpp"
 #include "output.hpp"
+#include "pool_mode.hpp"
 
 namespace beanpole::cli {
 namespace {
@@ -27,7 +28,14 @@ struct put_args {
   std::string ttr = "60";
   std::optional<std::string> body;
   bool lines = false;
+  std::string placement = "round-robin";
 };
+
+/// How a job's id is printed: `ADDR/ID` when it came from a pool of servers.
+std::string id_text(const bulk_result& r) {
+  if (r.server.empty()) return std::to_string(r.id.value);
+  return r.server + "/" + std::to_string(r.id.value);
+}
 
 /// Whether more input can be read without blocking: when it cannot, `--lines` sends what it has
 /// so that ids come back while someone is still typing.
@@ -47,9 +55,13 @@ int flush_batch(bulk_putter& putter, std::vector<bulk_job>& batch, std::uint64_t
     // BURIED comes with an id: the job exists, so its id is printed like any other.
     if (!r.ec || r.ec == errc::buried) {
       if (as_json) {
-        ids.push_back(r.id.value);
+        if (r.server.empty()) {
+          ids.push_back(r.id.value);
+        } else {
+          ids.push_back(id_text(r));
+        }
       } else {
-        out += fmt::format("{}\n", r.id.value);
+        out += id_text(r) + '\n';
       }
     }
     if (r.ec) {
@@ -63,10 +75,11 @@ int flush_batch(bulk_putter& putter, std::vector<bulk_job>& batch, std::uint64_t
   return status;
 }
 
-int run_put_lines(const context& ctx, const tube_name& tube, const put_options& opts) {
+int run_put_lines(const context& ctx, const tube_name& tube, const put_options& opts,
+                  placement_policy placement) {
   constexpr std::size_t max_jobs = 512;
   constexpr std::size_t max_bytes = 1 << 20;
-  bulk_putter putter(ctx);
+  bulk_putter putter(ctx, placement);
   line_reader reader(STDIN_FILENO, "stdin");
   std::vector<bulk_job> batch;
   std::size_t batch_bytes = 0;
@@ -101,11 +114,35 @@ int run_put(const context& ctx, const put_args& a) {
   if (a.lines && a.body && *a.body != "-") {
     throw usage_error("put --lines reads its jobs from stdin and takes no BODY");
   }
-  ctx.validate();
-  if (a.lines) return run_put_lines(ctx, tube, opts);
+  const placement_policy placement = parse_placement(a.placement);
+  if (ctx.several()) {
+    (void)pool_servers(ctx);
+    (void)ctx.connection();
+  } else {
+    ctx.validate();
+  }
+  if (a.lines) return run_put_lines(ctx, tube, opts, placement);
 
   // Read all of the body before connecting: a failed read then sends nothing.
   const std::string body = a.body && *a.body != "-" ? *a.body : read_all(STDIN_FILENO, "stdin");
+  if (ctx.several()) {
+    bulk_putter putter(ctx, placement);
+    const bulk_job one{tube, body, opts};
+    const auto r = putter.put(std::span<const bulk_job>(&one, 1)).front();
+    // BURIED and a lost reply still name the job's server: the job is (or may be) there.
+    if (!r.ec || r.ec == errc::buried) {
+      if (ctx.json) {
+        print_json(json{{"id", r.id.value}, {"server", r.server}, {"job", id_text(r)}});
+      } else {
+        print_line(id_text(r));
+      }
+    }
+    if (r.ec == errc::outcome_unknown) {
+      check(r.ec, "put (on " + r.server + "; not sent again elsewhere)");
+    }
+    check(r.ec, "put");
+    return exit_ok;
+  }
   client c = ctx.connect();
   std::error_code ec;
   if (tube.view() != "default") {
@@ -136,7 +173,11 @@ void add_put_command(CLI::App& app, context& ctx) {
       "--lines: every stdin line (without its newline) is one job, sent pipelined; one id is\n"
       "printed per line. With --json: {\"id\":N}, or {\"ids\":[N,...]} with --lines.\n"
       "A job the server buried (BURIED, it ran out of memory) still has its id printed; the\n"
-      "exit status is then 1.");
+      "exit status is then 1.\n"
+      "With several servers, ids are printed ADDR/ID; --json gives {\"id\":N,\"server\":\"ADDR\",\n"
+      "\"job\":\"ADDR/ID\"}, or {\"ids\":[\"ADDR/ID\",...]} with --lines. A put whose reply was "
+      "lost\n"
+      "is never sent again to another server (exit 3, naming the server).");
   cmd->add_option("-t,--tube", a->tube, "Tube to put the job into")
       ->type_name("TUBE")
       ->capture_default_str();
@@ -150,6 +191,10 @@ void add_put_command(CLI::App& app, context& ctx) {
       ->type_name("SECONDS")
       ->capture_default_str();
   cmd->add_flag("--lines", a->lines, "One job per line of stdin; print one id per line");
+  cmd->add_option("--placement", a->placement,
+                  "With several servers: round-robin, or tube (a tube's jobs on one server)")
+      ->type_name("POLICY")
+      ->capture_default_str();
   cmd->add_option("BODY", a->body, "The job's body (default: stdin)")->type_name("");
   cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_put(ctx, *a); }; });
 }

@@ -3,6 +3,7 @@
 // only the connection that reserved a job may use them; the commands of those names explain
 // that and point here.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include "exec.hpp"
 #include "io.hpp"
 #include "output.hpp"
+#include "pool_mode.hpp"
 
 namespace beanpole::cli {
 namespace {
@@ -34,45 +36,144 @@ struct reserve_args {
   std::string delay = "0";
 };
 
-int run_exec(const context& ctx, client& c, const job& j, const proto::job_stats& st,
+/// What can be done with the reserved job: through the one client (one server), or through the
+/// pool, which routes it to the job's server and its reserving connection.
+struct job_actions {
+  std::function<void(std::error_code&)> touch;
+  std::function<void(std::error_code&)> remove;
+  std::function<void(priority, std::chrono::seconds, std::error_code&)> release;
+  std::function<void(priority, std::error_code&)> bury;
+  std::string name;    ///< the job as printed in messages: ID, or ADDR/ID
+  std::string server;  ///< empty with one server; else added to --json output
+};
+
+job_actions actions_of(client& c, job_id id) {
+  return {[&c, id](std::error_code& ec) { c.touch(id, ec); },
+          [&c, id](std::error_code& ec) { c.remove(id, ec); },
+          [&c, id](priority p, std::chrono::seconds d, std::error_code& ec) {
+            c.release(id, p, d, ec);
+          },
+          [&c, id](priority p, std::error_code& ec) { c.bury(id, p, ec); },
+          std::to_string(id.value),
+          {}};
+}
+
+job_actions actions_of(pool& p, const pool_job_id& id) {
+  auto call = [](std::error_code& ec, auto f) {
+    try {
+      ec = {};
+      f();
+    } catch (const std::system_error& e) {
+      ec = e.code();
+    }
+  };
+  return {[&p, id, call](std::error_code& ec) { call(ec, [&] { p.touch(id); }); },
+          [&p, id, call](std::error_code& ec) { call(ec, [&] { p.remove(id); }); },
+          [&p, id, call](priority pr, std::chrono::seconds d, std::error_code& ec) {
+            call(ec, [&] { p.release(id, pr, d); });
+          },
+          [&p, id, call](priority pr, std::error_code& ec) { call(ec, [&] { p.bury(id, pr); }); },
+          id.to_string(),
+          id.server};
+}
+
+int run_exec(const context& ctx, job_actions& c, const job& j, const proto::job_stats& st,
              const std::string& command, priority pri, std::chrono::seconds delay) {
   // Touch at half the TTR: the server keeps the last second as a safety margin, so half leaves
   // room even for short TTRs, and a long-running CMD keeps the job.
   const auto ttr = std::chrono::seconds(std::max<std::uint64_t>(st.ttr, 1));
   const auto every = std::chrono::duration_cast<std::chrono::milliseconds>(ttr) / 2;
   std::error_code touch_ec;
-  const int status =
-      run_command(command, j.body,
-                  {{"BEANPOLE_JOB_ID", std::to_string(j.id.value)}, {"BEANPOLE_JOB_TUBE", st.tube}},
-                  every, [&] {
-                    if (!touch_ec) c.touch(j.id, touch_ec);
-                  });
+  const int status = run_command(
+      command, j.body, {{"BEANPOLE_JOB_ID", c.name}, {"BEANPOLE_JOB_TUBE", st.tube}}, every, [&] {
+        if (!touch_ec) c.touch(touch_ec);
+      });
   // A failed touch is reported once CMD is done; if the connection is gone, so is the job.
   if (touch_ec && touch_ec != condition::server_answer) {
-    check(touch_ec, fmt::format("touch {}", j.id.value));
+    check(touch_ec, "touch " + c.name);
   }
 
   std::error_code ec;
   if (status == 0) {
-    c.remove(j.id, ec);
-    check(ec, fmt::format("delete {}", j.id.value));
+    c.remove(ec);
+    check(ec, "delete " + c.name);
   } else {
-    c.release(j.id, pri, delay, ec);
-    check(ec, fmt::format("release {}", j.id.value));
+    c.release(pri, delay, ec);
+    check(ec, "release " + c.name);
   }
   if (ctx.json) {
-    print_json(json{{"id", j.id.value},
-                    {"tube", st.tube},
-                    {"exit_status", status},
-                    {"action", status == 0 ? "deleted" : "released"}});
+    json out{{"id", j.id.value},
+             {"tube", st.tube},
+             {"exit_status", status},
+             {"action", status == 0 ? "deleted" : "released"}};
+    if (!c.server.empty()) out["server"] = c.server;
+    print_json(out);
   }
   if (status != 0) {
     throw plain_failure(exit_exec_failed,
                         fmt::format("reserve --exec: command exited with status {}; job {} "
                                     "released",
-                                    status, j.id.value));
+                                    status, c.name));
   }
   return exit_ok;
+}
+
+/// Prints the job, then settles it as asked (release by default).
+int settle(const context& ctx, const reserve_args& a, job_actions& c, const job& j,
+           const proto::job_stats& st, priority p, std::chrono::seconds delay) {
+  if (a.exec) return run_exec(ctx, c, j, st, *a.exec, p, delay);
+
+  // The job is settled only after its body is out: if stdout fails, it goes back to the queue.
+  try {
+    if (ctx.json) {
+      json out = job_json(j.id, st.tube, j.body);
+      if (!c.server.empty()) out["server"] = c.server;
+      print_json(out);
+    } else {
+      write_stdout(j.body);
+    }
+  } catch (const command_failure&) {
+    std::error_code ignored;
+    c.release(p, delay, ignored);
+    throw;
+  }
+  std::error_code ec;
+  if (a.remove) {
+    c.remove(ec);
+    check(ec, "delete " + c.name);
+  } else if (a.bury) {
+    c.bury(p, ec);
+    check(ec, "bury " + c.name);
+  } else {
+    c.release(p, delay, ec);
+    check(ec, "release " + c.name);
+  }
+  return exit_ok;
+}
+
+/// reserve with several servers: a job from whichever server has one (see the pool's cross-server
+/// reserve), settled through the pool on its server.
+int run_reserve_pool(const context& ctx, const reserve_args& a, const std::vector<tube_name>& tubes,
+                     std::optional<std::uint32_t> wait, std::optional<priority> pri,
+                     std::chrono::seconds delay) {
+  auto p = open_pool(ctx);
+  const bool keep_default =
+      tubes.empty() || std::find(tubes.begin(), tubes.end(), tube_name("default")) != tubes.end();
+  for (const auto& t : tubes) pool_call("watch " + t.str(), [&] { p->watch(t); });
+  if (!keep_default) pool_call("ignore default", [&] { p->ignore(tube_name("default")); });
+  std::optional<pool_job> got;
+  if (wait) {
+    got =
+        pool_call("reserve", [&] { return p->reserve_with_timeout(std::chrono::seconds(*wait)); });
+    if (!got) check(make_error_code(errc::timed_out), fmt::format("reserve --wait {}", *wait));
+  } else {
+    got = pool_call("reserve", [&] { return p->reserve(); });
+  }
+  const job j{got->id.id, std::move(got->body)};
+  const auto st =
+      pool_call("stats-job " + got->id.to_string(), [&] { return p->stats_job(got->id); });
+  auto actions = actions_of(*p, got->id);
+  return settle(ctx, a, actions, j, st, pri ? *pri : st.pri, delay);
 }
 
 /// The combinations that make no sense, refused before anything is sent.
@@ -94,20 +195,26 @@ int run_reserve(const context& ctx, const reserve_args& a, bool delay_given) {
   for (const auto& t : a.watch) tubes.push_back(parse_tube(t));
   std::optional<std::uint32_t> wait;
   if (a.wait) wait = parse_u32(*a.wait, "wait");
-  std::optional<job_id> wanted;
-  if (a.job) wanted = parse_job_id(*a.job);
+  std::optional<job_ref> wanted;
+  if (a.job) wanted = parse_job_ref(ctx, *a.job);
   std::optional<priority> pri;
   if (a.pri) pri = parse_u32(*a.pri, "priority");
   const auto delay = std::chrono::seconds(parse_u32(a.delay, "delay"));
-  ctx.validate();
+  if (ctx.several()) {
+    (void)pool_servers(ctx);
+    (void)ctx.connection();
+  } else {
+    ctx.validate();
+  }
+  if (ctx.several() && !wanted) return run_reserve_pool(ctx, a, tubes, wait, pri, delay);
 
-  client c = ctx.connect();
+  client c = wanted ? connect_for(ctx, *wanted) : ctx.connect();
   std::error_code ec;
   std::optional<job_handle> h;
   if (wanted) {
-    h = c.reserve_job(*wanted, ec);
-    check(ec, fmt::format("reserve-job {}", wanted->value));
-    if (!h) check(make_error_code(errc::not_found), fmt::format("reserve-job {}", wanted->value));
+    h = c.reserve_job(wanted->id, ec);
+    check(ec, "reserve-job " + job_text(*wanted));
+    if (!h) check(make_error_code(errc::not_found), "reserve-job " + job_text(*wanted));
   } else {
     const bool keep_default =
         tubes.empty() || std::find(tubes.begin(), tubes.end(), tube_name("default")) != tubes.end();
@@ -137,32 +244,12 @@ int run_reserve(const context& ctx, const reserve_args& a, bool delay_given) {
   const proto::job_stats st = c.stats_job(j.id, ec);
   check(ec, fmt::format("stats-job {}", j.id.value));
   const priority p = pri ? *pri : st.pri;
-
-  if (a.exec) return run_exec(ctx, c, j, st, *a.exec, p, delay);
-
-  // The job is settled only after its body is out: if stdout fails, it goes back to the queue.
-  try {
-    if (ctx.json) {
-      print_json(job_json(j.id, st.tube, j.body));
-    } else {
-      write_stdout(j.body);
-    }
-  } catch (const command_failure&) {
-    std::error_code ignored;
-    c.release(j.id, p, delay, ignored);
-    throw;
+  auto actions = actions_of(c, j.id);
+  if (wanted) {
+    actions.name = job_text(*wanted);
+    actions.server = wanted->server;
   }
-  if (a.remove) {
-    c.remove(j.id, ec);
-    check(ec, fmt::format("delete {}", j.id.value));
-  } else if (a.bury) {
-    c.bury(j.id, p, ec);
-    check(ec, fmt::format("bury {}", j.id.value));
-  } else {
-    c.release(j.id, p, delay, ec);
-    check(ec, fmt::format("release {}", j.id.value));
-  }
-  return exit_ok;
+  return settle(ctx, a, actions, j, st, p, delay);
 }
 
 std::vector<std::string>& ignored_args() {

@@ -9,18 +9,70 @@
 
 namespace beanpole::cli {
 
-endpoint context::server() const {
-  std::string text = addr;
-  std::string origin = "--addr";
-  if (text.empty()) {
-    const char* env = std::getenv("BEANSTALKD_ADDR");
-    if (env != nullptr && *env != '\0') {
-      text = env;
-      origin = "$BEANSTALKD_ADDR";
-    } else {
-      text = default_address;
+namespace {
+
+// A list of addresses separated by commas; a single unix:PATH is taken whole (a path may hold a
+// comma).
+void split_into(const std::string& text, std::vector<std::string>& out) {
+  if (text.starts_with("unix:") && text.find(",") != std::string::npos) {
+    bool all_paths_ok = true;  // "unix:/a,b" is one path unless the rest parse as addresses
+    std::size_t start = 0;
+    std::vector<std::string> parts;
+    for (;;) {
+      const auto comma = text.find(',', start);
+      parts.push_back(text.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
     }
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      endpoint ep;
+      if (parts[i].empty() || endpoint::parse(parts[i], ep)) all_paths_ok = false;
+    }
+    if (!all_paths_ok) {
+      out.push_back(text);
+      return;
+    }
+    out.insert(out.end(), parts.begin(), parts.end());
+    return;
   }
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    out.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+}
+
+}  // namespace
+
+bool context::given() const {
+  for (const auto& a : addr_args) {
+    if (!a.empty()) return true;
+  }
+  return !addr.empty();
+}
+
+std::vector<std::string> context::addresses() const {
+  std::vector<std::string> out;
+  if (given()) {
+    for (const auto& a : addr_args) {
+      if (!a.empty()) split_into(a, out);
+    }
+    if (!addr.empty()) split_into(addr, out);
+    return out;
+  }
+  const char* env = std::getenv("BEANSTALKD_ADDR");
+  split_into(env != nullptr && *env != '\0' ? std::string(env) : std::string(default_address), out);
+  return out;
+}
+
+endpoint context::server() const {
+  if (several()) {
+    throw usage_error("this command works on one server; give a single -a ADDR");
+  }
+  const std::string text = addresses().front();
+  const std::string origin = given() ? "--addr" : "$BEANSTALKD_ADDR";
   endpoint ep;
   if (endpoint::parse(text, ep)) {
     throw usage_error(

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <beanpole/client.hpp>
 #include <beanpole/endpoint.hpp>
@@ -15,14 +16,22 @@ inline constexpr const char* default_address = "127.0.0.1:11300";
 
 struct context {
   // Global options, as CLI11 parsed them (validated later, by the command, before connecting).
-  std::string addr;            ///< --addr; empty: $BEANSTALKD_ADDR, else default_address
-  bool json = false;           ///< --json
-  std::string timeout = "10";  ///< --timeout SECONDS
+  std::string addr;  ///< --addr, every -a joined with ','; empty: $BEANSTALKD_ADDR
+  std::vector<std::string> addr_args;  ///< each -a as given (main joins them into `addr`)
+  bool json = false;                   ///< --json
+  std::string timeout = "10";          ///< --timeout SECONDS
 
   /// The chosen command's body, set by its CLI11 callback; main runs it after parsing.
   std::function<int()> run;
 
-  /// The address to connect to (--addr, $BEANSTALKD_ADDR, default). usage_error if invalid.
+  /// The addresses as given (--addr, $BEANSTALKD_ADDR, default): each -a, each split at commas.
+  std::vector<std::string> addresses() const;
+  /// Whether -a gave an address (else $BEANSTALKD_ADDR or the default is used).
+  bool given() const;
+  /// Whether several servers were given: the commands then act on a pool of them.
+  bool several() const { return addresses().size() > 1; }
+  /// The address to connect to (--addr, $BEANSTALKD_ADDR, default). usage_error if invalid,
+  /// or if several servers were given (for commands that work on one server only).
   endpoint server() const;
   /// Connection options from --timeout. usage_error if invalid.
   connection_options connection() const;

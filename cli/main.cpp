@@ -19,6 +19,13 @@ constexpr const char* footer =
 The server is --addr, else $BEANSTALKD_ADDR, else 127.0.0.1:11300. --timeout 0 means
 no limit; it never cuts short the wait of a reserve.
 
+Several servers (-a repeated, or a comma list in -a or $BEANSTALKD_ADDR) are one queue:
+puts are spread over them (put --placement round-robin|tube) and print ADDR/ID; commands
+on a job take ADDR/ID; reserve takes a job from any server; kick, pause-tube, peek-*,
+stats, stats-tube and list-tubes act on every server. A read-only command exits 0 if one
+server answered (the others are named on stderr); kick and pause-tube exit 3 if any
+server failed, after applying to the others.
+
 Exit status:
   0  success
   1  the server answered with a negative status (NOT_FOUND, TIMED_OUT, JOB_TOO_BIG,
@@ -65,9 +72,11 @@ int run(int argc, char** argv) {
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
   app.get_formatter()->label("SUBCOMMANDS", "COMMANDS");
   app.get_formatter()->column_width(26);
-  app.add_option("-a,--addr", ctx.addr, "Server: HOST:PORT, [IPV6]:PORT or unix:PATH")
+  app.add_option("-a,--addr", ctx.addr_args,
+                 "Server: HOST:PORT, [IPV6]:PORT or unix:PATH; repeat it, or give a comma "
+                 "list, for a pool of servers")
       ->type_name("ADDR")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later -a overrides an alias's
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--json", ctx.json, "Machine-readable output on stdout");
   app.add_option("--timeout", ctx.timeout, "Seconds to connect and for each reply (default 10)")
       ->type_name("SECONDS")

@@ -7,7 +7,7 @@ dir=$1
 start_private_beanstalkd
 passed=0 failed=0
 for example in demo sync_put_reserve async_callbacks async_futures cpp20_coroutines \
-    cpp20_worker_coroutine sync_worker; do
+    cpp20_worker_coroutine sync_worker pool_put_reserve; do
   if timeout 20 "$dir/$example" "$BEANSTALKD_ADDR" >"$dir/$example.out" 2>&1; then
     passed=$((passed + 1))
   else

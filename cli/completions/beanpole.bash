@@ -21,7 +21,7 @@ _beanpole_tubes() {
 
 _beanpole_options() {
   case "$1" in
-    put) echo "-t --tube -p --pri -d --delay -r --ttr --lines -h --help" ;;
+    put) echo "-t --tube -p --pri -d --delay -r --ttr --lines --placement -h --help" ;;
     reserve) echo "-w --watch --wait --job --delete --bury --release --exec --pri --delay -h --help" ;;
     work) echo "-w --watch --concurrency --max-attempts --backoff --backoff-max --grace --metrics-port -h --help" ;;
     kick) echo "-t --tube -h --help" ;;
@@ -56,7 +56,7 @@ _beanpole() {
         -t | --tube | -w | --watch | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | \
           --exec | -i | --interval | -n | --iterations | -o | --output | -a | --addr | --timeout | \
           --concurrency | --max-attempts | --backoff | --backoff-max | --grace | --metrics-port | \
-          --from | --to | --state | --limit | --listen | --auth-file)
+          --from | --to | --state | --limit | --listen | --auth-file | --placement)
           ((i++)) ;;
         --) break ;;
         -*) ;;
@@ -69,6 +69,9 @@ _beanpole() {
     -a | --addr | --timeout | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | -i | \
       --interval | -n | --iterations | --concurrency | --max-attempts | --backoff | --backoff-max | \
       --grace | --metrics-port | --limit | --listen)
+      return 0 ;;
+    --placement)
+      COMPREPLY=($(compgen -W "round-robin tube" -- "$cur"))
       return 0 ;;
     --state)
       if [[ "$command" == flush ]]; then

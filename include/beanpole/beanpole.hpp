@@ -6,6 +6,8 @@
 #include "beanpole/endpoint.hpp"
 #include "beanpole/error.hpp"
 #include "beanpole/metrics.hpp"
+#include "beanpole/pool.hpp"
+#include "beanpole/pool_types.hpp"
 #include "beanpole/options.hpp"
 #include "beanpole/proto/commands.hpp"
 #include "beanpole/proto/reply.hpp"

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# End-to-end tests of the beanpole tool on several servers (issue 14's CLI contract): three real
+# beanstalkd servers on free loopback ports, started here and stopped by PID, and an address
+# where nothing listens for "a server down".
+#
+#   pool_tests.sh BEANPOLE BEANSTALKD [TEST_NAME...]
+#
+# Every test_* function runs in its own process with a hard timeout and servers of its own.
+set -u
+
+BP=$(realpath "$1")
+BEANSTALKD=$2
+shift 2
+SELF=$(realpath "${BASH_SOURCE[0]}")
+TEST_TIMEOUT=60
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+SERVER_PIDS=()
+# start_server VAR: a server on a free port; VAR gets its address.
+start_server() {
+  local var=$1 port pid attempt i
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    "$BEANSTALKD" -l 127.0.0.1 -p "$port" </dev/null >/dev/null 2>&1 &
+    pid=$!
+    for i in $(seq 50); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        SERVER_PIDS+=("$pid")
+        printf -v "$var" '127.0.0.1:%s' "$port"
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  echo "cannot start beanstalkd" >&2
+  return 1
+}
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  SERVER_PIDS=()
+}
+three() { start_server A && start_server B && start_server C || fail "servers"; }
+dead_addr() { echo "127.0.0.1:$(free_port)"; }
+
+fail() {
+  echo "    FAIL: $*" >&2
+  exit 1
+}
+run() {
+  "$@" >"$T/out" 2>"$T/err"
+  RC=$?
+}
+expect_rc() {
+  [[ $RC == "$1" ]] || fail "expected exit $1, got $RC (${2:-}); stderr: $(head -c 400 "$T/err")"
+}
+expect_out() {
+  local got
+  got=$(cat "$T/out")
+  [[ "$got" == "$1" ]] || fail "expected stdout '$1', got '$got'"
+}
+expect_err_has() {
+  grep -q -- "$1" "$T/err" || fail "stderr lacks '$1': $(head -c 400 "$T/err")"
+}
+assert_eq() {
+  [[ "$1" == "$2" ]] || fail "${3:-values differ}: expected '$2', got '$1'"
+}
+json_check() {
+  python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+if not eval(sys.argv[1]):
+    sys.exit("check failed: %s on %r" % (sys.argv[1], d))' "$1" || fail "JSON check: $1"
+}
+# pbp ARGS: beanpole on the pool of A, B and C (-a repeated and a comma list, both).
+pbp() { "$BP" -a "$A,$B" -a "$C" "$@"; }
+# on SERVER ARGS: beanpole on one server.
+on() {
+  local s=$1
+  shift
+  "$BP" -a "$s" "$@"
+}
+
+# ------------------------------------------------------------------------------------ tests
+
+test_put_prints_addr_id_and_round_robin_is_even() {
+  three
+  run pbp put -t rr hello
+  expect_rc 0
+  grep -Eq "^($A|$B|$C)/[0-9]+$" "$T/out" || fail "not ADDR/ID: $(cat "$T/out")"
+  seq 299 | pbp put -t rr --lines >"$T/ids" || fail "put --lines"
+  assert_eq "$(wc -l <"$T/ids")" 299 "one id a line"
+  cat "$T/out" >>"$T/ids"
+  local s n
+  for s in "$A" "$B" "$C"; do
+    n=$(grep -c "^$s/" "$T/ids")
+    ((n >= 90 && n <= 110)) || fail "$s took $n of 300 (round-robin within 10% of even)"
+    assert_eq "$(on "$s" --json stats-tube rr | python3 -c 'import json,sys; print(json.load(sys.stdin)["current-jobs-ready"])')" "$n" "ready on $s"
+  done
+}
+
+test_beanstalkd_addr_takes_the_list() {
+  three
+  run env BEANSTALKD_ADDR="$A,$B,$C" "$BP" put -t env x
+  expect_rc 0
+  grep -Eq "^($A|$B|$C)/[0-9]+$" "$T/out" || fail "not ADDR/ID: $(cat "$T/out")"
+  run env BEANSTALKD_ADDR="$A" "$BP" put -t env x
+  expect_rc 0
+  grep -Eq "^[0-9]+$" "$T/out" || fail "one server prints a bare id: $(cat "$T/out")"
+}
+
+test_placement_tube_keeps_a_tube_on_one_server() {
+  three
+  local i
+  for i in 1 2 3 4 5 6; do pbp put --placement tube -t kept "j$i"; done >"$T/ids"
+  assert_eq "$(cut -d/ -f1-2 "$T/ids" | sed 's|/[0-9]*$||' | sort -u | wc -l)" 1 "servers used"
+  run pbp put --placement nonsense -t kept x
+  expect_rc 2
+  run pbp --json put --placement round-robin -t kept x
+  expect_rc 0
+  json_check '"server" in d and d["job"] == d["server"] + "/" + str(d["id"])' <"$T/out"
+}
+
+test_a_bare_id_with_several_servers_is_a_usage_error() {
+  three
+  local c
+  for c in "delete 1" "kick-job 1" "peek 1" "stats-job 1" "reserve --job 1" \
+    "delete 127.0.0.9:1/1" "peek $A/0" "peek $A/x"; do
+    run pbp $c
+    expect_rc 2 "$c"
+  done
+}
+
+test_job_commands_take_addr_id() {
+  three
+  local id
+  id=$(pbp put -t jobs body1) || fail "put"
+  run pbp --json stats-job "$id"
+  expect_rc 0
+  json_check "d['id'] == ${id##*/} and d['tube'] == 'jobs'" <"$T/out"
+  run pbp peek "$id"
+  expect_out body1
+  run pbp --json peek "$id"
+  json_check "d['server'] == '${id%/*}' and d['body'] == 'body1'" <"$T/out"
+  run pbp reserve --job "$id" --bury
+  expect_rc 0
+  run pbp --json stats-job "$id"
+  json_check "d['state'] == 'buried'" <"$T/out"
+  run pbp kick-job "$id"
+  expect_rc 0
+  run pbp delete "$id"
+  expect_rc 0
+  run pbp peek "$id"
+  expect_rc 1
+  expect_err_has NOT_FOUND
+  expect_err_has "$id"
+}
+
+test_reserve_takes_a_job_from_any_server_and_json_names_it() {
+  three
+  on "$C" put -t rsv only-on-c >/dev/null
+  run pbp --json reserve -w rsv --wait 3 --delete
+  expect_rc 0
+  json_check "d['server'] == '$C' and d['body'] == 'only-on-c' and d['tube'] == 'rsv'" <"$T/out"
+  run pbp reserve -w rsv --wait 1
+  expect_rc 1
+  expect_err_has TIMED_OUT
+  on "$B" put -t rsv exec-me >/dev/null
+  run pbp reserve -w rsv --wait 3 --exec 'cat >/dev/null; echo "$BEANPOLE_JOB_ID" >&2'
+  expect_rc 0
+  expect_err_has "$B/"
+}
+
+test_peeks_look_on_every_server() {
+  three
+  on "$C" put -t pk on-c >/dev/null
+  run pbp --json peek-ready -t pk
+  expect_rc 0
+  json_check "d['server'] == '$C' and d['body'] == 'on-c'" <"$T/out"
+  run pbp peek-delayed -t pk
+  expect_rc 1
+  expect_err_has NOT_FOUND
+}
+
+test_kick_totals_and_pause_reaches_every_server() {
+  three
+  local s id
+  for s in "$A" "$B" "$C"; do
+    id=$(on "$s" put -t kk x) || fail put
+    on "$s" reserve --job "$id" --bury >/dev/null || fail bury
+  done
+  run pbp kick -t kk 10
+  expect_rc 0
+  expect_out 3
+  run pbp pause-tube kk 40
+  expect_rc 0
+  for s in "$A" "$B" "$C"; do
+    on "$s" --json stats-tube kk | json_check "d['pause'] == 40"
+  done
+  run pbp pause-tube no-such-tube 1
+  expect_rc 1
+  expect_err_has NOT_FOUND
+}
+
+test_list_tubes_is_the_union() {
+  three
+  on "$A" put -t only-a x >/dev/null
+  on "$C" put -t only-c x >/dev/null
+  run pbp list-tubes
+  expect_rc 0
+  expect_out "$(printf 'default\nonly-a\nonly-c')"
+}
+
+test_stats_json_totals_and_servers() {
+  three
+  on "$A" put -t st x >/dev/null
+  on "$B" put -t st x >/dev/null
+  on "$B" put -t st x >/dev/null
+  run pbp --json stats
+  expect_rc 0
+  json_check "d['total']['current-jobs-ready'] == 3 and sorted(d['servers']) == sorted(['$A', '$B', '$C']) and d['servers']['$B']['current-jobs-ready'] == 2" <"$T/out"
+  run pbp --json stats-tube st
+  expect_rc 0
+  json_check "d['total']['current-jobs-ready'] == 3 and d['servers']['$A']['current-jobs-ready'] == 1" <"$T/out"
+  run pbp stats-tube st
+  expect_rc 0
+  assert_eq "$(grep -m1 '^current-jobs-ready:' "$T/out")" "current-jobs-ready: 3" "text: totals first"
+}
+
+test_a_server_down() {
+  three
+  local dead
+  dead=$(dead_addr)
+  on "$A" put -t dn x >/dev/null
+  # Read-only: exit 0 when one answered, the others named on stderr.
+  run "$BP" -a "$A,$dead" --json stats
+  expect_rc 0
+  expect_err_has "$dead"
+  json_check "'error' in d['servers']['$dead'] and d['total']['current-jobs-ready'] == 1" <"$T/out"
+  run "$BP" -a "$A,$dead" list-tubes
+  expect_rc 0
+  expect_err_has "$dead"
+  # Puts go to the servers that are up.
+  run "$BP" -a "$A,$dead" put -t dn y
+  expect_rc 0
+  grep -q "^$A/" "$T/out" || fail "put went to $(cat "$T/out")"
+  # Applied to every server: exit 3 naming the one that failed, after the others.
+  local id
+  id=$(on "$A" put -t dn z) || fail put
+  on "$A" reserve --job "$id" --bury >/dev/null
+  run "$BP" -a "$A,$dead" kick -t dn 10
+  expect_rc 3
+  expect_err_has "$dead"
+  expect_out 1
+  run "$BP" -a "$A,$dead" pause-tube dn 5
+  expect_rc 3
+  expect_err_has "$dead"
+  on "$A" --json stats-tube dn | json_check "d['pause'] == 5"
+  # No server at all: exit 3.
+  run "$BP" -a "$dead,$(dead_addr)" put -t dn x
+  expect_rc 3
+}
+
+# -------------------------------------------------------------------------------------- main
+
+if [[ "${1:-}" == "--run-one" ]]; then
+  T=$(mktemp -d)
+  trap 'stop_servers; rm -rf "$T"' EXIT
+  "$2"
+  exit $?
+fi
+
+if (($# > 0)); then
+  tests=("$@")
+else
+  mapfile -t tests < <(declare -F | awk '{print $3}' | grep '^test_')
+fi
+passed=0
+failed=0
+failures=()
+log="${TMPDIR:-/tmp}/beanpole-cli-pool-test.$$.log"
+for t in "${tests[@]}"; do
+  if timeout -k 5 "$TEST_TIMEOUT" bash "$SELF" "$BP" "$BEANSTALKD" --run-one "$t" 2>"$log"; then
+    passed=$((passed + 1))
+    printf 'PASS %s\n' "$t"
+  else
+    failed=$((failed + 1))
+    failures+=("$t")
+    printf 'FAIL %s\n' "$t"
+    sed 's/^/    /' "$log"
+  fi
+done
+rm -f "$log"
+echo "$passed passed, $failed failed"
+((failed == 0)) || { echo "failed: ${failures[*]}"; exit 1; }
