@@ -1,11 +1,13 @@
-// libFuzzer target for command validation: the CLI's argument checks (cli/args.hpp), tube names
-// (tube_name) and the commands' own checks and encoding (proto/commands.hpp).
+// libFuzzer target for command validation: the CLI's argument checks (cli/args.hpp), server
+// addresses (endpoint::parse), tube names (tube_name) and the commands' own checks and encoding
+// (proto/commands.hpp).
 //
 // The input is a command line as a user would give it, `word arg arg...`, then '\n' and a put's
 // body; the seeds (corpus/commands) are the command lines sent to a real beanstalkd while the
 // reply seeds were captured. Properties:
 // - every argument is accepted by the CLI exactly when a plain restatement of the rule accepts
 //   it, and a refusal's message is one printable line;
+// - a server address that parses is usable and reads back from its own `to_string()`;
 // - `tube_name::make`, `is_valid` and the throwing constructor agree;
 // - a command refuses a number outside 32 bits (negative too) with `value_out_of_range` and
 //   writes nothing; otherwise it writes exactly `word args...\r\n` (and `body\r\n` for put), a
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "args.hpp"
+#include "beanpole/endpoint.hpp"
 #include "beanpole/error.hpp"
 #include "beanpole/proto/commands.hpp"
 #include "beanpole/types.hpp"
@@ -234,6 +237,25 @@ void check_command(std::string_view word, const std::vector<std::string_view>& a
   }
 }
 
+/// A server address (`-a`, $BEANSTALKD_ADDR): refused with `invalid_address` leaving `out` alone,
+/// or an endpoint that connect can use and whose `to_string()` parses back to it.
+void check_endpoint(std::string_view text) {
+  const endpoint before = endpoint::tcp("before", 1);
+  endpoint ep = before;
+  if (const std::error_code ec = endpoint::parse(text, ep)) {
+    FUZZ_CHECK(ec == errc::invalid_address && ep == before);
+    return;
+  }
+  if (ep.is_unix()) {
+    FUZZ_CHECK(ep.host.empty());
+  } else {
+    FUZZ_CHECK(!ep.host.empty() && ep.port != 0);
+  }
+  endpoint again;
+  FUZZ_CHECK(!endpoint::parse(ep.to_string(), again));
+  FUZZ_CHECK(again == ep);
+}
+
 /// The seconds conversion every command uses, at and around its bounds.
 void check_wire_seconds(long long v) {
   std::uint32_t out = 7;
@@ -262,9 +284,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto w : words) {
     check_cli(w);
     check_tube_name(w);
+    check_endpoint(w);
     if (const auto v = signed_number(w)) check_wire_seconds(*v);
   }
   check_tube_name(body);  // longer and stranger than any argument
+  check_endpoint(line);
   check_command(words[0], {words.begin() + 1, words.end()}, body);
   return 0;
 }
