@@ -21,6 +21,7 @@
 #include "bulk_put.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
+#include "export_line.hpp"
 #include "io.hpp"
 #include "output.hpp"
 #include "progress.hpp"
@@ -127,45 +128,6 @@ int run_export(const context& ctx, const export_args& a) {
   return all_deleted ? exit_ok : exit_server_answer;
 }
 
-/// Turns one NDJSON line into a job, or says what is wrong with it.
-std::optional<std::string> parse_line(const std::string& text,
-                                      const std::optional<tube_name>& tube_override,
-                                      bulk_job& out) {
-  const json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return "not valid JSON";
-  if (!j.is_object()) return "not a JSON object";
-  if (tube_override) {
-    out.tube = *tube_override;
-  } else if (const auto it = j.find("tube"); it != j.end()) {
-    if (!it->is_string() || tube_name::make(it->get_ref<const std::string&>(), out.tube)) {
-      return "\"tube\" is not a valid tube name";
-    }
-  } else {
-    out.tube = tube_name();
-  }
-  const auto u32_field = [&](const char* key, std::uint32_t fallback,
-                             std::uint32_t& value) -> bool {
-    const auto it = j.find(key);
-    if (it == j.end()) {
-      value = fallback;
-      return true;
-    }
-    if (!it->is_number_unsigned() || it->get<std::uint64_t>() > 0xFFFFFFFFu) return false;
-    value = static_cast<std::uint32_t>(it->get<std::uint64_t>());
-    return true;
-  };
-  std::uint32_t pri = 0;
-  std::uint32_t ttr = 0;
-  if (!u32_field("pri", default_priority, pri))
-    return "\"pri\" is not a number from 0 to 4294967295";
-  if (!u32_field("ttr", 60, ttr)) return "\"ttr\" is not a number from 0 to 4294967295";
-  out.opts = put_options{};
-  out.opts.pri = pri;
-  out.opts.ttr = std::chrono::seconds(ttr);
-  if (!get_body(j, out.body)) return "no \"body\" string, nor valid \"body_base64\"";
-  return std::nullopt;
-}
-
 int run_import(const context& ctx, const import_args& a) {
   std::optional<tube_name> tube_override;
   if (a.tube) tube_override = parse_tube(*a.tube);
@@ -204,8 +166,9 @@ int run_import(const context& ctx, const import_args& a) {
   while (status != exit_failure && signal_watch::stop_signal() == 0 && reader.next(text)) {
     ++line_no;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    bulk_job job;
-    if ((bad = parse_line(text, tube_override, job))) break;
+    export_line line;
+    if ((bad = parse_export_line(text, tube_override, line))) break;
+    bulk_job job{std::move(line.tube), std::move(line.body), line.opts};
     batch_bytes += job.body.size();
     batch.push_back(std::move(job));
     batch_lines.push_back(line_no);

@@ -44,7 +44,9 @@ std::error_code endpoint::parse(std::string_view text, endpoint& out) {
     port_text = text.substr(colon + 1);
     if (port_text.empty()) return errc::invalid_address;
   }
-  if (host.empty() || host.find_first_of(" \t\r\n") != std::string_view::npos) {
+  // Brackets are in no host name nor IP literal, and a host holding one would not read back
+  // from to_string() ("[[x]:1" would be host "[x", written "[x:1").
+  if (host.empty() || host.find_first_of(" \t\r\n[]") != std::string_view::npos) {
     return errc::invalid_address;
   }
   std::uint16_t port = default_port;
@@ -55,8 +57,10 @@ std::error_code endpoint::parse(std::string_view text, endpoint& out) {
 
 std::string endpoint::to_string() const {
   if (is_unix()) return "unix:" + unix_path;
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  // Brackets where `host:port` would not read back: an IPv6 literal's colons, and a host named
+  // "unix", which would read as a Unix socket path.
+  const bool bracket = host.find(':') != std::string::npos || host == "unix";
+  return (bracket ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 }  // namespace beanpole

@@ -30,13 +30,15 @@ struct endpoint {
 
   /// Parses `HOST:PORT`, `HOST` (port 11300), `[IPV6]:PORT`, `[IPV6]` or `unix:PATH`.
   /// Returns `errc::invalid_address` (and leaves `out` alone) for anything else, such as an
-  /// empty host, a port that is not 1..65535, or an unbracketed IPv6 literal with a port.
+  /// empty host, a host holding whitespace or a bracket, a port that is not 1..65535, or an
+  /// unbracketed IPv6 literal with a port.
   static std::error_code parse(std::string_view text, endpoint& out);
 
   /// Whether this names a Unix socket.
   bool is_unix() const noexcept { return !unix_path.empty(); }
 
-  /// `host:port`, `[v6]:port` or `unix:path`: the form `parse` reads.
+  /// `host:port`, `[v6]:port` or `unix:path`: the form `parse` reads back to this endpoint (a
+  /// host named `unix` is bracketed too, as `unix:` would name a socket).
   std::string to_string() const;
 
   /// Same host, port and path (a host name is not resolved to compare).

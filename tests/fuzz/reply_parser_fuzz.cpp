@@ -1,12 +1,12 @@
-// libFuzzer target for proto::reply_parser: arbitrary bytes, cut into chunks chosen by the input
-// itself, must never crash the parser nor break its contract. The bytes are also parsed in one
-// piece by a second parser; both must find the same replies and the same error.
-#include <fuzzer/FuzzedDataProvider.h>
-
+// libFuzzer target for proto::reply_parser. The input is the byte stream a server sends, so the
+// seeds (corpus/reply_parser) are replies captured from a real beanstalkd as they are.
+//
+// The stream is parsed whole, in random chunks (sizes drawn from a generator seeded by the input)
+// and one byte at a time, each under the default limits and under a small body limit; every way
+// of feeding it must find the same replies and the same error. Each reply must keep the shape
+// rules, and writing it back in the server's format must parse to the same reply.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +14,7 @@
 #include "beanpole/error.hpp"
 #include "beanpole/proto/reply_parser.hpp"
 #include "beanpole/types.hpp"
+#include "fuzz_check.hpp"
 
 namespace {
 
@@ -22,14 +23,6 @@ using beanpole::proto::parser_limits;
 using beanpole::proto::reply;
 using beanpole::proto::reply_kind;
 using beanpole::proto::reply_parser;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 /// The shape rules every reply the parser hands out must obey.
 void check_reply(const reply& r, const parser_limits& limits) {
@@ -61,21 +54,39 @@ void check_reply(const reply& r, const parser_limits& limits) {
   }
 }
 
+/// The reply as the server would have written it.
+std::string wire_of(const reply& r) {
+  std::string out(to_string(r.kind));
+  if (r.kind == reply_kind::using_tube) out += ' ' + r.body;
+  if (r.has_number) out += ' ' + std::to_string(r.number);
+  const bool has_body =
+      r.kind == reply_kind::reserved || r.kind == reply_kind::found || r.kind == reply_kind::ok;
+  if (has_body) out += ' ' + std::to_string(r.body.size());
+  out += "\r\n";
+  if (has_body) out += r.body + "\r\n";
+  return out;
+}
+
 /// What one parser made of the stream: its replies, then its error (if it failed).
 struct outcome {
   std::vector<reply> replies;
   std::error_code error;
 };
 
-/// Feeds the chunks in order; checks the parse() contract on every call.
+/// Feeds the chunks in order; checks the parse() contract on every call, and that
+/// min_bytes_to_complete() never claims more bytes than the reply then took (a reader waits for
+/// that many: more would be a wait for bytes that never come).
 outcome run(reply_parser& parser, const std::vector<std::string_view>& chunks,
             const parser_limits& limits) {
   outcome out;
+  std::size_t promised = parser.min_bytes_to_complete();
+  std::size_t taken = 0;  // bytes of the current reply since `promised` was read
   for (std::string_view chunk : chunks) {
     while (true) {
       const auto [status, consumed] = parser.parse(chunk);
       FUZZ_CHECK(consumed <= chunk.size());
       chunk.remove_prefix(consumed);
+      taken += consumed;
       if (status == parse_status::error) {
         FUZZ_CHECK(parser.error());
         if (!out.error) out.error = parser.error();
@@ -86,53 +97,95 @@ outcome run(reply_parser& parser, const std::vector<std::string_view>& chunks,
       FUZZ_CHECK(!out.error);  // never anything but error after an error
       if (status == parse_status::need_more) {
         FUZZ_CHECK(chunk.empty());
+        promised = parser.min_bytes_to_complete();
+        FUZZ_CHECK(promised >= 1);
+        taken = 0;
         break;
       }
       FUZZ_CHECK(status == parse_status::ready);
+      FUZZ_CHECK(taken >= promised);
       check_reply(parser.get(), limits);
       out.replies.push_back(parser.take());
+      promised = parser.min_bytes_to_complete();
+      taken = 0;
       if (chunk.empty()) break;
     }
   }
   return out;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider input(data, size);
-  parser_limits limits;
-  if (input.ConsumeBool()) limits.max_body = input.ConsumeIntegralInRange<std::size_t>(0, 300);
-
-  // Chunk lengths come from the end of the input, the bytes from its front.
-  std::vector<std::string> storage;
-  while (input.remaining_bytes() > 0) {
-    const auto length = input.ConsumeIntegralInRange<std::size_t>(0, 300);
-    storage.push_back(input.ConsumeBytesAsString(length));
+/// xorshift64: chunk sizes that change with every input but are the same for the same input.
+struct chunk_sizes {
+  std::uint64_t state;
+  std::size_t next(std::size_t max) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<std::size_t>(state % (max + 1));
   }
-  std::string stream;
-  std::vector<std::string_view> chunks;
-  for (const auto& s : storage) {
-    stream += s;
-    // An empty chunk as a default view (null data), as a socket layer may well pass it.
-    chunks.push_back(s.empty() ? std::string_view{} : std::string_view(s));
-  }
-  // Again after the first pass, so that every error is also fed more input.
-  chunks.emplace_back("DELETED\r\n");
+};
 
-  reply_parser chunked(limits);
-  const outcome got = run(chunked, chunks, limits);
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 1469598103934665603u;
+  for (const char c : bytes) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211u;
+  return h | 1;  // never 0: xorshift would stay 0
+}
+
+/// Feeding `stream` whole, in random chunks and byte by byte gives the same outcome.
+void check_splits(std::string_view stream, const parser_limits& limits, chunk_sizes& sizes) {
+  // After the stream, more input: a failed parser must stay failed, a good one go on.
+  constexpr std::string_view more = "DELETED\r\n";
 
   reply_parser whole(limits);
-  const outcome want = run(whole, {std::string_view(stream), "DELETED\r\n"}, limits);
+  const outcome want = run(whole, {stream, more}, limits);
 
+  std::vector<std::string_view> chunks;
+  const std::size_t scale = 1 + sizes.next(63);  // mostly small chunks, sometimes large
+  for (std::string_view rest = stream; !rest.empty();) {
+    const std::size_t n = sizes.next(scale);
+    // An empty chunk as a default view (null data), as a socket layer may well pass it.
+    chunks.push_back(n == 0 ? std::string_view{} : rest.substr(0, n));
+    rest.remove_prefix(std::min(n, rest.size()));
+  }
+  chunks.push_back(more);
+  reply_parser chunked(limits);
+  const outcome got = run(chunked, chunks, limits);
   FUZZ_CHECK(got.replies == want.replies);
   FUZZ_CHECK(got.error == want.error);
 
+  chunks.clear();
+  for (std::size_t i = 0; i < stream.size(); ++i) chunks.push_back(stream.substr(i, 1));
+  chunks.push_back(more);
+  reply_parser bytewise(limits);
+  const outcome one_by_one = run(bytewise, chunks, limits);
+  FUZZ_CHECK(one_by_one.replies == want.replies);
+  FUZZ_CHECK(one_by_one.error == want.error);
+
+  // Every reply, written back as the server writes it, parses to itself in one call.
+  for (const reply& r : want.replies) {
+    const std::string wire = wire_of(r);
+    reply_parser again(limits);
+    const auto [status, consumed] = again.parse(wire);
+    FUZZ_CHECK(status == parse_status::ready && consumed == wire.size());
+    FUZZ_CHECK(again.get() == r);
+  }
+
   // reset() makes any parser usable again, whatever it went through.
   chunked.reset();
-  const auto again = chunked.parse("KICKED 3\r\n");
-  FUZZ_CHECK(again.status == parse_status::ready && again.consumed == 10);
+  const auto [status, consumed] = chunked.parse("KICKED 3\r\n");
+  FUZZ_CHECK(status == parse_status::ready && consumed == 10);
   FUZZ_CHECK(chunked.get().kind == reply_kind::kicked && chunked.get().number == 3);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view stream(reinterpret_cast<const char*>(data), size);
+  chunk_sizes sizes{fnv1a(stream)};
+  check_splits(stream, parser_limits{}, sizes);
+  // A small body limit, so that bodies at and just past it are common.
+  parser_limits small;
+  small.max_body = sizes.next(300);
+  check_splits(stream, small, sizes);
   return 0;
 }
