@@ -32,7 +32,7 @@ run_pass release build -- -DCMAKE_BUILD_TYPE=Release
 run_pass asan+ubsan build-asan -LE 'packaging|docs' -- -DCMAKE_BUILD_TYPE=Debug \
   -DBEANPOLE_SANITIZE=address,undefined
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-  run_pass tsan build-tsan -R 'async|threads|Thread|worker|Worker' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  run_pass tsan build-tsan -R 'async|threads|Thread|worker|Worker|pool' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBEANPOLE_SANITIZE=thread -DBEANPOLE_BUILD_CLI=OFF -DBEANPOLE_BUILD_BENCH=OFF \
   -DBEANPOLE_BUILD_EXAMPLES=OFF
 # The fuzz targets only (the rest of the tree has coroutine code clang 14 cannot compile), each run

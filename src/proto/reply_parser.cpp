@@ -158,6 +158,9 @@ errc read_number(std::string_view text, std::uint64_t& out) {
 /// The common case of `next_token` and `read_number` in one pass: a number of at most 19 digits
 /// (it cannot overflow) that ends `rest` or is followed by a space. Consumes it and its space;
 /// false, leaving `rest` alone, for anything else (the general path then finds the error).
+/// The most body bytes reserved before any has arrived (see decode_line).
+constexpr std::size_t upfront_body_bytes = std::size_t{1} << 20;
+
 bool take_short_number(std::string_view& rest, std::uint64_t& out) {
   const std::size_t limit = std::min<std::size_t>(rest.size(), 19);
   std::uint64_t value = 0;
@@ -297,7 +300,10 @@ errc reply_parser::decode_line(std::string_view line) {
       }
       if (size > limits_.max_body) return errc::body_too_large;
       body_left_ = static_cast<std::size_t>(size);
-      reply_.body.reserve(body_left_);
+      // Room for the announced body, but no more than bytes that can arrive soon: a hostile
+      // server's 25-byte line announcing 64 MiB must not make every connection allocate that.
+      // Beyond it, the body grows as its bytes come (a copy per doubling, for large bodies only).
+      reply_.body.reserve(std::min(body_left_, upfront_body_bytes));
       state_ = state::body;
       return {};
     }

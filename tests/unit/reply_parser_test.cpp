@@ -528,3 +528,21 @@ TEST(ReplyParser, NextReplyWithoutTakeStartsClean) {
 
 }  // namespace
 }  // namespace beanpole::proto
+
+namespace {
+
+// Found by the reply parser's fuzzing: a body's announced size used to be reserved at once, so a
+// hostile server's 25-byte line made every connection allocate up to max_body (64 MiB).
+TEST(ReplyParser, AnAnnouncedBodyGetsRoomOnlyAsItsBytesArrive) {
+  beanpole::proto::reply_parser parser;
+  std::string_view line = "RESERVED 7 60000000\r\n";
+  const auto step = parser.parse(line);
+  EXPECT_EQ(step.status, beanpole::proto::parse_status::need_more);
+  EXPECT_LE(parser.memory_held(), std::size_t{2} << 20);
+  const std::string chunk(4u << 20, 'x');
+  parser.parse(chunk);  // 4 MiB of the 60 MB arrived
+  EXPECT_GE(parser.memory_held(), chunk.size());
+  EXPECT_LE(parser.memory_held(), std::size_t{16} << 20);
+}
+
+}  // namespace

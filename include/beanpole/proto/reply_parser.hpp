@@ -75,6 +75,10 @@ class reply_parser {
   /// replies (SO_RCVLOWAT) without ever waiting for bytes that will not come.
   std::size_t min_bytes_to_complete() const noexcept;
 
+  /// The memory the parser holds for the reply in progress, in bytes. A body is given room as
+  /// its bytes arrive (at most 1 MiB ahead of them), never all that its reply line announces.
+  std::size_t memory_held() const noexcept { return reply_.body.capacity() + line_.size(); }
+
  private:
   enum class state : std::uint8_t { line, body, body_crlf, done, failed };
 
