@@ -15,15 +15,23 @@ inline constexpr const char* default_address = "127.0.0.1:11300";
 
 struct context {
   // Global options, as CLI11 parsed them (validated later, by the command, before connecting).
-  std::string addr;            ///< --addr; empty: $BEANSTALKD_ADDR, else default_address
-  bool json = false;           ///< --json
-  std::string timeout = "10";  ///< --timeout SECONDS
+  std::string addr;             ///< --addr; empty: $BEANSTALKD_ADDR, else default_address
+  bool json = false;            ///< --json
+  std::string timeout = "10";   ///< --timeout SECONDS
+  std::string tls_ca;           ///< --tls-ca FILE; empty: the system's CAs
+  std::string tls_cert;         ///< --tls-cert FILE
+  std::string tls_key;          ///< --tls-key FILE
+  std::string tls_server_name;  ///< --tls-server-name NAME; empty: the host
 
   /// The chosen command's body, set by its CLI11 callback; main runs it after parsing.
   std::function<int()> run;
 
   /// The address to connect to (--addr, $BEANSTALKD_ADDR, default). usage_error if invalid.
   endpoint server() const;
+  /// Gives a `tls://` endpoint the --tls-* options; leaves others alone.
+  void apply_tls(endpoint& ep) const;
+  /// Whether any --tls-* option was given (they need a `tls://` address: usage_error if none).
+  bool has_tls_options() const;
   /// Connection options from --timeout. usage_error if invalid.
   connection_options connection() const;
   /// Validates the global options (usage_error), so that a command can check all of its
