@@ -1,5 +1,6 @@
 // exporter: the servers' statistics as Prometheus metrics over HTTP, read afresh at each scrape.
 // The exposition is the admin layer's (format_prometheus), shared with the console.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,9 +32,16 @@ std::vector<endpoint> servers_of(const context& ctx) {
   for (const auto& one : ctx.addresses()) {
     endpoint ep;
     if (endpoint::parse(one, ep)) {
-      throw usage_error(fmt::format("invalid address '{}' in --addr: expected HOST:PORT", one));
+      throw usage_error(fmt::format(
+          "invalid address '{}' in --addr: expected HOST:PORT or tls://HOST:PORT", one));
     }
+    ctx.apply_tls(ep);
     out.push_back(ep);
+  }
+  if (ctx.has_tls_options() &&
+      std::none_of(out.begin(), out.end(), [](const endpoint& ep) { return ep.is_tls(); })) {
+    throw usage_error(
+        "--tls-ca, --tls-cert, --tls-key and --tls-server-name need a tls:// address");
   }
   return out;
 }

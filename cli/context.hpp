@@ -20,6 +20,10 @@ struct context {
   std::vector<std::string> addr_args;  ///< each -a as given (main joins them into `addr`)
   bool json = false;                   ///< --json
   std::string timeout = "10";          ///< --timeout SECONDS
+  std::string tls_ca;                  ///< --tls-ca FILE; empty: the system's CAs
+  std::string tls_cert;                ///< --tls-cert FILE
+  std::string tls_key;                 ///< --tls-key FILE
+  std::string tls_server_name;         ///< --tls-server-name NAME; empty: the host
 
   /// The chosen command's body, set by its CLI11 callback; main runs it after parsing.
   std::function<int()> run;
@@ -33,6 +37,10 @@ struct context {
   /// The address to connect to (--addr, $BEANSTALKD_ADDR, default). usage_error if invalid,
   /// or if several servers were given (for commands that work on one server only).
   endpoint server() const;
+  /// Gives a `tls://` endpoint the --tls-* options; leaves others alone.
+  void apply_tls(endpoint& ep) const;
+  /// Whether any --tls-* option was given (they need a `tls://` address: usage_error if none).
+  bool has_tls_options() const;
   /// Connection options from --timeout. usage_error if invalid.
   connection_options connection() const;
   /// Validates the global options (usage_error), so that a command can check all of its

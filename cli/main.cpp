@@ -36,6 +36,13 @@ Exit status:
      reply), or failure to read or write a local file; stderr says which
   4  reserve --exec only: CMD failed, and the job was released
 
+TLS (a beanstalkd behind a TLS terminator such as stunnel):
+  -a tls://HOST:PORT speaks TLS; the server's certificate is always verified (chain
+  and name), against --tls-ca FILE or else the system's CAs, for --tls-server-name
+  or else HOST. --tls-cert and --tls-key present a client certificate (mutual TLS).
+  A failed handshake or verification exits 3, saying why; an unreadable TLS file
+  exits 2.
+
 Reserved jobs (release, bury, touch):
   beanstalkd lets only the connection that reserved a job release, bury or touch it,
   and every beanpole command is a connection of its own. So they are actions of
@@ -44,7 +51,8 @@ Reserved jobs (release, bury, touch):
   delayed or buried job can be reserved by id first: reserve --job ID --bury.
 
 Environment:
-  BEANSTALKD_ADDR    the default server address (HOST:PORT, [IPV6]:PORT or unix:PATH)
+  BEANSTALKD_ADDR    the default server address (HOST:PORT, [IPV6]:PORT, tls://HOST:PORT
+                     or unix:PATH)
   NO_COLOR           when set and not empty, top uses no colour
   BEANPOLE_JOB_ID    set for the CMD of reserve --exec and work: the job's id
   BEANPOLE_TUBE      set for the CMD of work: the job's tube
@@ -73,14 +81,23 @@ int run(int argc, char** argv) {
   app.get_formatter()->label("SUBCOMMANDS", "COMMANDS");
   app.get_formatter()->column_width(26);
   app.add_option("-a,--addr", ctx.addr_args,
-                 "Server: HOST:PORT, [IPV6]:PORT or unix:PATH; repeat it, or give a comma "
-                 "list, for a pool of servers")
+                 "Server: HOST:PORT, [IPV6]:PORT, tls://HOST:PORT or unix:PATH; repeat it, or give "
+                 "a comma list, for a pool of servers")
       ->type_name("ADDR")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--json", ctx.json, "Machine-readable output on stdout");
   app.add_option("--timeout", ctx.timeout, "Seconds to connect and for each reply (default 10)")
       ->type_name("SECONDS")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--tls-ca", ctx.tls_ca, "CA bundle (PEM) that signs a tls:// server's certificate")
+      ->type_name("FILE");
+  app.add_option("--tls-cert", ctx.tls_cert, "Client certificate (PEM) for mutual TLS")
+      ->type_name("FILE");
+  app.add_option("--tls-key", ctx.tls_key, "Private key (PEM) of --tls-cert")->type_name("FILE");
+  app.add_option("--tls-server-name", ctx.tls_server_name,
+                 "Name to verify in a tls:// server's certificate and send as SNI (default: the "
+                 "host)")
+      ->type_name("NAME");
 
   add_put_command(app, ctx);
   add_reserve_command(app, ctx);

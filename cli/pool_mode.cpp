@@ -1,5 +1,6 @@
 #include "pool_mode.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -17,12 +18,21 @@ std::vector<pool_server> pool_servers(const context& ctx) {
     endpoint ep;
     if (endpoint::parse(text, ep)) {
       throw usage_error(fmt::format(
-          "invalid address '{}' (--addr): expected HOST:PORT, [IPV6]:PORT or unix:PATH", text));
+          "invalid address '{}' (--addr): expected HOST:PORT, [IPV6]:PORT, tls://HOST:PORT or "
+          "unix:PATH",
+          text));
     }
     if (!seen.insert(text).second) {
       throw usage_error(fmt::format("address '{}' given twice", text));
     }
+    ctx.apply_tls(ep);
     out.push_back({ep, text, 1});
+  }
+  const bool any_tls =
+      std::any_of(out.begin(), out.end(), [](const pool_server& s) { return s.address.is_tls(); });
+  if (ctx.has_tls_options() && !any_tls) {
+    throw usage_error(
+        "--tls-ca, --tls-cert, --tls-key and --tls-server-name need a tls:// address");
   }
   return out;
 }
@@ -65,6 +75,7 @@ client connect_for(const context& ctx, const job_ref& ref) {
   if (ref.server.empty()) return ctx.connect();
   endpoint ep;
   (void)endpoint::parse(ref.server, ep);  // checked by parse_job_ref
+  ctx.apply_tls(ep);
   client c(ctx.connection());
   std::error_code ec;
   c.connect(ep, ec);

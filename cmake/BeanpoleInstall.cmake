@@ -92,9 +92,14 @@ function(_beanpole_pc name what requires libs libs_private cflags)
   set(_beanpole_pc_names ${_beanpole_pc_names} ${name} PARENT_SCOPE)
 endfunction()
 set(_beanpole_pc_names "")
+set(BEANPOLE_PC_REQUIRES_PRIVATE "")
 set(_beanpole_libs "-L\${libdir} -lbeanpole")
 _beanpole_pc(beanpole-proto "codec" "" "${_beanpole_libs}-proto" "" "")
+# The client links OpenSSL privately (tls:// endpoints): static links need it, through
+# Requires.private.
+set(BEANPOLE_PC_REQUIRES_PRIVATE "libssl libcrypto")
 _beanpole_pc(beanpole-client "blocking client" beanpole-proto "${_beanpole_libs}-client" -pthread "")
+set(BEANPOLE_PC_REQUIRES_PRIVATE "")
 _beanpole_pc(beanpole-async "Asio async client" beanpole-client "${_beanpole_libs}-async" -pthread
              " -DASIO_STANDALONE -DASIO_NO_DEPRECATED")
 _beanpole_pc(beanpole-worker "worker" beanpole-async "${_beanpole_libs}-worker" "" "")

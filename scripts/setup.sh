@@ -19,11 +19,14 @@
 #                                      `node` and `npm` are not already on PATH (e.g. from NodeSource)
 #   valgrind                           the callgrind test: instructions per put against a raw C driver
 #   doxygen                            the API reference; its test fails on an undocumented declaration
+#   libssl-dev                         OpenSSL for tls:// endpoints (blocking client; Asio SSL streams)
+#   stunnel4 openssl                   TLS tests: a real TLS terminator before beanstalkd, test certificates
 set -euo pipefail
 
 PACKAGES=(g++ cmake ninja-build pkg-config clang libclang-rt-14-dev libasio-dev libgtest-dev
           libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev beanstalkd python3
-          tmux valgrind libcpp-httplib-dev python3-prometheus-client chromium doxygen)
+          tmux valgrind libcpp-httplib-dev python3-prometheus-client chromium doxygen libssl-dev
+          stunnel4 openssl)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   PACKAGES+=(nodejs npm)
 fi

@@ -19,6 +19,17 @@ bool parse_port(std::string_view text, std::uint16_t& out) {
 }  // namespace
 
 std::error_code endpoint::parse(std::string_view text, endpoint& out) {
+  constexpr std::string_view tls_prefix = "tls://";
+  if (text.starts_with(tls_prefix)) {
+    endpoint inner;
+    const auto rest = text.substr(tls_prefix.size());
+    if (rest.starts_with("unix:") || rest.starts_with(tls_prefix) || endpoint::parse(rest, inner)) {
+      return errc::invalid_address;
+    }
+    inner.tls = tls_options{};
+    out = std::move(inner);
+    return {};
+  }
   constexpr std::string_view unix_prefix = "unix:";
   if (text.starts_with(unix_prefix)) {
     if (text.size() == unix_prefix.size()) return errc::invalid_address;
@@ -60,7 +71,8 @@ std::string endpoint::to_string() const {
   // Brackets where `host:port` would not read back: an IPv6 literal's colons, and a host named
   // "unix", which would read as a Unix socket path.
   const bool bracket = host.find(':') != std::string::npos || host == "unix";
-  return (bracket ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (is_tls() ? "tls://" : "") + (bracket ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 }  // namespace beanpole

@@ -54,6 +54,10 @@ errc_info info(errc e) noexcept {
       return {"", "protocol error: reply does not answer the command that was sent"};
     case errc::bad_stats:
       return {"", "protocol error: malformed stats or list data"};
+    case errc::tls_reply_to_plain:
+      return {"",
+              "protocol error: the server answered in TLS (a TLS terminator addressed as plain; "
+              "use a tls:// address)"};
     case errc::invalid_tube_name:
       return {"",
               "invalid tube name: it must be 1 to 200 bytes of A-Z a-z 0-9 - + / ; . $ _ ( ) "
@@ -63,6 +67,8 @@ errc_info info(errc e) noexcept {
               "value out of range: priority, delay, ttr and timeouts must fit 32 bits unsigned"};
     case errc::invalid_address:
       return {"", "invalid address: expected HOST:PORT, [IPV6]:PORT or unix:PATH"};
+    case errc::tls_files_invalid:
+      return {"", "TLS CA bundle, certificate or key could not be loaded"};
     case errc::not_connected:
       return {"", "not connected"};
     case errc::connect_timeout:
@@ -75,6 +81,14 @@ errc_info info(errc e) noexcept {
       return {"", "outcome unknown: the put was sent but the connection dropped before its reply"};
     case errc::lost_reservation:
       return {"", "reservation lost: the connection that reserved the job dropped"};
+    case errc::tls_handshake_failed:
+      return {"", "TLS handshake failed"};
+    case errc::tls_certificate_not_verified:
+      return {"", "TLS: the server's certificate is not trusted"};
+    case errc::tls_name_mismatch:
+      return {"", "TLS: the server's certificate does not match the name verified"};
+    case errc::tls_not_spoken:
+      return {"", "TLS: the server does not speak TLS (a plain server addressed as tls://)"};
   }
   return {"", "unknown beanpole error"};
 }
@@ -180,6 +194,7 @@ std::string_view status_word(std::error_code ec) noexcept {
 std::string failure_info::message() const {
   if (!cause) return "no failure";
   std::string out = cause.message();
+  if (!detail.empty()) out += ": " + detail;
   if (!received.empty()) out += " (received \"" + received + "\")";
   return out;
 }

@@ -47,7 +47,7 @@ _beanpole() {
     local w="${COMP_WORDS[i]}"
     if [[ -z "$command" ]]; then
       case "$w" in
-        -a | --addr | --timeout) ((i++)) ;;
+        -a | --addr | --timeout | --tls-ca | --tls-cert | --tls-key | --tls-server-name) ((i++)) ;;
         -*) ;;
         *) command="$w" ;;
       esac
@@ -56,7 +56,8 @@ _beanpole() {
         -t | --tube | -w | --watch | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | \
           --exec | -i | --interval | -n | --iterations | -o | --output | -a | --addr | --timeout | \
           --concurrency | --max-attempts | --backoff | --backoff-max | --grace | --metrics-port | \
-          --from | --to | --state | --limit | --listen | --auth-file | --placement)
+          --from | --to | --state | --limit | --listen | --auth-file | --placement | --tls-ca | \
+          --tls-cert | --tls-key | --tls-server-name)
           ((i++)) ;;
         --) break ;;
         -*) ;;
@@ -68,7 +69,7 @@ _beanpole() {
   case "$prev" in
     -a | --addr | --timeout | -p | --pri | -d | --delay | -r | --ttr | --wait | --job | -i | \
       --interval | -n | --iterations | --concurrency | --max-attempts | --backoff | --backoff-max | \
-      --grace | --metrics-port | --limit | --listen)
+      --grace | --metrics-port | --limit | --listen | --tls-server-name)
       return 0 ;;
     --placement)
       COMPREPLY=($(compgen -W "round-robin tube" -- "$cur"))
@@ -86,14 +87,15 @@ _beanpole() {
     --exec)
       COMPREPLY=($(compgen -c -- "$cur"))
       return 0 ;;
-    -o | --output | --auth-file)
+    -o | --output | --auth-file | --tls-ca | --tls-cert | --tls-key)
       COMPREPLY=($(compgen -f -- "$cur"))
       return 0 ;;
   esac
 
   if [[ -z "$command" ]]; then
     if [[ "$cur" == -* ]]; then
-      COMPREPLY=($(compgen -W "-a --addr --json --timeout -h --help --version" -- "$cur"))
+      COMPREPLY=($(compgen -W "-a --addr --json --timeout --tls-ca --tls-cert --tls-key
+        --tls-server-name -h --help --version" -- "$cur"))
     else
       COMPREPLY=($(compgen -W "$_beanpole_commands" -- "$cur"))
     fi

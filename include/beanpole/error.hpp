@@ -45,12 +45,16 @@ enum class errc {
   malformed_reply,            ///< A known reply word with the wrong arguments.
   unexpected_reply,           ///< A valid reply that does not answer the command that was sent.
   bad_stats,                  ///< A stats or list body that is not the server's key/value format.
+  tls_reply_to_plain,  ///< The server answered in TLS: it is a TLS terminator addressed as plain
+                       ///< (use a `tls://` address).
 
   // --- local misuse (nothing was sent) --------------------------------------------------
   invalid_tube_name =
       200,             ///< Not 1..200 bytes of A-Z a-z 0-9 - + / ; . $ _ ( ), or starts with '-'.
   value_out_of_range,  ///< A priority, delay, ttr or timeout that does not fit 32 bits unsigned.
   invalid_address,     ///< An address that is not HOST:PORT, [IPV6]:PORT or unix:PATH.
+  tls_files_invalid,   ///< A TLS CA bundle, certificate or key could not be loaded (missing, not
+                       ///< PEM, a key that does not match the certificate); nothing was sent.
 
   // --- connection state -----------------------------------------------------------------
   not_connected =
@@ -60,6 +64,13 @@ enum class errc {
   connection_lost,   ///< The connection dropped before the reply arrived.
   outcome_unknown,   ///< A put was sent but its reply was lost: the job may or may not exist.
   lost_reservation,  ///< The connection holding this reserved job dropped; the server released it.
+  tls_handshake_failed,          ///< The TLS handshake failed: the server refused it (an alert,
+                                 ///< e.g. it requires a client certificate) or broke it off.
+  tls_certificate_not_verified,  ///< The server's certificate chain is not signed by a trusted CA
+                                 ///< (or is expired, or not yet valid).
+  tls_name_mismatch,  ///< The server's certificate is valid but not for the name verified (the
+                      ///< host, or `tls_options::server_name`).
+  tls_not_spoken,     ///< The server does not speak TLS (a plain server addressed as `tls://`).
 };
 
 /// The families of `errc`, for `ec == beanpole::condition::server_answer` style tests.
@@ -93,8 +104,12 @@ struct failure_info {
   std::error_code cause;
   /// The start of the offending reply (at most 64 bytes, escaped), for protocol violations.
   std::string received;
+  /// What TLS said about a failed handshake (OpenSSL's reason, the verification result), for
+  /// the TLS errors; empty otherwise.
+  std::string detail;
 
-  /// One line: the cause's message, then the received bytes in quotes when there are any.
+  /// One line: the cause's message, then the TLS detail and the received bytes in quotes when
+  /// there are any.
   std::string message() const;
 };
 

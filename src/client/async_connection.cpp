@@ -49,7 +49,7 @@ async_connection::async_connection(const asio::any_io_executor& strand,
     : strand_(strand),
       options_(options),
       listener_(listener),
-      socket_(strand),
+      stream_(strand),
       connect_timer_(strand),
       reply_timer_(strand),
       parser_(options.limits),
@@ -61,14 +61,15 @@ void async_connection::start_connect(const endpoint& ep,
                                      std::function<void(std::error_code)> done) {
   auto finish = std::make_shared<std::function<void(std::error_code)>>(std::move(done));
   auto self = shared_from_this();
+  endpoint_ = ep;
   if (options_.connect_timeout.count() > 0) {
     connect_timer_.expires_after(options_.connect_timeout);
     connect_timer_.async_wait([self, finish](std::error_code ec) {
       if (ec || !*finish) return;  // cancelled: the connect finished first
       auto f = std::exchange(*finish, nullptr);
-      std::error_code ignored;
-      self->socket_.close(ignored);
-      f(make_error_code(errc::connect_timeout));
+      const auto why = self->stream_.timeout_error();
+      self->stream_.close();
+      f(why);
     });
   }
 
@@ -111,33 +112,60 @@ void async_connection::try_connect(
   }
   const generic_endpoint& target = (*eps)[index];
   std::error_code ec;
-  socket_.close(ec);
-  socket_.open(target.protocol(), ec);
+  stream_.socket().close(ec);
+  stream_.socket().open(target.protocol(), ec);
   if (ec) {
     try_connect(eps, index + 1, ec, done);
     return;
   }
   auto self = shared_from_this();
-  socket_.async_connect(target, [self, eps, index, done](std::error_code cec) {
+  stream_.socket().async_connect(target, [self, eps, index, done](std::error_code cec) {
     if (!*done) return;          // timed out: the timer already reported
     if (cec || self->closed_) {  // try_connect reports a close as operation_aborted
       self->try_connect(eps, index + 1, cec, done);
       return;
     }
-    self->connect_timer_.cancel();
     const int family = (*eps)[index].protocol().family();
     self->is_tcp_ = family == AF_INET || family == AF_INET6;
     if (self->is_tcp_) {
       // Commands are written as they are issued; Nagle would hold small writes back for the
       // server's delayed ACK (about 40 ms each).
       const int one = 1;
-      ::setsockopt(self->socket_.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      ::setsockopt(self->stream_.socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof one);
     }
-    self->open_ = true;
-    self->parser_.reset();
-    self->start_read();
-    std::exchange(*done, nullptr)({});
+    if (!self->endpoint_.is_tls()) {
+      self->connected(done);
+      return;
+    }
+    // TLS: the handshake runs under the connect timer, so the connect timeout bounds it too.
+    if (auto tec = self->stream_.start_tls(self->endpoint_)) {
+      self->connect_timer_.cancel();
+      self->stream_.close();
+      std::exchange(*done, nullptr)(tec);
+      return;
+    }
+    self->stream_.async_handshake([self, done](std::error_code hec) {
+      if (!*done) return;  // timed out: the timer already reported
+      if (!hec && self->closed_) hec = asio::error::operation_aborted;
+      if (hec) {
+        self->connect_timer_.cancel();
+        self->stream_.close();
+        std::exchange(*done, nullptr)(hec);
+        return;
+      }
+      self->connected(done);
+    });
   });
+}
+
+void async_connection::connected(
+    const std::shared_ptr<std::function<void(std::error_code)>>& done) {
+  connect_timer_.cancel();
+  open_ = true;
+  parser_.reset();
+  start_read();
+  std::exchange(*done, nullptr)({});
 }
 
 // --------------------------------------------------------------------------------- write
@@ -171,7 +199,7 @@ void async_connection::start_write() {
     recycle(self->in_write_);
     if (!self->open_) return;
     if (ec) {
-      self->close(ec);
+      self->close(self->stream_.io_error(ec));
       return;
     }
     if (!self->out_.empty()) {
@@ -181,7 +209,7 @@ void async_connection::start_write() {
     }
   };
   if (in_write_.externals().empty()) {
-    asio::async_write(socket_, asio::buffer(in_write_.bytes()), std::move(done));
+    stream_.async_write(asio::buffer(in_write_.bytes()), std::move(done));
     return;
   }
   // Large bodies are written from where their operations keep them, between the copied bytes.
@@ -196,7 +224,7 @@ void async_connection::start_write() {
     at = e.at;
   }
   if (bytes.size() > at) gather_.emplace_back(bytes.data() + at, bytes.size() - at);
-  asio::async_write(socket_, gather_, std::move(done));
+  stream_.async_write(gather_, std::move(done));
 }
 
 // ---------------------------------------------------------------------------------- read
@@ -206,7 +234,7 @@ void async_connection::start_read() {
   reading_ = true;
   set_read_batch();
   auto self = shared_from_this();
-  socket_.async_read_some(asio::buffer(in_),
+  stream_.async_read_some(asio::buffer(in_),
                           [self](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
@@ -214,7 +242,7 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
   reading_ = false;
   if (!open_) return;
   if (ec) {
-    close(ec == asio::error::eof ? make_error_code(errc::connection_lost) : ec);
+    close(stream_.io_error(ec));
     return;
   }
   std::string_view data(in_.data(), n);
@@ -222,7 +250,7 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
     const auto step = parser_.parse(data);
     if (step.status == proto::parse_status::error) {
       received_ = conn::printable_prefix(data);
-      close(parser_.error());
+      close(conn::unexpected_bytes_error(parser_.error(), data));
       return;
     }
     data.remove_prefix(step.consumed);
@@ -251,6 +279,9 @@ void async_connection::set_read_batch() {
   // the ACK that the server's Nagle algorithm waits for (measured: 8 ms per reply with 100 in
   // flight). With a deep pipeline the server always has a segment's worth to send.
   if (!is_tcp_) return;  // Unix sockets ignore SO_RCVLOWAT for readiness
+  // Over TLS, reply bytes already read may sit undecrypted in the SSL stream's buffer, so the
+  // bytes still to come on the socket can be fewer than the replies still owed.
+  if (endpoint_.is_tls()) return;
   std::size_t want = 1;
   if (awaiting_.size() >= deep_pipeline) {
     want = parser_.min_bytes_to_complete() +
@@ -259,7 +290,8 @@ void async_connection::set_read_batch() {
   want = std::clamp<std::size_t>(want, 1, read_batch_bytes);
   if (static_cast<int>(want) == rcvlowat_) return;
   const int value = static_cast<int>(want);
-  if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value) == 0) {
+  if (::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_RCVLOWAT, &value,
+                   sizeof value) == 0) {
     rcvlowat_ = value;
   }
 }
@@ -293,14 +325,12 @@ void async_connection::on_timer(std::error_code ec) {
 void async_connection::close(std::error_code reason) {
   closed_ = true;
   if (!open_ && awaiting_.empty() && unwritten_.empty() && out_.empty()) {
-    std::error_code ignored;  // still connecting, or closed before: nothing to report
-    socket_.close(ignored);
+    stream_.close();  // still connecting, or closed before: nothing to report
     connect_timer_.cancel();
     return;
   }
   open_ = false;
-  std::error_code ignored;
-  socket_.close(ignored);
+  stream_.close();
   connect_timer_.cancel();
   reply_timer_.cancel();
   parser_.reset();

@@ -16,6 +16,7 @@
 #include "beanpole/endpoint.hpp"
 #include "beanpole/options.hpp"
 #include "beanpole/proto/reply_parser.hpp"
+#include "client/async_stream.hpp"
 #include "client/op_queue.hpp"
 #include "conn/request_buffer.hpp"
 #include "conn/tube_state.hpp"
@@ -69,6 +70,8 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
 
   /// The first bytes of the reply that broke the protocol (escaped), if one did.
   const std::string& received() const noexcept { return received_; }
+  /// What TLS said about a TLS failure of this connection, if there was one.
+  const std::string& tls_detail() const noexcept { return stream_.tls_detail(); }
 
   // State the owner keeps per connection (strand-only).
   std::unordered_set<std::uint64_t> held;  ///< jobs the main connection reserved (reserve-job)
@@ -80,6 +83,7 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
       const std::shared_ptr<std::vector<asio::generic::stream_protocol::endpoint>>& eps,
       std::size_t index, std::error_code last,
       const std::shared_ptr<std::function<void(std::error_code)>>& done);
+  void connected(const std::shared_ptr<std::function<void(std::error_code)>>& done);
   void start_write();
   void start_read();
   void on_read(std::error_code ec, std::size_t n);
@@ -90,7 +94,8 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   asio::any_io_executor strand_;
   connection_options options_;
   connection_listener& listener_;
-  socket_type socket_;
+  async_stream stream_;
+  endpoint endpoint_;  // of the connect under way, for TLS
   asio::steady_timer connect_timer_;
   asio::steady_timer reply_timer_;
   bool timer_armed_ = false;

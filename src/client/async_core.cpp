@@ -266,7 +266,7 @@ class async_core final : public connection_listener,
     if (in_read_batch_) end_read_batch();
     const auto keep = conn.shared_from_this();  // the maps below may hold its last reference
     const bool is_main = &conn == main_.get();
-    remember_failure(reason, conn.received());
+    remember_failure(reason, conn.received(), conn.tls_detail());
     // The client's state changes before any handler hears of the failure, so that a command a
     // handler issues sees the connection as gone (not_connected), not as still up.
     op_queue stranded;
@@ -406,8 +406,8 @@ class async_core final : public connection_listener,
   void main_connected(const std::shared_ptr<async_connection>& conn, std::error_code ec) {
     if (conn != main_) return;  // superseded (closed meanwhile)
     if (ec) {
+      remember_failure(ec, {}, conn->tls_detail());
       main_ = nullptr;
-      remember_failure(ec, {});
       // State first, handlers after (see on_closed). When reconnecting, the waiters hear of
       // this failure and commands already submitted wait for a later try.
       auto [stranded, retry] = main_down();
@@ -781,11 +781,13 @@ class async_core final : public connection_listener,
     });
   }
 
-  void remember_failure(std::error_code cause, const std::string& received) {
+  void remember_failure(std::error_code cause, const std::string& received,
+                        const std::string& tls_detail = {}) {
     if (!cause || cause == asio::error::operation_aborted) return;
     std::lock_guard lock(mu_);
     last_failure_.cause = cause;
     last_failure_.received = received;
+    last_failure_.detail = tls_detail;
   }
 
   double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }

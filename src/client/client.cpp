@@ -55,7 +55,7 @@ struct blocking_connection {
       if (step.status == proto::parse_status::ready) return {};
       if (step.status == proto::parse_status::error) {
         failure.received = conn::printable_prefix(data);
-        return parser.error();
+        return conn::unexpected_bytes_error(parser.error(), data);
       }
     }
   }
@@ -63,6 +63,7 @@ struct blocking_connection {
   /// Closes the connection after `ec` broke it, remembering why (see `last_failure`).
   void fail_connection(std::error_code ec) {
     failure.cause = ec;
+    failure.detail = socket.tls_detail();
     if (ec != condition::protocol_violation) failure.received.clear();
     drop_connection();
   }
@@ -201,7 +202,9 @@ client& client::operator=(client&&) noexcept = default;
 void client::connect(const endpoint& ep) {
   std::error_code ec;
   connect(ep, ec);
-  if (ec) throw error(ec, "connect to " + ep.to_string());
+  if (!ec) return;
+  const std::string detail = last_failure().detail;
+  throw error(ec, "connect to " + ep.to_string() + (detail.empty() ? "" : " (" + detail + ")"));
 }
 
 void client::connect(const endpoint& ep, std::error_code& ec) {
@@ -209,7 +212,7 @@ void client::connect(const endpoint& ep, std::error_code& ec) {
   impl_->drop_connection();
   ec = conn::validate(ep);
   if (!ec) ec = impl_->socket.connect(ep, impl_->options.connect_timeout);
-  if (ec) impl_->failure = {ec, {}};
+  if (ec) impl_->failure = {ec, {}, impl_->socket.tls_detail()};
 }
 
 failure_info client::last_failure() const {

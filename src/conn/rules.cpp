@@ -25,10 +25,26 @@ std::error_code lost_reply_error(bool is_put, std::error_code cause, bool oldest
 std::error_code validate(const endpoint& ep) noexcept {
   if (ep.is_unix()) {
     if (ep.unix_path.size() >= sizeof(sockaddr_un::sun_path)) return errc::invalid_address;
+    if (ep.is_tls()) return errc::invalid_address;  // TLS is for TCP: no host name to verify
     return {};
   }
   if (ep.host.empty() || ep.port == 0) return errc::invalid_address;
   return {};
+}
+
+std::error_code unexpected_bytes_error(std::error_code parser_error,
+                                       std::string_view bytes) noexcept {
+  // A TLS record starts with its content type (21 alert, 22 handshake) and the version 3.1 to
+  // 3.4; no beanstalkd reply starts with a control byte.
+  if (bytes.size() >= 3) {
+    const auto type = static_cast<unsigned char>(bytes[0]);
+    const auto major = static_cast<unsigned char>(bytes[1]);
+    const auto minor = static_cast<unsigned char>(bytes[2]);
+    if ((type == 21 || type == 22) && major == 3 && minor >= 1 && minor <= 4) {
+      return errc::tls_reply_to_plain;
+    }
+  }
+  return parser_error;
 }
 
 std::string printable_prefix(std::string_view bytes, std::size_t max) {

@@ -41,8 +41,14 @@ std::error_code lost_reply_error(bool is_put, std::error_code cause, bool oldest
                                  bool cancelled = false) noexcept;
 
 /// Whether `ep` can be connected to at all: a non-empty host and a port for TCP; a Unix socket
-/// path that fits `sockaddr_un`. `errc::invalid_address` otherwise, before any connect.
+/// path that fits `sockaddr_un`, without TLS. `errc::invalid_address` otherwise, before any connect.
 std::error_code validate(const endpoint& ep) noexcept;
+
+/// The error for bytes from the server that the reply parser refused with `parser_error`:
+/// `errc::tls_reply_to_plain` when they begin like a TLS record (a TLS terminator answering a
+/// client that spoke plain text to it), else `parser_error` itself.
+std::error_code unexpected_bytes_error(std::error_code parser_error,
+                                       std::string_view bytes) noexcept;
 
 /// The first `max` bytes of `bytes`, printable: `\r`, `\n`, `\t`, `\\`, `"` and other
 /// non-printable bytes escaped (`\xNN`), `...` appended when cut. For messages about replies

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "beanpole/error.hpp"
+#include "net/tls_session.hpp"
 
 namespace beanpole::detail {
 namespace {
@@ -92,6 +93,8 @@ int open_connected(int family, const sockaddr* addr, socklen_t len, const deadli
 
 blocking_socket::blocking_socket(blocking_socket&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      tls_(std::move(other.tls_)),
+      tls_detail_(std::move(other.tls_detail_)),
       recv_timeout_(other.recv_timeout_),
       send_timeout_(other.send_timeout_) {}
 
@@ -99,20 +102,38 @@ blocking_socket& blocking_socket::operator=(blocking_socket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
+    tls_ = std::move(other.tls_);
+    tls_detail_ = std::move(other.tls_detail_);
     recv_timeout_ = other.recv_timeout_;
     send_timeout_ = other.send_timeout_;
   }
   return *this;
 }
 
+blocking_socket::blocking_socket() = default;
+
+blocking_socket::~blocking_socket() {
+  close();
+}
+
 void blocking_socket::close() noexcept {
+  tls_.reset();  // before its socket: no close_notify is sent, the connection is simply dropped
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   recv_timeout_ = send_timeout_ = milliseconds{0};
 }
 
+std::error_code blocking_socket::io_error() {
+  if (tls_ && errno == EPROTO) {
+    tls_detail_ = tls_->detail();
+    return tls_->failure();
+  }
+  return last_error();
+}
+
 std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeout) {
   close();
+  tls_detail_.clear();
   const deadline until = timeout.count() > 0 ? deadline{clock_type::now() + timeout} : std::nullopt;
 
   if (ep.is_unix()) {
@@ -150,6 +171,13 @@ std::error_code blocking_socket::connect(const endpoint& ep, milliseconds timeou
     // would hold small writes back for the peer's delayed ACK (about 40 ms each).
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (ep.is_tls()) {  // on the non-blocking socket, so that the deadline bounds it
+      tls_ = tls_session::handshake(fd, ep, until, ec, tls_detail_);
+      if (!tls_) {
+        ::close(fd);
+        return ec;
+      }
+    }
     fd_ = fd;
     return make_blocking(fd_);
   }
@@ -183,10 +211,11 @@ std::error_code blocking_socket::write_all(std::string_view data, milliseconds t
     if (budget != send_timeout_) {  // checked here, so the usual command makes no call
       if (auto ec = set_timeout(SO_SNDTIMEO, budget)) return ec;
     }
-    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    const ssize_t n = tls_ ? tls_->send(data.data(), data.size())
+                           : ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
-      if (errno != EINTR) return last_error();
+      if (errno != EINTR) return io_error();
     } else {
       data.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -205,7 +234,7 @@ std::error_code blocking_socket::read_some(char* buf, std::size_t size, millisec
     if (auto ec = set_timeout(SO_RCVTIMEO, timeout)) return ec;
   }
   for (;;) {
-    const ssize_t n = ::recv(fd_, buf, size, 0);
+    const ssize_t n = tls_ ? tls_->recv(buf, size) : ::recv(fd_, buf, size, 0);
     if (n > 0) {
       got = static_cast<std::size_t>(n);
       return {};
@@ -214,7 +243,7 @@ std::error_code blocking_socket::read_some(char* buf, std::size_t size, millisec
     if (errno == EAGAIN || errno == EWOULDBLOCK) return errc::reply_timeout;
     // EINTR: SA_RESTART handlers restart recv themselves; others land here, and one more recv
     // with the same timeout keeps the bound within twice the budget.
-    if (errno != EINTR) return last_error();
+    if (errno != EINTR) return io_error();
   }
 }
 

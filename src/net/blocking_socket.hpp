@@ -12,7 +12,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -43,19 +45,22 @@ using deadline = std::optional<coarse_clock::time_point>;
 /// limit" stays no limit: `std::nullopt`).
 std::optional<std::chrono::milliseconds> time_left(const deadline& until);
 
+class tls_session;
+
 /// Thread safety: none; the owner serializes calls.
 class blocking_socket {
  public:
-  blocking_socket() = default;
+  blocking_socket();
   blocking_socket(const blocking_socket&) = delete;
   blocking_socket& operator=(const blocking_socket&) = delete;
   blocking_socket(blocking_socket&& other) noexcept;
   blocking_socket& operator=(blocking_socket&& other) noexcept;
-  ~blocking_socket() { close(); }
+  ~blocking_socket();
 
   /// Connects to `ep`, trying every resolved address in turn until `timeout` (zero: no limit)
-  /// runs out. Sets TCP_NODELAY on TCP sockets. Errors: resolver and socket errors
-  /// (std::system_category or the netdb category), `errc::connect_timeout`.
+  /// runs out, and for a TLS endpoint runs the handshake within the same time. Sets TCP_NODELAY
+  /// on TCP sockets. Errors: resolver and socket errors (std::system_category or the netdb
+  /// category), `errc::connect_timeout`, the TLS errors (see `tls_detail`).
   std::error_code connect(const endpoint& ep, std::chrono::milliseconds timeout);
 
   /// Sends all of `data` within `timeout` of `start` (zero: no limit), in as few system calls as
@@ -73,12 +78,22 @@ class blocking_socket {
   bool is_open() const noexcept { return fd_ >= 0; }
   void close() noexcept;
 
+  /// What TLS said about the last TLS failure (a handshake, an alert after it); empty when the
+  /// last failure was not one.
+  const std::string& tls_detail() const noexcept { return tls_detail_; }
+
  private:
+  /// The error of a failed send or recv: errno's, or the TLS session's for EPROTO.
+  std::error_code io_error();
+
   /// Arms SO_RCVTIMEO or SO_SNDTIMEO, unless it is armed so already: a command with the usual
   /// timeout costs no setsockopt and no clock read.
   std::error_code set_timeout(int option, std::chrono::milliseconds wanted);
 
   int fd_ = -1;
+  // Set for a TLS endpoint: send and recv go through it. Plain connections pay one test of it.
+  std::unique_ptr<tls_session> tls_;
+  std::string tls_detail_;
   // The SO_RCVTIMEO / SO_SNDTIMEO now in force, so the common case costs no setsockopt.
   std::chrono::milliseconds recv_timeout_{0};
   std::chrono::milliseconds send_timeout_{0};

@@ -1441,7 +1441,7 @@ test_bash_completion() {
   _beanpole
   assert_eq "${COMPREPLY[*]}" "--json" "global options"
   # Every command of --help is completed, in bash and in zsh, and nothing else.
-  "$BP" --help | awk '/^[A-Z].*:$/ {s=$0} /^  [a-z]/ && s != "Options:" && s !~ /^(Exit|Reserved|Environment|Examples)/ {print $1}' |
+  "$BP" --help | awk '/^[A-Z].*:$/ {s=$0} /^  [a-z]/ && s != "Options:" && s !~ /^(Exit|Reserved|TLS|Environment|Examples)/ {print $1}' |
     sort >"$T/help_cmds"
   echo $_beanpole_commands | tr ' ' '\n' | sort >"$T/bash_cmds"
   diff "$T/help_cmds" "$T/bash_cmds" >/dev/null || fail "bash commands differ from --help"
@@ -1476,6 +1476,125 @@ test_zsh_completion() {
   tmux -S "$TMUX_SOCK" send-keys C-u "beanpole reserve --ex" Tab
   tmux_wait_for "reserve --exec"
   tmux -S "$TMUX_SOCK" kill-server
+}
+
+
+# ------------------------------------------------------------------------------------------ TLS
+
+# make_certs DIR: a CA, a server certificate for 127.0.0.1, a client certificate, another CA.
+make_certs() {
+  bash "$(dirname "$SELF")/../support/make_test_certs.sh" "$1" >/dev/null 2>&1 || fail "make_test_certs.sh"
+}
+
+# start_stunnel VAR TARGET_PORT CERT_DIR [require]: Debian's stunnel4 accepting TLS on a free
+# loopback port and forwarding to TARGET_PORT; with "require", only clients with a certificate of
+# CERT_DIR/ca.pem get through. VAR gets tls://127.0.0.1:PORT. Stopped by pid with the servers.
+start_stunnel() {
+  local var=$1 target=$2 dir=$3 require=${4:-} port pid attempt i
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    {
+      printf 'foreground = yes\npid =\n[beanstalkd]\naccept = 127.0.0.1:%s\n' "$port"
+      printf 'connect = 127.0.0.1:%s\ncert = %s/server.pem\nkey = %s/server.key\n' "$target" "$dir" "$dir"
+      [[ -n "$require" ]] && printf 'CAfile = %s/ca.pem\nverifyChain = yes\nrequireCert = yes\n' "$dir"
+    } >"$T/stunnel-$port.conf"
+    stunnel4 "$T/stunnel-$port.conf" </dev/null >"$T/stunnel-$port.log" 2>&1 &
+    pid=$!
+    for i in $(seq 100); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        SERVER_PIDS+=("$pid")
+        printf -v "$var" 'tls://127.0.0.1:%s' "$port"
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  fail "cannot start stunnel4: $(cat "$T"/stunnel-*.log)"
+}
+
+# expect_one_line_err TEXT: stderr is exactly one line and holds TEXT.
+expect_one_line_err() {
+  [[ $(wc -l <"$T/err") == 1 ]] || fail "stderr is not one line: $(cat "$T/err")"
+  expect_err_has "$1"
+}
+
+test_tls_put_reserve_with_client_certificates() {
+  make_certs "$T/pki"
+  start_stunnel TLS1 "${S1##*:}" "$T/pki" require
+  local tls=(-a "$TLS1" --tls-ca "$T/pki/ca.pem" --tls-cert "$T/pki/client.pem" --tls-key "$T/pki/client.key")
+  run "$BP" "${tls[@]}" put -t tls.cli "hello over TLS"
+  expect_rc 0
+  local id
+  id=$(cat "$T/out")
+  all_bytes | "$BP" "${tls[@]}" put -t tls.cli >/dev/null || fail "binary put"
+  run "$BP" "${tls[@]}" reserve -w tls.cli --delete
+  expect_rc 0
+  grep -q "hello over TLS" "$T/out" || fail "reserve printed: $(cat "$T/out")"
+  run "$BP" "${tls[@]}" --tls-server-name localhost peek "$id"
+  expect_rc 1  # deleted: NOT_FOUND, over a connection verified for the name localhost
+  expect_err_has NOT_FOUND
+  run "$BP" "${tls[@]}" reserve -w tls.cli --delete
+  expect_rc 0
+  cmp <(all_bytes) "$T/out" || fail "binary body differs"
+}
+
+test_tls_failures_exit_3_saying_why() {
+  make_certs "$T/pki"
+  start_stunnel TLS1 "${S1##*:}" "$T/pki" require
+  local cert=(--tls-cert "$T/pki/client.pem" --tls-key "$T/pki/client.key")
+  run "$BP" -a "$TLS1" --tls-ca "$T/pki/other-ca.pem" "${cert[@]}" stats
+  expect_rc 3 "wrong CA"
+  expect_one_line_err "certificate is not trusted"
+  run "$BP" -a "$TLS1" --tls-ca "$T/pki/ca.pem" "${cert[@]}" --tls-server-name queue.example.com stats
+  expect_rc 3 "wrong name"
+  expect_one_line_err "does not match"
+  run "$BP" -a "$TLS1" --tls-ca "$T/pki/ca.pem" stats
+  expect_rc 3 "no client certificate"
+  expect_one_line_err "TLS handshake failed"
+  expect_err_has "certificate"
+  run "$BP" -a "tls://$S1" --tls-ca "$T/pki/ca.pem" --timeout 2 stats
+  expect_rc 3 "plain server addressed as TLS"
+  expect_one_line_err "does not speak TLS"
+  run "$BP" -a "${TLS1#tls://}" stats
+  expect_rc 3 "TLS server addressed as plain"
+}
+
+test_tls_option_misuse_exits_2() {
+  make_certs "$T/pki"
+  run "$BP" -a "$S1" --tls-ca "$T/pki/ca.pem" stats
+  expect_rc 2 "TLS options without a tls:// address"
+  expect_err_has "tls://"
+  run "$BP" -a "tls://$S1" --tls-cert "$T/pki/client.pem" stats
+  expect_rc 2 "--tls-cert without --tls-key"
+  run "$BP" -a "tls://$S1" --tls-ca "$T/pki/missing.pem" stats
+  expect_rc 2 "unreadable CA file"
+  expect_err_has "missing.pem"
+  run "$BP" -a "tls://unix:/tmp/x" stats
+  expect_rc 2 "TLS over a Unix socket"
+}
+
+# The README's "beanstalkd behind stunnel, with client certificates" example, run as written
+# (ports and the binary substituted).
+test_tls_readme_example() {
+  local readme
+  readme="$(dirname "$SELF")/../../README.md"
+  make_certs "$T/work"
+  awk '/<!-- tls-example-begin -->/{f=1; next} /<!-- tls-example-end -->/{f=0} f' "$readme" |
+    sed '/^```/d' >"$T/example.sh"
+  [[ -s "$T/example.sh" ]] || fail "README has no TLS example"
+  mkdir -p "$T/bin"
+  ln -s "$BP" "$T/bin/beanpole"
+  local tls_port
+  tls_port=$(free_port)
+  (cd "$T/work" && PATH="$T/bin:$PATH" SERVER_PORT="${S1##*:}" TLS_PORT="$tls_port" \
+    bash -e "$T/example.sh" >"$T/out" 2>"$T/err")
+  RC=$?
+  [[ -f "$T/work/stunnel.pid" ]] && SERVER_PIDS+=("$(cat "$T/work/stunnel.pid")")
+  expect_rc 0 "the README example"
+  grep -q "hello" "$T/out" || fail "the example printed: $(cat "$T/out")"
 }
 
 # -------------------------------------------------------------------------------------- main

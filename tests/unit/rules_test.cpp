@@ -50,6 +50,23 @@ TEST(Rules, EndpointsAreValidatedBeforeConnecting) {
   EXPECT_FALSE(conn::validate(endpoint::unix_socket("/tmp/beanstalkd.sock")));
   EXPECT_EQ(conn::validate(endpoint::unix_socket("/" + std::string(200, 'x'))),
             errc::invalid_address);
+  EXPECT_FALSE(conn::validate(endpoint::tcp_tls("queue.example.com", 6443)));
+  endpoint tls_over_unix = endpoint::unix_socket("/tmp/beanstalkd.sock");
+  tls_over_unix.tls = beanpole::tls_options{};
+  EXPECT_EQ(conn::validate(tls_over_unix), errc::invalid_address);
+}
+
+// Issue 12: a TLS terminator that answers a plain client with an alert is named as such.
+TEST(Rules, TlsRecordsFromAPlainConnectionAreNamed) {
+  const std::error_code parser_error = errc::unknown_reply;
+  EXPECT_EQ(
+      conn::unexpected_bytes_error(parser_error, std::string("\x15\x03\x03\x00\x02\x02\x46", 7)),
+      errc::tls_reply_to_plain);
+  EXPECT_EQ(conn::unexpected_bytes_error(parser_error, std::string("\x16\x03\x01\x00", 4)),
+            errc::tls_reply_to_plain);
+  EXPECT_EQ(conn::unexpected_bytes_error(parser_error, "HTTP/1.1 400 Bad Request\r\n"),
+            parser_error);
+  EXPECT_EQ(conn::unexpected_bytes_error(parser_error, std::string("\x15\x03", 2)), parser_error);
 }
 
 TEST(Rules, UnexpectedBytesAreShownEscapedAndCut) {

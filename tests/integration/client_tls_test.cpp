@@ -1,0 +1,178 @@
+// The blocking client over TLS: a real beanstalkd behind Debian's stunnel4, with certificates the
+// test generates (tests/support/tls_terminator.hpp). Issue 12.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "beanpole/client.hpp"
+#include "beanpole/error.hpp"
+#include "server_test.hpp"
+#include "tls_terminator.hpp"
+
+namespace beanpole::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class client_tls : public server_test {
+ public:
+  static void SetUpTestSuite() {
+    server_test::SetUpTestSuite();
+    certs_ = std::make_unique<test_certificates>();
+    open_ = std::make_unique<tls_terminator>(*certs_, server().port());
+    mutual_ = std::make_unique<tls_terminator>(*certs_, server().port(), true);
+  }
+  static void TearDownTestSuite() {
+    mutual_.reset();
+    open_.reset();
+    certs_.reset();
+    server_test::TearDownTestSuite();
+  }
+
+ protected:
+  /// A client connected to `ep` that uses and watches this test's tube.
+  client connect_to(const endpoint& ep) {
+    client c(ep, client_options());
+    c.use(tube());
+    c.watch(tube());
+    c.ignore(tube_name("default"));
+    return c;
+  }
+
+  /// The error of connecting to `ep`, and the client's failure detail.
+  std::error_code connect_error(const endpoint& ep, std::string* detail = nullptr) {
+    client c(client_options());
+    std::error_code ec;
+    c.connect(ep, ec);
+    if (detail != nullptr) *detail = c.last_failure().detail;
+    return ec;
+  }
+
+  static std::unique_ptr<test_certificates> certs_;
+  static std::unique_ptr<tls_terminator> open_;    // any client
+  static std::unique_ptr<tls_terminator> mutual_;  // clients with a certificate of the test CA
+};
+
+std::unique_ptr<test_certificates> client_tls::certs_;
+std::unique_ptr<tls_terminator> client_tls::open_;
+std::unique_ptr<tls_terminator> client_tls::mutual_;
+
+TEST_F(client_tls, put_reserve_delete_with_a_binary_body) {
+  client c = connect_to(open_->tls_endpoint(certs_->trusting()));
+  std::string body(60000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 % 256);
+  body += "\r\nend\r\n";
+  const job_id id = c.put(body);
+  auto j = c.reserve_with_timeout(1s);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->id(), id);
+  EXPECT_EQ(j->body(), body);
+  j->remove();
+  EXPECT_FALSE(c.peek(id));
+}
+
+TEST_F(client_tls, mutual_tls_with_a_client_certificate) {
+  client c = connect_to(mutual_->tls_endpoint(certs_->with_client_certificate()));
+  const job_id id = c.put("hello");
+  auto j = c.reserve_with_timeout(1s);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->id(), id);
+  j->remove();
+}
+
+TEST_F(client_tls, the_name_verified_can_be_set_apart_from_the_host) {
+  tls_options o = certs_->trusting();
+  o.server_name = "localhost";  // in the certificate's subjectAltName
+  client c = connect_to(open_->tls_endpoint(o));
+  EXPECT_GT(c.put("x").value, 0u);
+}
+
+TEST_F(client_tls, missing_client_certificate_when_one_is_required_fails_the_connect) {
+  std::string detail;
+  EXPECT_EQ(connect_error(mutual_->tls_endpoint(certs_->trusting()), &detail),
+            errc::tls_handshake_failed);
+  EXPECT_NE(detail.find("certificate"), std::string::npos) << detail;
+}
+
+TEST_F(client_tls, a_server_certificate_from_another_ca_is_not_verified) {
+  tls_options o;
+  o.ca_file = certs_->file("other-ca.pem");
+  std::string detail;
+  EXPECT_EQ(connect_error(open_->tls_endpoint(o), &detail), errc::tls_certificate_not_verified);
+  EXPECT_FALSE(detail.empty());
+}
+
+TEST_F(client_tls, the_system_store_does_not_trust_the_test_ca) {
+  EXPECT_EQ(connect_error(open_->tls_endpoint({})), errc::tls_certificate_not_verified);
+}
+
+TEST_F(client_tls, a_wrong_name_is_a_name_mismatch) {
+  tls_options o = certs_->trusting();
+  o.server_name = "queue.example.com";
+  EXPECT_EQ(connect_error(open_->tls_endpoint(o)), errc::tls_name_mismatch);
+}
+
+TEST_F(client_tls, a_plain_server_addressed_as_tls_does_not_speak_tls) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string detail;
+  const auto ec =
+      connect_error(endpoint::tcp_tls("127.0.0.1", server().port(), certs_->trusting()), &detail);
+  EXPECT_EQ(ec, errc::tls_not_spoken) << ec.message() << ": " << detail;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, client_options().connect_timeout + 1s);
+}
+
+TEST_F(client_tls, a_tls_terminator_addressed_as_plain_fails_the_first_command) {
+  client c(endpoint::tcp("127.0.0.1", open_->port()), client_options());
+  std::error_code ec;
+  c.stats(ec);
+  // stunnel resets the connection (when the terminator answers with an alert instead, the
+  // error is errc::tls_reply_to_plain).
+  EXPECT_TRUE(ec == condition::connection_failure || ec == errc::tls_reply_to_plain)
+      << ec.message();
+  EXPECT_FALSE(c.is_open());
+}
+
+TEST_F(client_tls, unreadable_files_are_refused_before_anything_is_sent) {
+  tls_options o;
+  o.ca_file = (certs_->dir() / "missing.pem").string();
+  std::string detail;
+  EXPECT_EQ(connect_error(open_->tls_endpoint(o), &detail), errc::tls_files_invalid);
+  EXPECT_NE(detail.find("missing.pem"), std::string::npos) << detail;
+  tls_options half = certs_->trusting();
+  half.cert_file = certs_->file("client.pem");
+  EXPECT_EQ(connect_error(open_->tls_endpoint(half)), errc::tls_files_invalid);
+}
+
+TEST_F(client_tls, reconnects_after_the_terminator_restarts) {
+  const endpoint ep = open_->tls_endpoint(certs_->trusting());
+  client c = connect_to(ep);
+  c.put("before");
+  open_->stop();
+  std::error_code ec;
+  c.stats(ec);
+  EXPECT_EQ(ec, condition::connection_failure) << ec.message();
+  // Started after the client saw the drop: until its socket closes, the terminator's end of the
+  // old connection holds the port.
+  open_->restart();
+  c.connect(ep);
+  c.use(tube());
+  c.put("after");
+  EXPECT_EQ(c.stats_tube(tube()).current_jobs_ready, 2u);
+}
+
+TEST_F(client_tls, the_exception_names_the_reason) {
+  tls_options o = certs_->trusting();
+  o.server_name = "queue.example.com";
+  try {
+    client c(open_->tls_endpoint(o), client_options());
+    FAIL() << "connected";
+  } catch (const error& e) {
+    EXPECT_EQ(e.code(), errc::tls_name_mismatch);
+    EXPECT_NE(std::string(e.what()).find("mismatch"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace beanpole::testing
