@@ -3,6 +3,7 @@
 // only the connection that reserved a job may use them; the commands of those names explain
 // that and point here.
 #include <algorithm>
+#include <csignal>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,21 @@
 
 namespace beanpole::cli {
 namespace {
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGQUIT:
+      return "SIGQUIT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a signal";
+  }
+}
 
 struct reserve_args {
   std::vector<std::string> watch;
@@ -41,12 +57,13 @@ int run_exec(const context& ctx, client& c, const job& j, const proto::job_stats
   const auto ttr = std::chrono::seconds(std::max<std::uint64_t>(st.ttr, 1));
   const auto every = std::chrono::duration_cast<std::chrono::milliseconds>(ttr) / 2;
   std::error_code touch_ec;
-  const int status =
+  const command_result run =
       run_command(command, j.body,
                   {{"BEANPOLE_JOB_ID", std::to_string(j.id.value)}, {"BEANPOLE_JOB_TUBE", st.tube}},
                   every, [&] {
                     if (!touch_ec) c.touch(j.id, touch_ec);
                   });
+  const int status = run.status;
   // A failed touch is reported once CMD is done; if the connection is gone, so is the job.
   if (touch_ec && touch_ec != condition::server_answer) {
     check(touch_ec, fmt::format("touch {}", j.id.value));
@@ -61,10 +78,21 @@ int run_exec(const context& ctx, client& c, const job& j, const proto::job_stats
     check(ec, fmt::format("release {}", j.id.value));
   }
   if (ctx.json) {
-    print_json(json{{"id", j.id.value},
-                    {"tube", st.tube},
-                    {"exit_status", status},
-                    {"action", status == 0 ? "deleted" : "released"}});
+    json out{{"id", j.id.value},
+             {"tube", st.tube},
+             {"exit_status", status},
+             {"action", status == 0 ? "deleted" : "released"}};
+    if (run.signal != 0) out["interrupted_by"] = signal_name(run.signal);
+    print_json(out);
+  }
+  if (run.signal != 0) {
+    // Settled like any other run, now that the command is over; then end as the signal would
+    // have ended us.
+    die_of(run.signal,
+           fmt::format("reserve --exec: {} passed on to the command, which exited with status "
+                       "{}; job {} {}",
+                       signal_name(run.signal), status, j.id.value,
+                       status == 0 ? "deleted" : "released"));
   }
   if (status != 0) {
     throw plain_failure(exit_exec_failed,
@@ -210,6 +238,11 @@ void add_reserve_command(CLI::App& app, context& ctx) {
       "                        released (after --delay) otherwise, and then beanpole exits 4.\n"
       "                        Nothing is printed but CMD's own output; with --json:\n"
       "                        {\"id\":N,\"tube\":\"...\",\"exit_status\":N,\"action\":\"...\"}.\n"
+      "                        CMD runs in a process group of its own: SIGINT, SIGQUIT,\n"
+      "                        SIGTERM or SIGHUP sent to beanpole is passed on to it (a second\n"
+      "                        one kills it), the job is settled once CMD has ended (deleted\n"
+      "                        if it exited 0, else released), then beanpole ends by that\n"
+      "                        signal (exit 128+N).\n"
       "Release and bury keep the job's priority unless --pri is given.");
   cmd->add_option("-w,--watch", a->watch, "Tube to take jobs from (repeatable; default: default)")
       ->type_name("TUBE")
