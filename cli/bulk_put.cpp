@@ -1,5 +1,7 @@
 #include "bulk_put.hpp"
 
+#include <beanpole/error.hpp>
+
 #include "context.hpp"
 #include "errors.hpp"
 #include "pool_mode.hpp"
@@ -7,15 +9,32 @@
 namespace beanpole::cli {
 namespace {
 
-async_client_options options_of(const context& ctx) {
+async_client_options options_of(const context& ctx, unsigned retries) {
   async_client_options o;
   static_cast<connection_options&>(o) = ctx.connection();
+  if (retries > 0) {
+    o.reconnect.enabled = true;
+    o.reconnect.max_attempts = retries;
+    o.reconnect.give_up_after = o.reply_timeout;  // zero (no --timeout): only the attempts
+  }
   return o;
 }
 
 }  // namespace
 
-bulk_putter::bulk_putter(const context& ctx, placement_policy placement) {
+put_outcome outcome_of(const bulk_result& r) noexcept {
+  if (!r.ec || r.ec == errc::buried) return put_outcome::acknowledged;
+  if (r.ec == errc::outcome_unknown) return put_outcome::unknown;
+  if (r.ec == condition::server_answer || r.ec == condition::local_misuse) {
+    return put_outcome::refused;
+  }
+  // Any other connection failure of a put means it was never written (the client reports a
+  // written put whose reply was lost as outcome_unknown, never otherwise).
+  return put_outcome::not_sent;
+}
+
+bulk_putter::bulk_putter(const context& ctx, unsigned retries, placement_policy placement)
+    : reconnect_(retries > 0) {
   std::error_code ec;
   std::size_t done = 0;
   auto on_connect = [&](std::error_code e) {
@@ -25,7 +44,7 @@ bulk_putter::bulk_putter(const context& ctx, placement_policy placement) {
   if (ctx.several()) {
     pool_options o;
     o.placement = placement;
-    o.client = options_of(ctx);
+    o.client = options_of(ctx, 0);  // the pool keeps its servers connected itself
     pool_ = std::make_unique<async_pool>(io_.get_executor(), pool_servers(ctx), std::move(o));
     pool_->async_connect(on_connect);
     run_until(done, 1);
@@ -34,10 +53,26 @@ bulk_putter::bulk_putter(const context& ctx, placement_policy placement) {
     check(ec, "connect to " + names);
     return;
   }
-  client_ = std::make_unique<async_client>(io_.get_executor(), ctx.server(), options_of(ctx));
+  auto options = options_of(ctx, retries);
+  options.on_event = [this](const client_event& e) { on_event(e); };
+  client_ = std::make_unique<async_client>(io_.get_executor(), ctx.server(), std::move(options));
   client_->async_connect(on_connect);
   run_until(done, 1);
   check(ec, "connect to " + ctx.server().to_string());
+}
+
+void bulk_putter::on_event(const client_event& e) {
+  // On the client's strand, which runs on the calling thread inside run_until.
+  using kind = client_event::kind;
+  if (e.what == kind::gave_up || (e.what == kind::disconnected && !reconnect_)) {
+    down_for_good_ = true;
+  } else if (e.what == kind::disconnected) {
+    down_ = true;
+    print_error("put: connection lost (" + e.error.message() + "); reconnecting");
+  } else if (e.what == kind::reconnected) {
+    down_ = false;
+    print_error("put: reconnected");
+  }
 }
 
 void bulk_putter::run_until(const std::size_t& done, std::size_t count) {
@@ -55,7 +90,9 @@ std::vector<bulk_result> bulk_putter::put(std::span<const bulk_job> jobs) {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       pool_->async_put(jobs[i].tube, jobs[i].body, jobs[i].opts,
                        [&, i](std::error_code ec, pool_job_id id) {
-                         results[i] = bulk_result{id.id, ec, std::move(id.server)};
+                         results[i].id = id.id;
+                         results[i].ec = ec;
+                         results[i].server = std::move(id.server);
                          ++done;
                        });
     }
@@ -63,14 +100,41 @@ std::vector<bulk_result> bulk_putter::put(std::span<const bulk_job> jobs) {
     return results;
   }
   for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const bulk_job& j = jobs[i];
     // The client sends `use` only when the tube changes, in order with the puts.
-    client_->async_use(jobs[i].tube, [](std::error_code) {});
-    client_->async_put(jobs[i].body, jobs[i].opts, [&, i](std::error_code ec, job_id id) {
-      results[i] = bulk_result{id, ec, {}};
-      ++done;
-    });
+    const bulk_job& j = jobs[i];
+    client_->async_use(j.tube, [](std::error_code) {});
+    put_options opts = j.opts;
+    if (j.bury) opts.delay = parking_delay;
+    client_->async_put(
+        j.body, opts, [&, i, bury = j.bury, pri = j.opts.pri](std::error_code ec, job_id id) {
+          results[i].id = id;
+          results[i].ec = ec;
+          if (ec || !bury) {
+            ++done;
+            return;
+          }
+          // Parked: no worker can take it between here and its bury.
+          client_->async_reserve_job(id, [&, i, id, pri](std::error_code rec, auto held) {
+            if (!rec && !held) rec = make_error_code(errc::not_found);
+            if (rec) {
+              results[i].bury_ec = rec;
+              ++done;
+              return;
+            }
+            client_->async_bury(id, pri, [&, i](std::error_code bec) {
+              results[i].bury_ec = bec;
+              ++done;
+            });
+          });
+        });
   }
   run_until(done, jobs.size());
+  // The connection dropped meanwhile: wait until it is back or given up (within the client's
+  // reconnect bounds), so that the caller knows which before it reads more input.
+  io_.restart();
+  while (down_ && !down_for_good_ && io_.run_one() > 0) {
+  }
   return results;
 }
 

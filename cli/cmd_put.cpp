@@ -2,8 +2,10 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <fmt/format.h>
@@ -29,6 +31,7 @@ struct put_args {
   std::optional<std::string> body;
   bool lines = false;
   std::string placement = "round-robin";
+  std::string retries = "5";
 };
 
 /// How a job's id is printed: `ADDR/ID` when it came from a pool of servers.
@@ -44,65 +47,209 @@ bool input_waiting(int fd) {
   return ::poll(&pfd, 1, 0) > 0;
 }
 
-/// Sends a batch and prints its ids; returns the exit status so far (the worst one).
-int flush_batch(bulk_putter& putter, std::vector<bulk_job>& batch, std::uint64_t first_line,
-                bool as_json, json& ids) {
-  int status = exit_ok;
-  const auto results = putter.put(batch);
+/// Line numbers as ranges: "3, 7-9, 12".
+std::string ranges_of(const std::vector<std::uint64_t>& lines) {
   std::string out;
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const auto& r = results[i];
-    // BURIED comes with an id: the job exists, so its id is printed like any other.
-    if (!r.ec || r.ec == errc::buried) {
-      if (as_json) {
-        if (r.server.empty()) {
-          ids.push_back(r.id.value);
-        } else {
-          ids.push_back(id_text(r));
-        }
-      } else {
-        out += id_text(r) + '\n';
-      }
-    }
-    if (r.ec) {
-      if (r.ec == errc::not_connected && status == exit_failure) continue;  // said once
-      print_error(describe(r.ec, fmt::format("put (line {})", first_line + i)));
-      status = std::max(status, exit_status_of(r.ec));
-    }
+  for (std::size_t i = 0; i < lines.size();) {
+    std::size_t j = i;
+    while (j + 1 < lines.size() && lines[j + 1] == lines[j] + 1) ++j;
+    if (!out.empty()) out += ", ";
+    out += j == i ? fmt::format("{}", lines[i]) : fmt::format("{}-{}", lines[i], lines[j]);
+    i = j + 1;
   }
-  batch.clear();
-  if (!out.empty()) write_stdout(out);
-  return status;
+  return out;
 }
 
+/// "line 4", or "lines 4-6, 9 (4)".
+std::string lines_of(const std::vector<std::uint64_t>& lines) {
+  if (lines.size() == 1) return fmt::format("line {}", lines.front());
+  return fmt::format("lines {} ({})", ranges_of(lines), lines.size());
+}
+
+/// The same lines as a sed script that prints them: "3p;7,9p;12p".
+std::string sed_of(const std::vector<std::uint64_t>& lines, std::optional<std::uint64_t> from) {
+  std::string out;
+  for (std::size_t i = 0; i < lines.size();) {
+    std::size_t j = i;
+    while (j + 1 < lines.size() && lines[j + 1] == lines[j] + 1) ++j;
+    if (!out.empty()) out += ';';
+    out += j == i ? fmt::format("{}p", lines[i]) : fmt::format("{},{}p", lines[i], lines[j]);
+    i = j + 1;
+  }
+  if (from) out += fmt::format("{}{},$p", out.empty() ? "" : ";", *from);
+  return out;
+}
+
+/// What became of every line of `put --lines`, for the output as it goes and the summary at
+/// the end.
+class line_tally {
+ public:
+  explicit line_tally(bool as_json) : json_(as_json) {}
+
+  /// Records and prints (stdout) the outcome of input line `line`.
+  void record(std::uint64_t line, const bulk_result& r, std::string& out) {
+    json j = {{"line", line}};
+    switch (outcome_of(r)) {
+      case put_outcome::acknowledged:
+        ++acknowledged_;
+        if (r.ec) buried_.push_back(line);
+        j["outcome"] = r.ec ? "buried" : "put";
+        j["id"] = r.id.value;
+        if (!r.server.empty()) {
+          j["server"] = r.server;
+          j["job"] = id_text(r);
+        }
+        if (!json_) out += id_text(r) + '\n';
+        break;
+      case put_outcome::refused: {
+        const std::string word(r.ec == condition::server_answer ? status_word(r.ec)
+                                                                : std::string_view{});
+        refused_[word.empty() ? r.ec.message() : word].push_back(line);
+        ++refused_count_;
+        j["outcome"] = "refused";
+        j["error"] = word.empty() ? r.ec.message() : word;
+        if (!json_) out += '\n';
+        break;
+      }
+      case put_outcome::unknown:
+        unknown_.push_back(line);
+        j["outcome"] = "unknown";
+        if (!json_) out += '\n';
+        break;
+      case put_outcome::not_sent:
+        not_sent_.push_back(line);
+        j["outcome"] = "not_sent";
+        if (!json_) out += '\n';
+        break;
+    }
+    if (json_) out += dump(j) + '\n';
+  }
+
+  /// Input from this line on was never read (the connection was gone for good).
+  void stopped_at(std::uint64_t line) { unread_from_ = line; }
+
+  /// The exit status: 3 when a line's outcome is unknown or it was not sent, 1 when one was
+  /// refused (or buried), else 0.
+  int status() const {
+    if (!unknown_.empty() || !not_sent_.empty() || unread_from_) return exit_failure;
+    if (refused_count_ > 0 || !buried_.empty()) return exit_server_answer;
+    return exit_ok;
+  }
+
+  /// The summary on stderr, when anything went wrong.
+  void print_summary(std::uint64_t lines_read, std::string_view last_error) const {
+    if (status() == exit_ok) return;
+    std::string s = fmt::format("put --lines: {} lines read: {} put", lines_read, acknowledged_);
+    if (!buried_.empty()) {
+      s += fmt::format(" (buried by the server, out of memory: {})", lines_of(buried_));
+    }
+    for (const auto& [why, lines] : refused_) {
+      s += fmt::format("\n  refused ({}): {}", why, lines_of(lines));
+    }
+    if (!unknown_.empty()) {
+      s += fmt::format(
+          "\n  outcome unknown: {}\n    (sent, but the connection was lost before the reply: "
+          "each may or may not be on the server; check before sending any again)",
+          lines_of(unknown_));
+    }
+    if (!not_sent_.empty() || unread_from_) {
+      std::string what;
+      if (!not_sent_.empty()) what = lines_of(not_sent_);
+      if (unread_from_) {
+        what += fmt::format("{}every line from {} on (reading stopped)",
+                            what.empty() ? "" : ", and ", *unread_from_);
+      }
+      s += fmt::format("\n  not sent: {}", what);
+      if (!last_error.empty()) s += fmt::format(" ({})", last_error);
+      // How to resume: the lines not sent, and only them.
+      const bool contiguous =
+          not_sent_.empty() || not_sent_.back() - not_sent_.front() + 1 == not_sent_.size();
+      const bool suffix = contiguous && unread_from_.has_value() &&
+                          (not_sent_.empty() || not_sent_.back() + 1 == *unread_from_);
+      if (suffix) {
+        const std::uint64_t from = not_sent_.empty() ? *unread_from_ : not_sent_.front();
+        s += fmt::format("\n  to resume: tail -n +{} INPUT | beanpole put --lines (same options)",
+                         from);
+      } else {
+        s += fmt::format("\n  to resume: sed -n '{}' INPUT | beanpole put --lines (same options)",
+                         sed_of(not_sent_, unread_from_));
+      }
+    }
+    print_error(s);
+  }
+
+ private:
+  bool json_;
+  std::uint64_t acknowledged_ = 0;
+  std::vector<std::uint64_t> buried_;
+  std::map<std::string, std::vector<std::uint64_t>> refused_;
+  std::uint64_t refused_count_ = 0;
+  std::vector<std::uint64_t> unknown_;
+  std::vector<std::uint64_t> not_sent_;
+  std::optional<std::uint64_t> unread_from_;
+};
+
 int run_put_lines(const context& ctx, const tube_name& tube, const put_options& opts,
-                  placement_policy placement) {
+                  unsigned retries, placement_policy placement) {
   constexpr std::size_t max_jobs = 512;
   constexpr std::size_t max_bytes = 1 << 20;
-  bulk_putter putter(ctx, placement);
+  bulk_putter putter(ctx, retries, placement);
   line_reader reader(STDIN_FILENO, "stdin");
+  line_tally tally(ctx.json);
   std::vector<bulk_job> batch;
+  std::vector<std::uint64_t> batch_lines;
   std::size_t batch_bytes = 0;
   std::uint64_t line_no = 0;
-  std::uint64_t first_line = 1;
-  json ids = json::array();
-  int status = exit_ok;
+  std::string last_error;
+
+  // Sends the batch; lines never written are sent again while the connection can come back
+  // (never a line whose outcome is unknown: it may exist).
+  const auto flush = [&] {
+    std::vector<std::optional<bulk_result>> settled(batch.size());
+    std::vector<std::size_t> todo(batch.size());
+    for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+    for (unsigned round = 0; !todo.empty(); ++round) {
+      std::vector<bulk_job> jobs;
+      jobs.reserve(todo.size());
+      for (const std::size_t i : todo) jobs.push_back(batch[i]);
+      const auto results = putter.put(jobs);
+      std::vector<std::size_t> again;
+      for (std::size_t k = 0; k < results.size(); ++k) {
+        settled[todo[k]] = results[k];
+        if (outcome_of(results[k]) == put_outcome::not_sent) {
+          last_error = results[k].ec.message();
+          again.push_back(todo[k]);
+        }
+      }
+      if (putter.down_for_good() || round >= retries) break;
+      todo = std::move(again);
+    }
+    std::string out;
+    for (std::size_t i = 0; i < batch.size(); ++i) tally.record(batch_lines[i], *settled[i], out);
+    batch.clear();
+    batch_lines.clear();
+    batch_bytes = 0;
+    if (!out.empty()) write_stdout(out);
+  };
+
   std::string line;
-  while (status != exit_failure && reader.next(line)) {
+  bool at_end = false;
+  while (!putter.down_for_good() && !(at_end = !reader.next(line))) {
     ++line_no;
     batch_bytes += line.size();
-    batch.push_back({tube, std::move(line), opts});
-    if (batch.size() >= max_jobs || batch_bytes >= max_bytes || !input_waiting(STDIN_FILENO)) {
-      status = std::max(status, flush_batch(putter, batch, first_line, ctx.json, ids));
-      first_line = line_no + 1;
-      batch_bytes = 0;
+    batch.push_back(bulk_job{.tube = tube, .body = std::move(line), .opts = opts});
+    batch_lines.push_back(line_no);
+    if (batch.size() >= max_jobs || batch_bytes >= max_bytes ||
+        (!reader.line_buffered() && !input_waiting(STDIN_FILENO))) {
+      flush();
     }
   }
-  if (!batch.empty() && status != exit_failure) {
-    status = std::max(status, flush_batch(putter, batch, first_line, ctx.json, ids));
-  }
-  if (ctx.json) print_json(json{{"ids", ids}});
-  return status;
+  if (!batch.empty()) flush();
+  // The input was not read to its end: whatever follows was not sent either (it is not read
+  // now, which could wait for a producer that is not done).
+  if (!at_end && putter.down_for_good()) tally.stopped_at(line_no + 1);
+  tally.print_summary(line_no, last_error);
+  return tally.status();
 }
 
 int run_put(const context& ctx, const put_args& a) {
@@ -121,12 +268,13 @@ int run_put(const context& ctx, const put_args& a) {
   } else {
     ctx.validate();
   }
-  if (a.lines) return run_put_lines(ctx, tube, opts, placement);
+  const unsigned retries = parse_u32(a.retries, "retries");
+  if (a.lines) return run_put_lines(ctx, tube, opts, retries, placement);
 
   // Read all of the body before connecting: a failed read then sends nothing.
   const std::string body = a.body && *a.body != "-" ? *a.body : read_all(STDIN_FILENO, "stdin");
   if (ctx.several()) {
-    bulk_putter putter(ctx, placement);
+    bulk_putter putter(ctx, 0, placement);
     const bulk_job one{tube, body, opts};
     const auto r = putter.put(std::span<const bulk_job>(&one, 1)).front();
     // BURIED and a lost reply still name the job's server: the job is (or may be) there.
@@ -170,14 +318,26 @@ void add_put_command(CLI::App& app, context& ctx) {
   cmd->footer(
       "The body is BODY, else stdin read to end of file, byte for byte (\"-\" also means "
       "stdin).\n"
-      "--lines: every stdin line (without its newline) is one job, sent pipelined; one id is\n"
-      "printed per line. With --json: {\"id\":N}, or {\"ids\":[N,...]} with --lines.\n"
+      "With --json: {\"id\":N}.\n"
       "A job the server buried (BURIED, it ran out of memory) still has its id printed; the\n"
       "exit status is then 1.\n"
-      "With several servers, ids are printed ADDR/ID; --json gives {\"id\":N,\"server\":\"ADDR\",\n"
-      "\"job\":\"ADDR/ID\"}, or {\"ids\":[\"ADDR/ID\",...]} with --lines. A put whose reply was "
-      "lost\n"
-      "is never sent again to another server (exit 3, naming the server).");
+      "\n"
+      "--lines: every stdin line (without its newline) is one job, sent pipelined. One output\n"
+      "line per input line, as they are answered: the job's id, or an empty line when the line\n"
+      "got none. With --json, one object per input line instead:\n"
+      "  {\"line\":N,\"outcome\":\"put\",\"id\":ID}       (\"buried\" when the server buried it)\n"
+      "  {\"line\":N,\"outcome\":\"refused\",\"error\":\"JOB_TOO_BIG\"}\n"
+      "  {\"line\":N,\"outcome\":\"unknown\"}   sent, reply lost: it may or may not exist\n"
+      "  {\"line\":N,\"outcome\":\"not_sent\"}  never written: safe to send again\n"
+      "A lost connection is re-established (--retries attempts in a row, within --timeout) and\n"
+      "the lines never written are sent on it; a line whose outcome is unknown is never sent\n"
+      "again. When the connection cannot come back, reading stops. Unless every line was put,\n"
+      "a summary on stderr gives the lines refused (and why), unknown and not sent, and how to\n"
+      "resume with the lines not sent. Exit status: 3 when a line is unknown or not sent, else\n"
+      "1 when one was refused, else 0.\n"
+      "With several servers, ids are printed ADDR/ID, and --json adds \"server\":\"ADDR\" and\n"
+      "\"job\":\"ADDR/ID\". A put whose reply was lost is never sent again to another server\n"
+      "(exit 3, naming the server).");
   cmd->add_option("-t,--tube", a->tube, "Tube to put the job into")
       ->type_name("TUBE")
       ->capture_default_str();
@@ -194,6 +354,10 @@ void add_put_command(CLI::App& app, context& ctx) {
   cmd->add_option("--placement", a->placement,
                   "With several servers: round-robin, or tube (a tube's jobs on one server)")
       ->type_name("POLICY")
+      ->capture_default_str();
+  cmd->add_option("--retries", a->retries,
+                  "--lines: reconnect attempts in a row after a lost connection (0: none)")
+      ->type_name("N")
       ->capture_default_str();
   cmd->add_option("BODY", a->body, "The job's body (default: stdin)")->type_name("");
   cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_put(ctx, *a); }; });

@@ -3,6 +3,7 @@
 // only the connection that reserved a job may use them; the commands of those names explain
 // that and point here.
 #include <algorithm>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,6 +24,21 @@
 
 namespace beanpole::cli {
 namespace {
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGQUIT:
+      return "SIGQUIT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a signal";
+  }
+}
 
 struct reserve_args {
   std::vector<std::string> watch;
@@ -84,10 +100,11 @@ int run_exec(const context& ctx, job_actions& c, const job& j, const proto::job_
   const auto ttr = std::chrono::seconds(std::max<std::uint64_t>(st.ttr, 1));
   const auto every = std::chrono::duration_cast<std::chrono::milliseconds>(ttr) / 2;
   std::error_code touch_ec;
-  const int status = run_command(
+  const command_result run = run_command(
       command, j.body, {{"BEANPOLE_JOB_ID", c.name}, {"BEANPOLE_JOB_TUBE", st.tube}}, every, [&] {
         if (!touch_ec) c.touch(touch_ec);
       });
+  const int status = run.status;
   // A failed touch is reported once CMD is done; if the connection is gone, so is the job.
   if (touch_ec && touch_ec != condition::server_answer) {
     check(touch_ec, "touch " + c.name);
@@ -107,7 +124,17 @@ int run_exec(const context& ctx, job_actions& c, const job& j, const proto::job_
              {"exit_status", status},
              {"action", status == 0 ? "deleted" : "released"}};
     if (!c.server.empty()) out["server"] = c.server;
+    if (run.signal != 0) out["interrupted_by"] = signal_name(run.signal);
     print_json(out);
+  }
+  if (run.signal != 0) {
+    // Settled like any other run, now that the command is over; then end as the signal would
+    // have ended us.
+    die_of(run.signal,
+           fmt::format("reserve --exec: {} passed on to the command, which exited with status "
+                       "{}; job {} {}",
+                       signal_name(run.signal), status, c.name,
+                       status == 0 ? "deleted" : "released"));
   }
   if (status != 0) {
     throw plain_failure(exit_exec_failed,
@@ -297,6 +324,11 @@ void add_reserve_command(CLI::App& app, context& ctx) {
       "                        released (after --delay) otherwise, and then beanpole exits 4.\n"
       "                        Nothing is printed but CMD's own output; with --json:\n"
       "                        {\"id\":N,\"tube\":\"...\",\"exit_status\":N,\"action\":\"...\"}.\n"
+      "                        CMD runs in a process group of its own: SIGINT, SIGQUIT,\n"
+      "                        SIGTERM or SIGHUP sent to beanpole is passed on to it (a second\n"
+      "                        one kills it), the job is settled once CMD has ended (deleted\n"
+      "                        if it exited 0, else released), then beanpole ends by that\n"
+      "                        signal (exit 128+N).\n"
       "Release and bury keep the job's priority unless --pri is given.");
   cmd->add_option("-w,--watch", a->watch, "Tube to take jobs from (repeatable; default: default)")
       ->type_name("TUBE")

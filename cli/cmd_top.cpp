@@ -4,10 +4,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <fmt/format.h>
+
+#include <beanpole/async_client.hpp>
+#include <beanpole/backoff.hpp>
 
 #include "args.hpp"
 #include "commands.hpp"
@@ -83,6 +91,14 @@ wake wait_until(std::chrono::steady_clock::time_point until, bool keys) {
   }
 }
 
+/// How long before reconnect attempt `attempt`: the async client's reconnect rule (one
+/// backoff for the library and the tool: 0.1 s doubling up to 5 s, with jitter).
+std::chrono::milliseconds reconnect_wait(unsigned attempt) {
+  static std::minstd_rand rng{std::random_device{}()};
+  const backoff rule = reconnect_options{}.wait;
+  return rule.delay(attempt, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+}
+
 int run_top(const context& ctx, const top_args& a) {
   const auto interval = parse_seconds(a.interval, "--interval", false);
   const std::uint32_t iterations = parse_u32(a.iterations, "iterations");
@@ -90,7 +106,7 @@ int run_top(const context& ctx, const top_args& a) {
   for (const auto& t : a.tubes) only.push_back(parse_tube(t));
   ctx.validate();
 
-  client c = ctx.connect();
+  std::optional<client> c(ctx.connect());
   const bool live = !ctx.json && is_terminal(STDOUT_FILENO);
   const bool keys = live && is_terminal(STDIN_FILENO);
   top_style style;
@@ -104,6 +120,10 @@ int run_top(const context& ctx, const top_args& a) {
 
   std::optional<top_sample> older;
   std::optional<top_sample> latest;
+  std::string notice;  // shown above the view while reconnecting (live)
+  // After a reconnect, rates across the gap would mean nothing (a restarted server counts from
+  // zero): the next sample has none.
+  bool gap = false;
   std::uint32_t round = 0;
   const auto draw = [&] {
     const top_sample* before = older ? &*older : nullptr;
@@ -112,17 +132,74 @@ int run_top(const context& ctx, const top_args& a) {
     } else if (live) {
       const auto size = size_of(STDOUT_FILENO);
       style.width = size.cols;
-      write_stdout(frame(render_top(*latest, before, style), size.rows));
+      auto lines = render_top(*latest, before, style);
+      if (!notice.empty()) {
+        std::string banner = notice;
+        if (style.width > 0 && banner.size() > static_cast<std::size_t>(style.width)) {
+          banner.resize(static_cast<std::size_t>(style.width));
+        }
+        if (style.color) {
+          banner = std::string(ansi::reverse) + std::string(ansi::yellow) + banner +
+                   std::string(ansi::reset);
+        }
+        lines.insert(lines.begin(), banner);
+      }
+      write_stdout(frame(lines, size.rows));
     } else {
       std::string out = round > 1 ? "\n" : "";
       for (const auto& l : render_top(*latest, before, style)) out += l + '\n';
       write_stdout(out);
     }
   };
+
+  // The connection is gone: tries again with the backoff until the server answers, saying so
+  // (on the screen, else on stderr). False when the user quit meanwhile.
+  const auto reconnect = [&](const command_failure& lost) -> bool {
+    const endpoint ep = ctx.server();
+    std::string why = describe(lost.ec, lost.what());
+    for (unsigned attempt = 1;; ++attempt) {
+      const auto wait = reconnect_wait(attempt);
+      const std::string text =
+          fmt::format("connection to {} lost ({}); reconnecting, attempt {} in {:.1f} s",
+                      style.address, why, attempt, static_cast<double>(wait.count()) / 1000.0);
+      if (live && latest) {
+        notice = text;
+        draw();
+      } else {
+        print_error("top: " + text);
+      }
+      const auto until = std::chrono::steady_clock::now() + wait;
+      wake w;
+      while ((w = wait_until(until, keys)) == wake::resize) {
+        if (live && latest) draw();
+      }
+      if (w == wake::quit) return false;
+      client fresh(ctx.connection());
+      std::error_code ec;
+      fresh.connect(ep, ec);
+      if (!ec) {
+        c.emplace(std::move(fresh));
+        notice.clear();
+        if (!live) print_error("top: reconnected to " + style.address);
+        gap = true;
+        return true;
+      }
+      why = describe(ec, "connect");
+    }
+  };
+
   for (;;) {
+    std::optional<top_sample> sample;
+    try {
+      sample = take_sample(*c, only);
+    } catch (const command_failure& e) {
+      if (exit_status_of(e.ec) != exit_failure) throw;
+      if (!reconnect(e)) break;
+      continue;
+    }
     ++round;
-    older = std::move(latest);
-    latest = take_sample(c, only);
+    older = std::exchange(gap, false) ? std::nullopt : std::move(latest);
+    latest = std::move(sample);
     const auto next = std::chrono::steady_clock::now() + interval;
     draw();
     if (iterations != 0 && round >= iterations) break;
@@ -146,7 +223,10 @@ void add_top_command(CLI::App& app, context& ctx) {
       "waiting, watching and paused jobs with puts and deletes per second.\n"
       "On a terminal: a refreshing screen; q or Ctrl-C quits; colour unless $NO_COLOR is set.\n"
       "Otherwise: a plain snapshot every interval (blank line between), until interrupted.\n"
-      "With --json: one JSON object per interval (one per line).");
+      "With --json: one JSON object per interval (one per line).\n"
+      "When the connection is lost (the server restarts), top says so (on the screen, else on\n"
+      "stderr) and reconnects, 0.1 s doubling up to 5 s between attempts, until it is back or\n"
+      "you quit; the rates start again from the next two refreshes.");
   cmd->add_option("-i,--interval", a->interval, "Seconds between refreshes")
       ->type_name("SECONDS")
       ->capture_default_str();

@@ -7,6 +7,8 @@
 // both in the file and still on the server).
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -34,6 +36,7 @@ struct export_args {
   std::vector<std::string> tubes;
   bool all = false;
   bool buried = false;
+  bool delayed = false;
   std::string output;
 };
 
@@ -44,18 +47,30 @@ struct import_args {
 
 /// Writes one job's line, then deletes the job. Returns false when the delete found the job
 /// gone (its TTR ran out and another worker took it): it is then in the output all the same.
-bool export_one(client& c, const file_arg& out, const job& j, const char* state) {
+/// `delay_left` is set for a delayed job: the seconds it still had to wait (from a stats-job
+/// taken before it was reserved, since a reserved job's time-left counts down its TTR).
+bool export_one(client& c, const file_arg& out, const job& j, const char* state,
+                std::optional<std::uint64_t> delay_left) {
   std::error_code ec;
   const proto::job_stats st = c.stats_job(j.id, ec);
   check(ec, fmt::format("stats-job {}", j.id.value));
-  json line = {{"id", j.id.value}, {"tube", st.tube},   {"pri", st.pri},
-               {"ttr", st.ttr},    {"delay", st.delay}, {"state", state}};
+  json line = {{"id", j.id.value},
+               {"tube", st.tube},
+               {"pri", st.pri},
+               {"ttr", st.ttr},
+               {"delay", delay_left ? *delay_left : st.delay},
+               {"state", state}};
   set_body(line, j.body);
   try {
     write_all(out.fd(), dump(line) + '\n', out.name());
   } catch (const command_failure&) {
+    // Back where it was: buried again, or released (a delayed job with what it had left).
     std::error_code ignored;
-    c.release(j.id, st.pri, std::chrono::seconds(0), ignored);
+    if (std::string_view(state) == "buried") {
+      c.bury(j.id, st.pri, ignored);
+    } else {
+      c.release(j.id, st.pri, std::chrono::seconds(delay_left ? *delay_left : 0), ignored);
+    }
     throw;
   }
   c.remove(j.id, ec);
@@ -93,7 +108,8 @@ int run_export(const context& ctx, const export_args& a) {
       const auto st = c.stats_tube(t, ec);
       if (ec == errc::not_found) continue;
       check(ec, "stats-tube " + t.str());
-      total += st.current_jobs_ready + (a.buried ? st.current_jobs_buried : 0);
+      total += st.current_jobs_ready + (a.buried ? st.current_jobs_buried : 0) +
+               (a.delayed ? st.current_jobs_delayed : 0);
     }
   }
   progress bar("export", total);
@@ -104,17 +120,32 @@ int run_export(const context& ctx, const export_args& a) {
   for (const auto& t : tubes) {
     c.use(t, ec);
     check(ec, "use " + t.str());
-    for (const char* state : {"buried", "ready"}) {
-      const bool buried = std::string_view(state) == "buried";
-      if (buried && !a.buried) continue;
+    for (const char* state : {"buried", "delayed", "ready"}) {
+      const std::string_view which(state);
+      if ((which == "buried" && !a.buried) || (which == "delayed" && !a.delayed)) continue;
       while (signal_watch::stop_signal() == 0) {
-        const auto found = buried ? c.peek_buried(ec) : c.peek_ready(ec);
+        const auto found = which == "buried"    ? c.peek_buried(ec)
+                           : which == "delayed" ? c.peek_delayed(ec)
+                                                : c.peek_ready(ec);
         check(ec, fmt::format("peek-{} in {}", state, t.str()));
         if (!found) break;
+        std::optional<std::uint64_t> delay_left;
+        std::chrono::steady_clock::time_point due;
+        if (which == "delayed") {
+          const auto st = c.stats_job(found->id, ec);
+          if (ec == errc::not_found) continue;  // gone meanwhile
+          check(ec, fmt::format("stats-job {}", found->id.value));
+          due = std::chrono::steady_clock::now() + std::chrono::seconds(st.time_left);
+        }
         auto h = c.reserve_job(found->id, ec);
         check(ec, fmt::format("reserve-job {}", found->id.value));
         if (!h) continue;  // another worker took it between the peek and here
-        all_deleted = export_one(c, out, h->job(), state) && all_deleted;
+        if (which == "delayed") {
+          const auto left =
+              std::chrono::ceil<std::chrono::seconds>(due - std::chrono::steady_clock::now());
+          delay_left = static_cast<std::uint64_t>(std::max<std::int64_t>(left.count(), 0));
+        }
+        all_deleted = export_one(c, out, h->job(), state, delay_left) && all_deleted;
         ++exported;
         bar.update(exported, exported);
       }
@@ -150,6 +181,13 @@ int run_import(const context& ctx, const import_args& a) {
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       if (!r.ec || r.ec == errc::buried) ++imported;
+      if (!r.ec && r.bury_ec) {
+        print_error(describe(
+            r.bury_ec, fmt::format("import: {} line {}: put as job {}, but not buried "
+                                   "again (it stays delayed {} s)",
+                                   in.name(), batch_lines[i], r.id.value, parking_delay.count())));
+        status = std::max(status, exit_status_of(r.bury_ec));
+      }
       if (!r.ec) continue;
       if (r.ec == errc::not_connected && status == exit_failure) continue;  // said once
       print_error(describe(r.ec, fmt::format("import: {} line {}", in.name(), batch_lines[i])));
@@ -169,6 +207,7 @@ int run_import(const context& ctx, const import_args& a) {
     export_line line;
     if ((bad = parse_export_line(text, tube_override, line))) break;
     bulk_job job{std::move(line.tube), std::move(line.body), line.opts};
+    job.bury = line.bury;
     batch_bytes += job.body.size();
     batch.push_back(std::move(job));
     batch_lines.push_back(line_no);
@@ -202,11 +241,12 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
         "  "
         "{\"id\":N,\"tube\":\"...\",\"pri\":N,\"ttr\":N,\"delay\":N,\"state\":\"ready\",\"body\":"
         "\"...\"}\n"
-        "\"body\" is a JSON string when the body is valid UTF-8, else \"body_base64\". \"state\" "
-        "is\n"
-        "\"ready\" or \"buried\"; \"delay\" is the delay the job was put with. Delayed jobs and "
-        "jobs\n"
-        "reserved by others stay on the server. Paused tubes are exported too.\n"
+        "\"body\" is a JSON string when the body is valid UTF-8, else \"body_base64\".\n"
+        "\"state\" is \"ready\", \"buried\" (with --buried) or \"delayed\" (with --delayed); "
+        "\"delay\"\n"
+        "is, for a delayed job, the seconds it still had to wait, else the delay it was put\n"
+        "with. Delayed jobs (without --delayed) and jobs reserved by others stay on the server.\n"
+        "Paused tubes are exported too.\n"
         "Buried jobs are taken out of the buried list by reserving them by id (reserve-job,\n"
         "beanstalkd 1.12+), so that no worker can take them as they are moved.\n"
         "Ctrl-C stops after the current job: nothing is lost. A job whose delete fails (its\n"
@@ -217,6 +257,8 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
         ->allow_extra_args(false);
     cmd->add_flag("--all", a->all, "Export every tube");
     cmd->add_flag("--buried", a->buried, "Export buried jobs too");
+    cmd->add_flag("--delayed", a->delayed,
+                  "Export delayed jobs too (import gives them the delay they had left)");
     cmd->add_option("-o,--output", a->output, "Write to FILE instead of stdout")->type_name("FILE");
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_export(ctx, *a); }; });
   }
@@ -226,8 +268,12 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
     cmd->group(group_bulk);
     cmd->footer(
         "Reads export's lines from FILE (default: stdin) and puts every job, pipelined, into\n"
-        "its tube with its priority and TTR (\"id\", \"delay\" and \"state\" are ignored: every\n"
-        "job comes back ready, under a new id). Blank lines are skipped.\n"
+        "its tube with its priority and TTR, under a new id (\"id\" is ignored), in its state:\n"
+        "  \"ready\" (or no \"state\")  ready (the \"delay\" it was once put with is ignored)\n"
+        "  \"delayed\"              delayed by \"delay\", the seconds it had left\n"
+        "  \"buried\"               put parked (delayed an hour, out of every worker's reach),\n"
+        "                         reserved by id and buried again with its priority\n"
+        "Blank lines are skipped.\n"
         "A line that is not such an object stops the import with exit 2; the lines before it\n"
         "were imported, and stderr says how to resume. A job the server refuses (JOB_TOO_BIG,\n"
         "...) is reported with its line number and the import goes on; the exit status is\n"

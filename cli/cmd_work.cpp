@@ -2,6 +2,8 @@
 // plain-function handler per watched tube runs CMD (no shell) for each job, with the body on its
 // stdin, and CMD's exit status settles the job. Reservation, touches, retries with backoff,
 // burying, graceful shutdown, reconnection and the counters are the library's.
+#include <sys/resource.h>
+
 #include <asio/io_context.hpp>
 #include <atomic>
 #include <chrono>
@@ -27,6 +29,12 @@ namespace {
 
 /// How long an abandoned CMD has between SIGTERM and SIGKILL.
 constexpr std::chrono::seconds kill_after{3};
+
+/// The most jobs run at once: each holds a thread, a connection (a file descriptor) and a
+/// process. Documented in --help.
+constexpr std::uint32_t max_concurrency = 1000;
+/// File descriptors beyond one per slot: stdio, the main connection, pipes, metrics.
+constexpr rlim_t spare_files = 64;
 
 struct work_args {
   std::vector<std::string> watch;
@@ -76,10 +84,30 @@ void run_job(work_state& state, job_context& job) {
   if (status != 0) job.fail(fmt::format("command exited with status {}", status));
 }
 
+/// What the log remembers between events.
+struct log_state {
+  std::string address;
+  bool started = false;  ///< the worker is up (connected, watching)
+  bool waited = false;   ///< the server was not up at start: "connected" is said once it is
+};
+
 /// Worker events worth a line on stderr: what happened to failed jobs, and to the connection.
-void log_event(const worker_event& e) {
+void log_event(const worker_event& e, log_state& log) {
   using kind = worker_event::kind;
   switch (e.what) {
+    case kind::started:
+      log.started = true;
+      if (log.waited) print_error(fmt::format("work: connected to {}", log.address));
+      break;
+    case kind::lost:
+      if (!e.message.empty()) {  // the stop left a final command unanswered
+        print_error(fmt::format("work: job {} ({}): {} ({})", e.job.value,
+                                e.tube.empty() ? "?" : e.tube, e.message, e.error.message()));
+      } else {
+        print_error(fmt::format("work: job {} ({}) lost: {}; the server has it back", e.job.value,
+                                e.tube.empty() ? "?" : e.tube, e.error.message()));
+      }
+      break;
     case kind::retried:
       print_error(fmt::format("work: job {} ({}) failed, attempt {}: released, ready in {} s",
                               e.job.value, e.tube, e.attempt, e.delay.count()));
@@ -98,7 +126,12 @@ void log_event(const worker_event& e) {
       print_error(fmt::format("work: {}: {}", e.message, e.error.message()));
       break;
     case kind::connection:
-      if (e.client.what == client_event::kind::disconnected) {
+      if (!log.started && e.client.what == client_event::kind::reconnecting) {
+        log.waited = true;
+        print_error(fmt::format("work: waiting for the server at {} ({}); retry {} in {:.1f} s",
+                                log.address, e.client.error.message(), e.client.attempt,
+                                static_cast<double>(e.client.backoff.count()) / 1000.0));
+      } else if (e.client.what == client_event::kind::disconnected) {
         print_error(
             fmt::format("work: connection lost ({}); reconnecting", e.client.error.message()));
       } else if (e.client.what == client_event::kind::reconnected) {
@@ -110,6 +143,23 @@ void log_event(const worker_event& e) {
   }
 }
 
+/// Each slot holds a connection: raises the soft limit on open files to what `concurrency`
+/// needs (within the hard limit), or says why it cannot (exit 3) before anything starts.
+void ensure_open_files(std::size_t concurrency) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t needed = static_cast<rlim_t>(concurrency) + spare_files;
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed) return;
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
+    throw command_failure(std::make_error_code(std::errc::too_many_files_open),
+                          fmt::format("work: --concurrency {} needs {} open files; the limit is "
+                                      "{} (ulimit -n)",
+                                      concurrency, needed, limit.rlim_max));
+  }
+  limit.rlim_cur = needed;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) throw_errno("work: raise the open-file limit");
+}
+
 int run_work(const context& ctx, const work_args& a) {
   if (a.watch.empty()) throw usage_error("work: at least one -w/--watch TUBE is required");
   std::vector<tube_name> tubes;
@@ -118,6 +168,10 @@ int run_work(const context& ctx, const work_args& a) {
   worker_options opts;
   opts.concurrency = parse_u32(a.concurrency, "concurrency");
   if (opts.concurrency == 0) throw usage_error("work: --concurrency must be at least 1");
+  if (opts.concurrency > max_concurrency) {
+    throw usage_error(fmt::format("work: --concurrency {} exceeds the maximum, {}",
+                                  opts.concurrency, max_concurrency));
+  }
   opts.max_attempts = parse_u32(a.max_attempts, "max-attempts");
   // Whole seconds, as beanstalkd delays are (the worker rounds its backoff to them anyway).
   const std::chrono::seconds backoff_first(parse_u32(a.backoff, "backoff"));
@@ -138,7 +192,11 @@ int run_work(const context& ctx, const work_args& a) {
   const endpoint ep = ctx.server();
   static_cast<connection_options&>(opts.client) = ctx.connection();
   opts.handle_signals = true;
-  opts.on_event = log_event;
+  opts.wait_for_server = true;  // with the client's reconnect backoff, as after a drop
+  auto log = std::make_shared<log_state>();
+  log->address = ep.to_string();
+  opts.on_event = [log](const worker_event& e) { log_event(e, *log); };
+  ensure_open_files(opts.concurrency);
 
   auto state = std::make_shared<work_state>();
   state->argv = a.command;
@@ -167,6 +225,11 @@ int run_work(const context& ctx, const work_args& a) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const worker_metrics m = w->metrics();
+  if (result == std::errc::resource_unavailable_try_again) {
+    throw command_failure(result, fmt::format("work: cannot create {} handler threads "
+                                              "(--concurrency)",
+                                              opts.concurrency));
+  }
   check(result, "work: connect to " + ep.to_string());
   write_all(2, format_metrics(m), "stderr");
   return exit_ok;
@@ -193,14 +256,21 @@ void add_work_command(CLI::App& app, context& ctx) {
       "SIGINT or SIGTERM stops it: no new job is reserved, running commands may finish within\n"
       "--grace seconds (CMD runs in a process group of its own, so a ^C does not reach it); the\n"
       "jobs of commands still running then are released and the commands get SIGTERM, SIGKILL\n"
-      "3 s later. A second signal stops at once. Then the counters go to stderr and it exits 0.\n"
-      "A lost connection is re-established; jobs whose commands still run are kept track of.\n"
+      "3 s later. A second signal stops at once. --grace bounds the whole stop: a job whose\n"
+      "delete (or release) cannot be sent by then, the server being down, is reported on\n"
+      "stderr and left to the server, which takes it back when the connection closes (so it\n"
+      "may run again). Then the counters go to stderr and it exits 0.\n"
+      "A server not up yet at start is waited for, and a lost connection re-established, both\n"
+      "with the same backoff (0.1 s doubling up to 5 s, with jitter), each attempt logged\n"
+      "while waiting at start; jobs whose commands still run are kept track of.\n"
+      "--concurrency is at most 1000: each job in progress holds a thread, a connection and a\n"
+      "process (the open-file limit is raised to match, within its hard limit).\n"
       "With --metrics-port, GET http://127.0.0.1:PORT/metrics serves the counters in the\n"
       "Prometheus text format (0 picks a free port; the address is printed to stderr).");
   cmd->add_option("-w,--watch", a->watch, "Tube to take jobs from (repeatable; required)")
       ->type_name("TUBE")
       ->allow_extra_args(false);
-  cmd->add_option("--concurrency", a->concurrency, "Jobs run at once")
+  cmd->add_option("--concurrency", a->concurrency, "Jobs run at once (at most 1000)")
       ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--max-attempts", a->max_attempts,

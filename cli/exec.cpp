@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -22,26 +23,42 @@ extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX decl
 
 namespace beanpole::cli {
 namespace {
-/// Ignores SIGINT and SIGQUIT while alive, restoring the previous dispositions after.
-class ignore_interrupts {
+/// The signals `run_command` passes on to its command.
+constexpr int forwarded_signals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+
+std::atomic<int> g_forward_count{0};
+std::atomic<int> g_forward_last{0};
+static_assert(std::atomic<int>::is_always_lock_free, "used from a signal handler");
+
+extern "C" void on_forwarded_signal(int sig) {
+  g_forward_last.store(sig);
+  g_forward_count.fetch_add(1);
+}
+
+/// While alive, records SIGINT, SIGQUIT, SIGTERM and SIGHUP instead of dying of them (for
+/// `run_command` to pass on), restoring the previous dispositions after.
+class catch_signals {
  public:
-  ignore_interrupts() {
-    struct sigaction ign {};
-    ign.sa_handler = SIG_IGN;
-    sigemptyset(&ign.sa_mask);
-    ::sigaction(SIGINT, &ign, &old_int_);
-    ::sigaction(SIGQUIT, &ign, &old_quit_);
+  catch_signals() {
+    g_forward_count.store(0);
+    g_forward_last.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_forwarded_signal;
+    sigemptyset(&sa.sa_mask);
+    for (std::size_t i = 0; i < std::size(forwarded_signals); ++i) {
+      ::sigaction(forwarded_signals[i], &sa, &old_[i]);
+    }
   }
-  ~ignore_interrupts() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGQUIT, &old_quit_, nullptr);
+  ~catch_signals() {
+    for (std::size_t i = 0; i < std::size(forwarded_signals); ++i) {
+      ::sigaction(forwarded_signals[i], &old_[i], nullptr);
+    }
   }
-  ignore_interrupts(const ignore_interrupts&) = delete;
-  ignore_interrupts& operator=(const ignore_interrupts&) = delete;
+  catch_signals(const catch_signals&) = delete;
+  catch_signals& operator=(const catch_signals&) = delete;
 
  private:
-  struct sigaction old_int_ {};
-  struct sigaction old_quit_ {};
+  struct sigaction old_[std::size(forwarded_signals)]{};
 };
 
 /// Writes `input` to the pipe `fd` (non-blocking) from a thread of its own, then closes it, so
@@ -120,9 +137,10 @@ struct spawn_setup {
 
 }  // namespace
 
-int run_command(const std::string& command, std::string_view input,
-                const std::vector<std::pair<std::string, std::string>>& env,
-                std::chrono::milliseconds tick_every, const std::function<void()>& tick) {
+command_result run_command(const std::string& command, std::string_view input,
+                           const std::vector<std::pair<std::string, std::string>>& env,
+                           std::chrono::milliseconds tick_every,
+                           const std::function<void()>& tick) {
   // Set in our own environment before fork(): the process is single-threaded here, and the
   // child then needs no allocation between fork() and exec().
   for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
@@ -130,7 +148,7 @@ int run_command(const std::string& command, std::string_view input,
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw_errno("reserve --exec: pipe");
 
-  ignore_interrupts guard;
+  catch_signals guard;  // before fork(): a signal from now on is passed on, never lost
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(pipe_fds[0]);
@@ -138,19 +156,34 @@ int run_command(const std::string& command, std::string_view input,
     throw_errno("reserve --exec: fork");
   }
   if (pid == 0) {
-    // Exec keeps ignored signals ignored: give the command the defaults it expects.
+    // A process group of its own, so that a signal passed on reaches whatever the shell
+    // started too. Exec keeps ignored signals ignored: give the command the defaults.
+    ::setpgid(0, 0);
+    for (const int sig : forwarded_signals) ::signal(sig, SIG_DFL);
     ::signal(SIGPIPE, SIG_DFL);
-    ::signal(SIGINT, SIG_DFL);
-    ::signal(SIGQUIT, SIG_DFL);
     ::dup2(pipe_fds[0], STDIN_FILENO);  // dup2 clears O_CLOEXEC on the copy
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before a kill
   ::close(pipe_fds[0]);
 
   stdin_writer writer(pipe_fds[1], input);
   auto next_tick = std::chrono::steady_clock::now() + tick_every;
+  int passed_on = 0;
+  command_result result;
   const int status = wait_child(pid, [&] {
+    // The first signal goes to the command as it came; another one kills it.
+    const int received = g_forward_count.load();
+    if (received > passed_on) {
+      if (passed_on == 0) {
+        result.signal = g_forward_last.load();
+        ::kill(-pid, result.signal);
+      } else {
+        ::kill(-pid, SIGKILL);
+      }
+      passed_on = received;
+    }
     if (std::chrono::steady_clock::now() >= next_tick) {
       tick();
       next_tick = std::chrono::steady_clock::now() + tick_every;
@@ -158,7 +191,11 @@ int run_command(const std::string& command, std::string_view input,
   });
   writer.finish();
   for (const auto& [name, value] : env) ::unsetenv(name.c_str());
-  return exit_code_of(status);
+  if (result.signal == 0 && g_forward_count.load() > 0) result.signal = g_forward_last.load();
+  // Interrupted: nothing the command started may go on running once the job is settled.
+  if (result.signal != 0) ::kill(-pid, SIGKILL);
+  result.status = exit_code_of(status);
+  return result;
 }
 
 int run_argv(const std::vector<std::string>& argv, std::string_view input,

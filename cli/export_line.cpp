@@ -35,12 +35,24 @@ std::optional<std::string> parse_export_line(std::string_view text,
   };
   std::uint32_t pri = 0;
   std::uint32_t ttr = 0;
+  std::uint32_t delay = 0;
   if (!u32_field("pri", default_priority, pri))
     return "\"pri\" is not a number from 0 to 4294967295";
   if (!u32_field("ttr", 60, ttr)) return "\"ttr\" is not a number from 0 to 4294967295";
+  if (!u32_field("delay", 0, delay)) return "\"delay\" is not a number from 0 to 4294967295";
+  std::string state = "ready";
+  if (const auto it = j.find("state"); it != j.end()) {
+    if (!it->is_string()) return "\"state\" is not \"ready\", \"delayed\" or \"buried\"";
+    state = it->get<std::string>();
+    if (state != "ready" && state != "delayed" && state != "buried") {
+      return "\"state\" is not \"ready\", \"delayed\" or \"buried\"";
+    }
+  }
   out.opts = put_options{};
   out.opts.pri = pri;
   out.opts.ttr = std::chrono::seconds(ttr);
+  out.opts.delay = std::chrono::seconds(state == "delayed" ? delay : 0);
+  out.bury = state == "buried";
   if (!get_body(j, out.body)) return "no \"body\" string, nor valid \"body_base64\"";
   return std::nullopt;
 }

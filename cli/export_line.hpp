@@ -15,12 +15,16 @@ namespace beanpole::cli {
 struct export_line {
   tube_name tube;    ///< The line's "tube", or the override, or "default".
   std::string body;  ///< From "body" (a UTF-8 string) or "body_base64".
-  put_options opts;  ///< "pri" (default 1024) and "ttr" (default 60); the delay is 0.
+  /// "pri" (default 1024) and "ttr" (default 60); the delay a delayed job had left, else 0.
+  put_options opts;
+  bool bury = false;  ///< "state" was "buried": the job is to be buried again once put
 };
 
 /// Decodes one line: a JSON object with a "body" string or valid "body_base64", and optional
-/// "tube" (a valid tube name), "pri" and "ttr" (whole numbers that fit 32 bits unsigned); other
-/// fields are ignored. `tube_override`, when set, replaces the line's "tube" (which is then not
+/// "tube" (a valid tube name), "pri", "ttr" and "delay" (whole numbers that fit 32 bits
+/// unsigned) and "state" ("ready", "delayed" or "buried"). A delayed job keeps the "delay" it had
+/// left; the "delay" of a ready job is the one it was once put with, and is ignored. Other fields
+/// are ignored. `tube_override`, when set, replaces the line's "tube" (which is then not
 /// checked). Returns what is wrong with the line (for a message), or nothing on success; `out`
 /// is only meaningful on success. Never throws on any input.
 std::optional<std::string> parse_export_line(std::string_view text,

@@ -28,6 +28,10 @@ class line_reader {
   bool next(std::string& line);
   /// Bytes consumed so far, newlines included.
   std::uint64_t bytes_read() const noexcept { return consumed_; }
+  /// Whether `next` has a line without reading the file descriptor again (it is buffered).
+  bool line_buffered() const noexcept {
+    return buffer_.find('\n', begin_) != std::string::npos || (eof_ && begin_ < buffer_.size());
+  }
 
  private:
   bool fill();

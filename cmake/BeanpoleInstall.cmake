@@ -123,14 +123,30 @@ install(CODE "
 unset(_beanpole_pc_dest)
 
 # ------------------------------------------------------------------------- command-line tool
-# Defined in cli/ (OUTPUT_NAME beanpole) when BEANPOLE_BUILD_CLI is ON. The man page and the
-# completions are optional: installed when they exist at install time.
+# Defined in cli/ (OUTPUT_NAME beanpole) when BEANPOLE_BUILD_CLI is ON, with its man page
+# (BEANPOLE_MANPAGE) and the shell completions.
 if(TARGET beanpole-cli)
+  set(BEANPOLE_MANPAGE "${PROJECT_BINARY_DIR}/cli/beanpole.1")  # as cli/CMakeLists.txt makes it
   install(TARGETS beanpole-cli RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
           COMPONENT beanpole_runtime)
-  install(FILES "${PROJECT_BINARY_DIR}/cli/beanpole.1"
+  # The build makes the man page with the binary (cli/CMakeLists.txt); should it be missing
+  # (deleted, or a build older than that rule), it is made here from the built binary, so that
+  # an install never leaves an empty man directory.
+  install(CODE "
+    if(NOT EXISTS \"${BEANPOLE_MANPAGE}\")
+      message(STATUS \"Generating ${BEANPOLE_MANPAGE}\")
+      execute_process(COMMAND \"${CMAKE_COMMAND}\" \"-DBEANPOLE_EXE=$<TARGET_FILE:beanpole-cli>\"
+                              \"-DOUTPUT=${BEANPOLE_MANPAGE}\" \"-DVERSION=${PROJECT_VERSION}\"
+                              -P \"${PROJECT_SOURCE_DIR}/cli/gen_manpage.cmake\"
+                      RESULT_VARIABLE _beanpole_manpage_rc)
+      if(NOT _beanpole_manpage_rc EQUAL 0)
+        message(FATAL_ERROR \"cannot generate the man page (build the beanpole-cli target first)\")
+      endif()
+    endif()
+    " COMPONENT beanpole_runtime)
+  install(FILES "${BEANPOLE_MANPAGE}"
           DESTINATION "${CMAKE_INSTALL_MANDIR}/man1"
-          COMPONENT beanpole_runtime OPTIONAL)
+          COMPONENT beanpole_runtime)
   install(FILES "${PROJECT_SOURCE_DIR}/cli/completions/beanpole.bash"
           DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions"
           RENAME beanpole

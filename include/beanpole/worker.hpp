@@ -60,6 +60,12 @@
 // or a second signal) every handler still running is abandoned: its job is released (delay 0,
 // its own priority), its `job_context::stop_token()` is signalled and a coroutine handler gets a
 // terminal cancellation. Then the run completes and every connection is closed.
+// The grace period bounds the whole stop, settling included. Final commands (delete, release,
+// bury) still unanswered when it ends, or at an immediate stop, get at most one more second
+// while the main connection is up, and none while it is down (the server is gone: waiting for
+// it could last forever). Each job whose command went unanswered is reported as `lost` (its
+// `message` names the command) and left to the server, which takes it back when the
+// connection closes: a job whose delete was owed may then run again.
 //
 // A thread cannot be killed: a plain-function handler still running when the run completes
 // keeps running on a detached thread until it returns. Its result, and anything it does through
@@ -210,6 +216,12 @@ struct worker_options {
   /// Stop gracefully on the first SIGINT or SIGTERM, at once on the second. Default off (also
   /// see `worker::run_until_signal`). The signals are handled only while the run lasts.
   bool handle_signals = false;
+  /// When the server cannot be reached at start, keep trying (the client's reconnect backoff
+  /// and bounds, `client.reconnect`: the same rule as after a drop) instead of completing the
+  /// run with the connect error; each attempt is reported as a `connection` event
+  /// (`client_event::kind::reconnecting`). The run completes with the error only when the
+  /// client gives up. A stop while waiting ends the run at once. Default off.
+  bool wait_for_server = false;
   /// Stop gracefully once no job has been reserved for this long and none is running. Default
   /// zero: never.
   std::chrono::seconds stop_when_idle{0};
@@ -372,7 +384,9 @@ class worker {
   /// Connects, watches the registered tubes and runs until stopped.
   ///
   /// Completion: `void(std::error_code)`: empty after a stop; the connect error when the first
-  /// connection fails (later drops are reconnected); `std::errc::invalid_argument` when no
+  /// connection fails (later drops are reconnected; with `wait_for_server`, only once the
+  /// client gives up); `std::errc::resource_unavailable_try_again` when the handler threads
+  /// cannot be created; `std::errc::invalid_argument` when no
   /// handler is registered; `asio::error::already_started` on a second call;
   /// `asio::error::operation_aborted` when the worker is destroyed meanwhile. By then every job
   /// the worker held has been deleted, released or buried, or its connection closed.

@@ -7,6 +7,7 @@
 #include <asio/co_spawn.hpp>
 #include <exception>
 #include <stdexcept>
+#include <system_error>
 
 #include "worker/worker_impl.hpp"
 
@@ -58,6 +59,7 @@ worker_impl::worker_impl(asio::any_io_executor ex, endpoint ep, worker_options o
       endpoint_(std::move(ep)),
       options_(std::move(options)),
       grace_timer_(strand_),
+      settle_timer_(strand_),
       rng_(std::random_device{}()) {
   options_.concurrency = std::max<std::size_t>(options_.concurrency, 1);
   if (options_.handler_threads == 0) options_.handler_threads = options_.concurrency;
@@ -145,7 +147,9 @@ void worker_impl::on_start(run_completion done) {
 void worker_impl::on_connected(std::error_code ec) {
   if (state_ == run_state::finished) return;
   if (ec) {
-    finish(ec);
+    // The client reports the failure to its waiters before it schedules its next attempt:
+    // decide once it has.
+    asio::post(strand_, [self = shared_from_this(), ec] { self->after_connect_failure(ec); });
     return;
   }
   if (state_ != run_state::starting) {  // stopped while connecting
@@ -165,6 +169,18 @@ void worker_impl::on_connected(std::error_code ec) {
   if (!keep_default) client_->async_ignore(tube_name(), asio::bind_executor(strand_, step));
 }
 
+void worker_impl::after_connect_failure(std::error_code ec) {
+  if (state_ == run_state::finished) return;
+  if (state_ == run_state::starting && options_.wait_for_server && retry_due_) {
+    // The client tries again after its reconnect backoff (and within its bounds, after which it
+    // gives up and this completes with the error): wait for that attempt.
+    client_->async_connect(asio::bind_executor(
+        strand_, [self = shared_from_this()](std::error_code e) { self->on_connected(e); }));
+    return;
+  }
+  finish(state_ == run_state::starting ? ec : std::error_code{});
+}
+
 void worker_impl::on_setup_step(std::error_code ec) {
   if (state_ == run_state::finished || setup_failed_) return;
   if (ec) {
@@ -181,11 +197,19 @@ void worker_impl::on_setup_step(std::error_code ec) {
 }
 
 void worker_impl::begin_running() {
-  state_ = run_state::running;
-  last_activity_ = worker_clock::now();
   const bool any_plain = std::any_of(handlers_.begin(), handlers_.end(),
                                      [](const auto& h) { return h.second.plain != nullptr; });
-  if (any_plain) pool_ = std::make_unique<handler_pool>(options_.handler_threads);
+  if (any_plain) {
+    try {
+      pool_ = std::make_unique<handler_pool>(options_.handler_threads);
+    } catch (const std::system_error& e) {
+      // Too many threads for the system (EAGAIN): the run ends with that error, nothing reserved.
+      finish(e.code());
+      return;
+    }
+  }
+  state_ = run_state::running;
+  last_activity_ = worker_clock::now();
   for (std::size_t i = 0; i < options_.concurrency; ++i) {
     slots_.push_back(std::make_unique<reserve_slot>(strand_));
   }
@@ -392,6 +416,26 @@ void worker_impl::on_client_event(const client_event& ev) {
     }
   } else if (ev.what == client_event::kind::reconnected) {
     metrics_.reconnected();
+  }
+  switch (ev.what) {
+    case client_event::kind::connected:
+    case client_event::kind::reconnected:
+      main_up_ = true;
+      retry_due_ = false;
+      break;
+    case client_event::kind::disconnected:
+      main_up_ = false;
+      break;
+    case client_event::kind::reconnecting:
+      main_up_ = false;
+      retry_due_ = true;
+      break;
+    case client_event::kind::gave_up:
+      main_up_ = false;
+      retry_due_ = false;
+      break;
+    default:
+      break;
   }
   auto wev = event(worker_event::kind::connection);
   wev.client = ev;

@@ -9,8 +9,15 @@ handler_pool::handler_pool(std::size_t threads) : state_(std::make_shared<state>
   threads = std::max<std::size_t>(threads, 1);
   state_->busy.assign(threads, false);
   threads_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([s = state_, i] { loop(s, i); });
+  try {
+    for (std::size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([s = state_, i] { loop(s, i); });
+    }
+  } catch (...) {
+    // The system refused a thread (EAGAIN): the ones made so far are idle; join them, so that
+    // no joinable std::thread is destroyed (std::terminate), and report the failure.
+    shutdown();
+    throw;
   }
 }
 

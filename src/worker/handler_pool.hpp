@@ -17,7 +17,8 @@ namespace beanpole::detail {
 
 class handler_pool {
  public:
-  /// Starts `threads` threads (at least one).
+  /// Starts `threads` threads (at least one). Throws `std::system_error` when the system cannot
+  /// create one of them (the ones already created are joined first).
   explicit handler_pool(std::size_t threads);
   /// `shutdown()`.
   ~handler_pool();

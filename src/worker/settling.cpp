@@ -53,6 +53,9 @@ void worker_impl::release_job(const std::shared_ptr<job_entry>& e, priority pri,
 
 void worker_impl::send_command(const std::shared_ptr<job_entry>& e, final_command a) {
   e->ph = job_entry::phase::settling;
+  e->owed = a.what == final_command::kind::remove    ? "delete"
+            : a.what == final_command::kind::release ? "release"
+                                                     : "bury";
   e->keepalive.cancel();
   const unsigned generation = e->generation;
   const job_id id = e->id();

@@ -2,6 +2,7 @@
 // and the end of the run. Every job the worker holds is settled or released before the run
 // completes, never dropped.
 #include <asio/bind_executor.hpp>
+#include <chrono>
 #include <csignal>
 #include <string>
 #include <vector>
@@ -9,6 +10,12 @@
 #include "worker/worker_impl.hpp"
 
 namespace beanpole::detail {
+namespace {
+/// After an immediate stop, how long the final commands already on their way may take to be
+/// answered while the main connection is up. A healthy server answers in a round trip; this
+/// only bounds a stalled one.
+constexpr std::chrono::milliseconds final_command_window{1000};
+}  // namespace
 
 void worker_impl::install_signals() {
   signals_.emplace(strand_, SIGINT, SIGTERM);
@@ -32,6 +39,10 @@ void worker_impl::on_stop_request(bool immediate, const char* why) {
       stop_early_ = true;
       return;
     case run_state::starting:
+      if (!main_up_) {
+        finish({});  // still waiting for the server: nothing is held, nothing to wait for
+        return;
+      }
       state_ = run_state::draining;
       return;
     case run_state::running:
@@ -75,6 +86,44 @@ void worker_impl::stop_now(const char* why) {
   for (const auto& [id, e] : entries_) running.push_back(e);
   for (const auto& e : running) abandon(e, why);
   maybe_finish();
+  if (state_ == run_state::stopping_now) bound_settling();
+}
+
+void worker_impl::bound_settling() {
+  if (!main_up_) {
+    give_up_settling();  // nothing can be answered: do not wait for a server that is gone
+    return;
+  }
+  settle_timer_.expires_after(final_command_window);
+  settle_timer_.async_wait(
+      asio::bind_executor(strand_, [self = shared_from_this()](std::error_code ec) {
+        if (!ec && self->state_ == run_state::stopping_now) self->give_up_settling();
+      }));
+}
+
+void worker_impl::give_up_settling() {
+  if (state_ != run_state::stopping_now) return;
+  std::vector<std::shared_ptr<job_entry>> left;
+  for (const auto& [id, e] : entries_) left.push_back(e);
+  const std::error_code why =
+      main_up_ ? make_error_code(errc::reply_timeout) : make_error_code(errc::not_connected);
+  for (const auto& e : left) {
+    e->ph = job_entry::phase::done;  // a late answer is ignored
+    e->keepalive.cancel();
+    if (!e->lost) {
+      e->lost = true;
+      e->shared->lost_ = true;
+      metrics_.update(e->tube_key(), [](tube_metrics& m) { ++m.lost; });
+    }
+    auto ev = event(worker_event::kind::lost, e.get());
+    ev.error = why;
+    ev.message = std::string(e->owed != nullptr ? e->owed : "its final command") +
+                 " not answered before the stop; the server takes the job back when the "
+                 "connection closes";
+    emit(std::move(ev));
+  }
+  entries_.clear();
+  finish({});
 }
 
 void worker_impl::cancel_reserves() {
@@ -133,6 +182,7 @@ void worker_impl::finish(std::error_code ec) {
   if (state_ == run_state::finished) return;
   state_ = run_state::finished;
   grace_timer_.cancel();
+  settle_timer_.cancel();
   if (signals_) {
     std::error_code ignored;
     signals_->cancel(ignored);

@@ -150,6 +150,7 @@ struct job_entry {
   worker_clock::time_point ttr_base;  ///< when the time to run last (re)started, at the latest
   worker_clock::time_point started;   ///< when the handler started
   std::chrono::milliseconds pause_after{0};  ///< the slot rests this long after the job
+  const char* owed = nullptr;  ///< the final command on its way ("delete", ...), while settling
   asio::steady_timer keepalive;
   std::shared_ptr<coroutine_state> coroutine;
 
@@ -193,6 +194,9 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
   void on_start(run_completion done);
   void on_connected(std::error_code ec);
+  /// The first connection failed: waits for the client's next attempt (`wait_for_server`) or
+  /// ends the run. Posted after the failure, so that the client's events about it came first.
+  void after_connect_failure(std::error_code ec);
   void on_setup_step(std::error_code ec);
   void begin_running();
   void install_signals();
@@ -226,6 +230,13 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void begin_drain(const char* why);
   void stop_now(const char* why);
   void cancel_reserves();
+  /// After an immediate stop: lets the final commands on their way be answered, but only while
+  /// the main connection is up and for `final_command_window` at most; then `give_up_settling`.
+  void bound_settling();
+  /// Ends the run now: the jobs whose final command was not answered are reported (`lost`,
+  /// with what was owed) and left to the server, which takes them back when the connections
+  /// close.
+  void give_up_settling();
   void abandon(const std::shared_ptr<job_entry>& e, const char* why);
   /// Asks a coroutine handler, on its own strand, to stop (terminal cancellation).
   static void cancel_coroutine(const job_entry& e);
@@ -260,7 +271,10 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   std::vector<std::unique_ptr<reserve_slot>> slots_;
   std::unordered_map<job_id, std::shared_ptr<job_entry>> entries_;
   asio::steady_timer grace_timer_;
+  asio::steady_timer settle_timer_;
   run_state state_ = run_state::idle;
+  bool main_up_ = false;    ///< the client's main connection is up (from its events)
+  bool retry_due_ = false;  ///< the client announced a reconnect attempt not yet made
   bool stop_early_ = false;
   bool setup_failed_ = false;
   std::size_t pending_setup_ = 0;

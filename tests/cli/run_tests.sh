@@ -71,6 +71,86 @@ stop_servers() {
   SERVER_PIDS=()
 }
 
+# start_server_on VAR PORT [beanstalkd options...]: a server on that port (a restart of one
+# that was stopped); VAR gets its address.
+start_server_on() {
+  local var=$1 port=$2 pid i
+  shift 2
+  "$BEANSTALKD" -l 127.0.0.1 -p "$port" "$@" </dev/null >/dev/null 2>&1 &
+  pid=$!
+  SERVER_PIDS+=("$pid")
+  for i in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf -v "$var" '127.0.0.1:%s' "$port"
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "cannot start beanstalkd on port $port" >&2
+  return 1
+}
+
+# kill_server PID: SIGKILL, as a crash (a server with -b keeps its jobs for the restart).
+kill_server() {
+  kill -KILL "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+
+# start_fault_proxy VAR UPSTREAM: tests/support's fault proxy ($BEANPOLE_FAULT_PROXY) in front
+# of UPSTREAM (HOST:PORT); VAR gets its address. fault_cut PREFIX arms it: the next write of the
+# client that starts with PREFIX reaches the server, then the connection is cut before the reply.
+start_fault_proxy() {
+  local var=$1 upstream=$2 port
+  [[ -x "${BEANPOLE_FAULT_PROXY:-}" ]] || fail "no fault proxy: \$BEANPOLE_FAULT_PROXY='${BEANPOLE_FAULT_PROXY:-}'"
+  coproc FAULT_PROXY { exec "$BEANPOLE_FAULT_PROXY" "${upstream##*:}"; }
+  SERVER_PIDS+=("$FAULT_PROXY_PID")
+  read -r -t 10 -u "${FAULT_PROXY[0]}" port || fail "the fault proxy did not start"
+  printf -v "$var" '127.0.0.1:%s' "$port"
+}
+fault_cut() {
+  local answer
+  echo "cut $1" >&"${FAULT_PROXY[1]}"
+  read -r -t 10 -u "${FAULT_PROXY[0]}" answer && [[ $answer == armed ]] || fail "fault proxy: $answer"
+}
+
+# wait_lines FILE N [TENTHS]: waits until FILE has at least N lines (default 10 s).
+wait_lines() {
+  local i
+  for ((i = 0; i < ${3:-100}; i++)); do
+    [[ -e "$1" ]] && (($(wc -l <"$1") >= $2)) && return 0
+    sleep 0.1
+  done
+  fail "timed out waiting for $2 lines in $1: $(cat "$1" 2>/dev/null)"
+}
+
+# wait_exit PID TENTHS: waits until the process PID has exited; its status in $RC. Fails if it
+# is still running after TENTHS tenths of a second.
+wait_exit() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$1" 2>/dev/null && fail "process $1 still running after $(($2 / 10)) s"
+  wait "$1"
+  RC=$?
+}
+
+# process_gone PID: true once PID has ended (within 3 s); a zombie not yet reaped counts as
+# ended (it runs no more).
+process_gone() {
+  local i
+  for i in $(seq 30); do
+    kill -0 "$1" 2>/dev/null || return 0
+    [[ $(ps -o stat= -p "$1" 2>/dev/null) == Z* ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# elapsed_ms START: milliseconds since START (a `date +%s%N`).
+elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
 fail() {
   echo "    FAIL: $*" >&2
   exit 1
@@ -106,6 +186,10 @@ import json, sys
 d = json.load(sys.stdin)
 if not eval(sys.argv[1]):
     sys.exit("check failed: %s on %r" % (sys.argv[1], d))' "$1" || fail "JSON check: $1"
+}
+# job_field_at ADDR ID FIELD: one field of stats-job on the server ADDR.
+job_field_at() {
+  "$BP" -a "$1" --json stats-job "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$3"
 }
 # job_field ID FIELD: one field of stats-job, from --json.
 job_field() {
@@ -379,8 +463,17 @@ test_put_lines() {
   assert_eq "$(bp peek "${ids[2]}" | od -An -c | tr -s ' ')" " t h i r d \r" "CR kept"
   assert_eq "$(bp peek "${ids[3]}")" last-without-newline
   ((ids[1] == ids[0] + 1 && ids[3] == ids[2] + 1)) || fail "ids not in order: ${ids[*]}"
-  seq 1 1500 | bp --json put -t t_lines2 --lines >"$T/json" || fail "put --lines --json"
-  json_check "len(d['ids']) == 1500 and d['ids'] == sorted(d['ids'])" <"$T/json"
+  seq 1 1500 | bp --json put -t t_lines2 --lines >"$T/json" 2>"$T/err" || fail "put --lines --json"
+  [[ ! -s "$T/err" ]] || fail "stderr when every line was put: $(cat "$T/err")"
+  # One object per input line, in order, with its line number and its id.
+  python3 - "$T/json" <<'EOF' || fail "put --lines --json: $(head -3 "$T/json")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["line"] for r in rows] == list(range(1, 1501)), "line numbers"
+assert all(r["outcome"] == "put" and isinstance(r["id"], int) for r in rows), rows[:3]
+ids = [r["id"] for r in rows]
+assert ids == sorted(ids) and len(set(ids)) == 1500
+EOF
   run bp --json stats-tube t_lines2
   json_check "d['current-jobs-ready'] == 1500" <"$T/out"
   run bp peek-ready -t t_lines2
@@ -396,9 +489,24 @@ test_put_job_too_big_exit_1() {
   printf 'ok\n12345678901\nfine\n' | "$BP" -a "$small" put --lines >"$T/out" 2>"$T/err"
   RC=$?
   expect_rc 1 "put --lines with a job too big"
-  expect_err_has "line 2"
-  expect_err_has "JOB_TOO_BIG"
-  [[ $(wc -l <"$T/out") == 2 ]] || fail "the two good lines should have ids"
+  expect_err_has "refused (JOB_TOO_BIG): line 2"
+  # One output line per input line: the refused line's is empty, so the ids line up.
+  local -a got
+  mapfile -t got <"$T/out"
+  ((${#got[@]} == 3)) || fail "expected 3 lines, one per input line: $(cat -A "$T/out")"
+  [[ ${got[0]} =~ ^[0-9]+$ && -z ${got[1]} && ${got[2]} =~ ^[0-9]+$ ]] ||
+    fail "ids do not line up with the input: $(cat -A "$T/out")"
+  assert_eq "$("$BP" -a "$small" peek "${got[2]}")" fine "line 3's id is line 3's job"
+  printf '12345678901\nok\n1234567890123\n' | "$BP" -a "$small" --json put --lines >"$T/out" 2>"$T/err"
+  RC=$?
+  expect_rc 1
+  expect_err_has "refused (JOB_TOO_BIG): lines 1, 3 (2)"
+  python3 - "$T/out" <<'EOF' || fail "--json: $(cat "$T/out")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [(r["line"], r["outcome"]) for r in rows] == [(1, "refused"), (2, "put"), (3, "refused")], rows
+assert rows[0]["error"] == "JOB_TOO_BIG" and isinstance(rows[1]["id"], int) and "id" not in rows[0]
+EOF
   stop_servers
 }
 
@@ -411,6 +519,103 @@ test_put_draining_exit_1() {
   run "$BP" -a "$drain" put x
   expect_rc 1
   expect_err_has "DRAINING"
+  stop_servers
+}
+
+# The connection is cut (tests/support's fault proxy) right after a batch of puts reached the
+# server: those lines are "unknown", never sent again; put --lines reconnects and goes on with
+# the next lines; the summary says which lines are unknown; the test reconciles the server.
+test_put_lines_reconnects_after_a_cut() {
+  local srv proxy pid
+  start_server srv || fail "server"
+  start_fault_proxy proxy "$srv"
+  mkfifo "$T/in"
+  "$BP" -a "$proxy" --json put -t t_cut --lines <"$T/in" >"$T/out" 2>"$T/err" &
+  pid=$!
+  exec 4>"$T/in"
+  printf 'a1\na2\na3\n' >&4
+  wait_lines "$T/out" 3
+  fault_cut "put "
+  printf 'b4\nb5\nb6\n' >&4
+  wait_lines "$T/out" 6
+  printf 'c7\nc8\nc9\n' >&4
+  wait_lines "$T/out" 9
+  exec 4>&-
+  wait_exit "$pid" 100
+  expect_rc 3 "lines with an unknown outcome"
+  # The write that was cut carried line 4 (and maybe 5 and 6): those are unknown; the lines
+  # not yet written when it was cut went on the new connection.
+  python3 - "$T/out" <<'EOF' >"$T/unknown" || fail "--json: $(cat "$T/out")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["line"] for r in rows] == list(range(1, 10)), rows
+outcomes = [r["outcome"] for r in rows]
+unknown = [r["line"] for r in rows if r["outcome"] == "unknown"]
+assert unknown and unknown == list(range(4, 4 + len(unknown))) and len(unknown) <= 3, outcomes
+assert all(o == "put" for i, o in enumerate(outcomes, 1) if i not in unknown), outcomes
+assert all("id" not in r for r in rows if r["outcome"] == "unknown")
+print(len(unknown))
+EOF
+  local n
+  n=$(cat "$T/unknown")
+  if ((n == 1)); then
+    expect_err_has "outcome unknown: line 4$"
+  else
+    expect_err_has "outcome unknown: lines 4-$((3 + n)) ($n)"
+  fi
+  expect_err_has "reconnected"
+  if grep -q "not sent" "$T/err"; then fail "nothing was left unsent: $(cat "$T/err")"; fi
+  # Reconciled: the unknown puts did reach the server (the cut came after them), once each;
+  # every line is there exactly once.
+  local i
+  for i in $(seq 9); do
+    "$BP" -a "$srv" reserve -w t_cut --wait 0 --delete >>"$T/bodies" || fail "only $i jobs"
+    echo >>"$T/bodies"
+  done
+  run "$BP" -a "$srv" reserve -w t_cut --wait 0
+  expect_rc 1 "a line was put twice"
+  assert_eq "$(sort "$T/bodies" | tr '\n' ' ')" "a1 a2 a3 b4 b5 b6 c7 c8 c9 " "bodies"
+  stop_servers
+}
+
+# The server is gone for good: put --lines retries (--retries, within --timeout), then stops
+# reading and says which lines were not sent and how to resume.
+test_put_lines_server_gone_says_where_to_resume() {
+  local srv spid pid start
+  start_server srv || fail "server"
+  spid=${SERVER_PIDS[-1]}
+  mkfifo "$T/in"
+  "$BP" -a "$srv" --timeout 2 --json put -t t_gone --lines --retries 2 <"$T/in" >"$T/out" \
+    2>"$T/err" &
+  pid=$!
+  exec 4>"$T/in"
+  printf '1\n2\n3\n' >&4
+  wait_lines "$T/out" 3
+  kill_server "$spid"
+  sleep 0.3
+  start=$(date +%s%N)
+  printf '4\n' >&4
+  wait_exit "$pid" 100
+  exec 4>&-
+  expect_rc 3 "lines not sent"
+  (($(elapsed_ms "$start") < 6000)) || fail "retrying was not bounded"
+  python3 - "$T/out" <<'EOF' >"$T/line4" || fail "--json: $(cat "$T/out")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["line"] for r in rows] == [1, 2, 3, 4], rows
+assert [r["outcome"] for r in rows[:3]] == ["put"] * 3
+assert rows[3]["outcome"] in ("unknown", "not_sent"), rows[3]
+print(rows[3]["outcome"])
+EOF
+  expect_err_has "every line from 5 on (reading stopped)"
+  # Line 4 was either written (unknown: never to be sent blindly) or not (to send again).
+  if [[ $(cat "$T/line4") == unknown ]]; then
+    expect_err_has "outcome unknown: line 4"
+    expect_err_has "to resume: tail -n +5 INPUT"
+  else
+    expect_err_has "not sent: line 4, and every line from 5 on"
+    expect_err_has "to resume: tail -n +4 INPUT"
+  fi
   stop_servers
 }
 
@@ -569,6 +774,41 @@ test_reserve_stdout_failure_keeps_job() {
   expect_rc 3 "write to /dev/full"
   expect_err_has "stdout"
   assert_eq "$(job_field "$id" state)" ready "job kept"
+}
+
+# SIGTERM to beanpole while CMD runs: passed on to CMD (and to what it started), the job settled
+# once CMD is over, then beanpole ends by the signal. No CMD left running on a released job.
+test_reserve_exec_passes_sigterm_on() {
+  local id pid
+  id=$(bp put -t t_execsig "x") || fail "put"
+  "$BP" -a "$S1" reserve -w t_execsig --exec "trap 'echo TERM >\"$T/got\"; exit 7' TERM
+    sleep 30 & echo \$! >\"$T/sleeper\"; wait" >"$T/out" 2>"$T/err" &
+  pid=$!
+  wait_file "$T/sleeper"
+  kill -TERM "$pid"
+  wait_exit "$pid" 50
+  expect_rc 143 "ended by SIGTERM"
+  assert_eq "$(cat "$T/got" 2>/dev/null)" TERM "CMD got the signal"
+  expect_err_has "job $id released"
+  process_gone "$(cat "$T/sleeper")" || fail "what CMD started still runs"
+  assert_eq "$(job_field "$id" state)" ready "released"
+  bp delete "$id" >/dev/null
+  # A CMD that ignores SIGTERM: beanpole waits for it (touching the job); a second signal kills it.
+  id=$(bp put -t t_execsig2 "y") || fail "put"
+  "$BP" -a "$S1" reserve -w t_execsig2 --exec "trap '' TERM; echo \$\$ >\"$T/stubborn\"
+    while :; do sleep 0.1; done" >"$T/out" 2>"$T/err" &
+  pid=$!
+  wait_file "$T/stubborn"
+  kill -TERM "$pid"
+  sleep 0.5
+  kill -0 "$pid" 2>/dev/null || fail "beanpole ended while CMD still ran"
+  assert_eq "$(job_field "$id" state)" reserved "held while CMD runs"
+  kill -TERM "$pid"
+  wait_exit "$pid" 50
+  expect_rc 143
+  process_gone "$(cat "$T/stubborn")" || fail "CMD survived the second signal"
+  assert_eq "$(job_field "$id" state)" ready "released"
+  bp delete "$id" >/dev/null
 }
 
 # ------------------------------------------------------------------------------------- work
@@ -747,6 +987,99 @@ test_work_keeps_job_past_ttr() {
   assert_eq "$(wc -l <"$T/runs")" 1 "CMD ran once"
   run bp stats-job "$id"
   expect_rc 1 "job deleted"
+}
+
+# work_until_delete_owed SERVER_VAR SERVER_PID_VAR WORK_ARGS...: a server with a binlog and a
+# worker (its pid in $WPID) whose CMD finished while the server was down: its delete is owed.
+work_until_delete_owed() {
+  local -n srv_ref=$1 spid_ref=$2
+  shift 2
+  mkdir -p "$T/binlog"
+  start_server srv_ref -b "$T/binlog" || fail "server"
+  spid_ref=${SERVER_PIDS[-1]}
+  OWED_ID=$("$BP" -a "$srv_ref" put -t t_owed "owed") || fail "put"
+  "$BP" -a "$srv_ref" work -w t_owed "$@" -- sh -c 'touch "$1/started"
+    while [ ! -e "$1/go" ]; do sleep 0.05; done' sh "$T" >"$T/out" 2>"$T/err" &
+  WPID=$!
+  WORK_PIDS+=("$WPID")
+  wait_file "$T/started"
+  kill_server "$spid_ref"
+  sleep 0.5        # the worker sees its connections drop
+  touch "$T/go"    # CMD exits 0: the job's delete is owed, with no server to take it
+  sleep 0.5
+}
+
+test_work_stop_is_bounded_by_grace_while_the_server_is_down() {
+  local srv spid start
+  work_until_delete_owed srv spid --grace 2
+  start=$(date +%s%N)
+  kill -TERM "$WPID"
+  wait_exit "$WPID" 150
+  expect_rc 0
+  (($(elapsed_ms "$start") < 3500)) || fail "the stop took $(elapsed_ms "$start") ms: past --grace 2"
+  expect_err_has "job $OWED_ID (t_owed): delete not answered before the stop"
+  # The server gives the job back: restarted with its binlog, it has the job, ready.
+  start_server_on srv "${srv##*:}" -b "$T/binlog" || fail "restart"
+  assert_eq "$(job_field_at "$srv" "$OWED_ID" state)" ready "the job is back"
+  stop_servers
+}
+
+test_work_second_signal_stops_at_once_while_the_server_is_down() {
+  local srv spid start
+  work_until_delete_owed srv spid --grace 60
+  kill -TERM "$WPID"
+  sleep 0.5
+  kill -0 "$WPID" 2>/dev/null || fail "the first signal may wait for the server (grace 60 s)"
+  start=$(date +%s%N)
+  kill -TERM "$WPID"
+  wait_exit "$WPID" 100
+  expect_rc 0
+  (($(elapsed_ms "$start") < 1500)) || fail "the second signal took $(elapsed_ms "$start") ms"
+  expect_err_has "delete not answered before the stop"
+  stop_servers
+}
+
+# A server not up yet: work waits for it (logging so), with the reconnect backoff, then works.
+test_work_waits_for_a_server_not_up_yet() {
+  local port srv pid
+  port=$(free_port)
+  "$BP" -a "127.0.0.1:$port" work -w t_late -- sh -c 'cat >"$1/body"' sh "$T" >"$T/out" \
+    2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  sleep 1.5
+  kill -0 "$pid" 2>/dev/null || { wait "$pid"; fail "work exited ($?) without a server: $(cat "$T/err")"; }
+  expect_err_has "waiting for the server at 127.0.0.1:$port (Connection refused); retry 1 in"
+  start_server_on srv "$port" || fail "server"
+  "$BP" -a "$srv" put -t t_late "came late" >/dev/null || fail "put"
+  wait_file "$T/body" 150
+  stop_work "$pid"
+  expect_rc 0
+  expect_err_has "connected to 127.0.0.1:$port"
+  assert_eq "$(cat "$T/body")" "came late" "the job ran"
+  stop_servers
+}
+
+# --concurrency has a maximum (usage error past it), and a system that cannot give the threads
+# is a clear error, not an abort.
+test_work_concurrency_is_bounded() {
+  run "$BP" -a "$(dead_addr)" work -w t_cc --concurrency 50000 -- true
+  expect_rc 2 "--concurrency 50000"
+  expect_err_has "exceeds the maximum, 1000"
+  run "$BP" -a "$(dead_addr)" work -w t_cc --concurrency 1001 -- true
+  expect_rc 2 "--concurrency 1001"
+  "$BP" --help >/dev/null
+  "$BP" work --help | grep -q "at most 1000" || fail "--help does not give the maximum"
+  if ldd "$BP" 2>/dev/null | grep -q 'lib[at]san'; then
+    echo "    (sanitized build: the address-space limit part is skipped)" >&2
+    return 0
+  fi
+  # 1000 threads' stacks do not fit in 600 MB of address space.
+  (ulimit -v 600000 && exec "$BP" -a "$S1" work -w t_cc --concurrency 1000 -- true) \
+    >"$T/out" 2>"$T/err"
+  RC=$?
+  expect_rc 3 "threads refused"
+  expect_err_has "cannot create 1000 handler threads"
 }
 
 # ---------------------------------------------------------------------- other job commands
@@ -978,6 +1311,50 @@ test_top_terminal_ctrl_c_and_no_color() {
   tmux -S "$TMUX_SOCK" kill-server
 }
 
+# The server restarts under top: top says it is reconnecting, then carries on (plain mode: on
+# stderr; on a terminal: on the screen).
+test_top_reconnects_when_the_server_restarts() {
+  local srv spid pid i
+  start_server srv || fail "server"
+  spid=${SERVER_PIDS[-1]}
+  "$BP" -a "$srv" put -t t_topr_before x >/dev/null
+  "$BP" -a "$srv" top -i 0.2 >"$T/out" 2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  for i in $(seq 50); do (($(grep -c '^TUBE' "$T/out") >= 2)) && break; sleep 0.1; done
+  kill_server "$spid"
+  sleep 1
+  kill -0 "$pid" 2>/dev/null || { wait "$pid"; fail "top exited ($?) when the server went away: $(cat "$T/err")"; }
+  expect_err_has "top: connection to $srv lost"
+  expect_err_has "reconnecting, attempt"
+  start_server_on srv "${srv##*:}" || fail "restart"
+  "$BP" -a "$srv" put -t t_topr_after y >/dev/null
+  for i in $(seq 100); do grep -q '^t_topr_after ' "$T/out" && break; sleep 0.1; done
+  grep -q '^t_topr_after ' "$T/out" || fail "top did not carry on: $(tail -5 "$T/out")"
+  expect_err_has "top: reconnected to $srv"
+  kill -INT "$pid"
+  wait_exit "$pid" 50
+  expect_rc 0 "top after SIGINT"
+  # On a terminal, the reconnecting shows on the screen.
+  command -v tmux >/dev/null || fail "tmux is needed for this test"
+  spid=${SERVER_PIDS[-1]}
+  TMUX_SOCK=$T/tmux.sock
+  tmux -S "$TMUX_SOCK" new-session -d -x 150 -y 40 \
+    "'$BP' -a '$srv' top -i 0.3; echo \$? > '$T/top_rc'; sleep 30"
+  tmux_wait_for "t_topr_after"
+  kill_server "$spid"
+  tmux_wait_for "reconnecting, attempt"
+  start_server_on srv "${srv##*:}" || fail "restart"
+  "$BP" -a "$srv" put -t t_topr_third z >/dev/null
+  tmux_wait_for "t_topr_third"
+  if tmux_screen | grep -q "reconnecting"; then fail "the notice stayed: $(tmux_screen)"; fi
+  tmux -S "$TMUX_SOCK" send-keys q
+  for i in $(seq 50); do [[ -s "$T/top_rc" ]] && break; sleep 0.1; done
+  assert_eq "$(cat "$T/top_rc" 2>/dev/null)" 0 "top's exit status after q"
+  tmux -S "$TMUX_SOCK" kill-server
+  stop_servers
+}
+
 # -------------------------------------------------------------------------- export / import
 
 test_export_import_two_servers() {
@@ -1031,7 +1408,8 @@ EOF
   cmp "$T/random" "$T/a2" || fail "random body changed"
   run "$BP" -a "$dst" reserve -w mv_a --wait 0 --delete
   expect_out "text ünïcödé"
-  run "$BP" -a "$dst" reserve -w mv_b --wait 0 --delete
+  # The buried job is buried again (issue 15), with its priority.
+  run "$BP" -a "$dst" peek-buried -t mv_b
   expect_out "was buried"
   run "$BP" -a "$dst" reserve -w mv_b --wait 0 --delete
   expect_rc 0
@@ -1137,6 +1515,53 @@ test_progress_only_on_terminal() {
   script -qec "'$BP' -a '$src' import '$T/q.ndjson'" "$T/typescript2" >/dev/null
   grep -aq 'import \[[#.]*\] .*jobs/s' "$T/typescript2" || fail "no import bar"
   grep -aq 'import: 3000 jobs in' "$T/typescript2" || fail "no import summary"
+  stop_servers
+}
+
+# export writes each job's state (and a delayed job's remaining delay, with --delayed); import
+# puts it back in that state: buried again by id, delayed for what it had left.
+test_export_import_keeps_state_and_delay() {
+  local src dst buried delayed id left
+  start_server src && start_server dst || fail "servers"
+  buried=$("$BP" -a "$src" put -t st -p 7 "was buried") || fail "put"
+  "$BP" -a "$src" reserve --job "$buried" --bury >/dev/null || fail "bury"
+  local put_at=$SECONDS
+  delayed=$("$BP" -a "$src" put -t st -p 3 -r 40 -d 100 "was delayed") || fail "put"
+  "$BP" -a "$src" put -t st -p 5 "was ready" >/dev/null || fail "put"
+  run "$BP" -a "$src" export -t st --buried --delayed -o "$T/st.ndjson"
+  expect_rc 0
+  # What was left of the delay, whatever time this (maybe loaded) machine took.
+  python3 - "$T/st.ndjson" $((100 - (SECONDS - put_at) - 2)) <<'EOF' || fail "export: $(cat "$T/st.ndjson")"
+import json, sys
+rows = {r["state"]: r for r in map(json.loads, open(sys.argv[1]))}
+assert sorted(rows) == ["buried", "delayed", "ready"], rows
+assert int(sys.argv[2]) <= rows["delayed"]["delay"] <= 100, rows["delayed"]
+assert rows["delayed"]["pri"] == 3 and rows["delayed"]["ttr"] == 40
+EOF
+  run "$BP" -a "$src" --json stats-tube st
+  [[ $RC == 1 ]] || json_check "d['current-jobs-delayed'] == 0 and d['current-jobs-buried'] == 0" <"$T/out"
+  run "$BP" -a "$dst" import "$T/st.ndjson"
+  expect_rc 0
+  run "$BP" -a "$dst" --json stats-tube st
+  json_check "d['current-jobs-ready'] == 1 and d['current-jobs-delayed'] == 1 and d['current-jobs-buried'] == 1 and d['current-jobs-reserved'] == 0" <"$T/out"
+  id=$("$BP" -a "$dst" --json peek-buried -t st | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  assert_eq "$(job_field_at "$dst" "$id" pri)" 7 "buried with its priority"
+  assert_eq "$("$BP" -a "$dst" peek "$id")" "was buried" "buried body"
+  id=$("$BP" -a "$dst" --json peek-delayed -t st | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  left=$(job_field_at "$dst" "$id" time-left)
+  ((left >= 100 - (SECONDS - put_at) - 2 && left <= 100)) ||
+    fail "remaining delay $left after $((SECONDS - put_at)) s (the delay was reset or lost)"
+  assert_eq "$(job_field_at "$dst" "$id" pri)" 3 "delayed priority"
+  assert_eq "$(job_field_at "$dst" "$id" ttr)" 40 "delayed ttr"
+  # A "delay" on a ready line is the one it was once put with: ignored.
+  echo '{"tube":"st2","body":"r","delay":50,"state":"ready"}' >"$T/r.ndjson"
+  "$BP" -a "$dst" import "$T/r.ndjson" || fail "import"
+  run "$BP" -a "$dst" peek-ready -t st2
+  expect_out r
+  echo '{"tube":"st2","body":"r","state":"reserved"}' >"$T/bad.ndjson"
+  run "$BP" -a "$dst" import "$T/bad.ndjson"
+  expect_rc 2 "an unknown state"
+  "$BP" export --help | grep -q -- "--delayed" || fail "--help lacks --delayed"
   stop_servers
 }
 
@@ -1448,6 +1873,62 @@ test_bash_completion() {
   grep -o "^    '[a-z-]*:" "$COMPLETIONS/_beanpole" | tr -d " ':" | sort >"$T/zsh_cmds"
   diff "$T/help_cmds" "$T/zsh_cmds" >/dev/null || fail "zsh commands differ from --help"
   if command -v zsh >/dev/null; then zsh -n "$COMPLETIONS/_beanpole" || fail "zsh syntax"; fi
+}
+
+# bash hands the completion function words split at ':' and '=' ($COMP_WORDBREAKS): an address
+# given as -a HOST:PORT or --addr=HOST:PORT must still be the server asked for tube names.
+test_bash_completion_with_split_address() {
+  [[ -n "$COMPLETIONS" ]] || fail "no completions dir"
+  bp put -t t_splitaddr x >/dev/null
+  # shellcheck disable=SC1091
+  source "$COMPLETIONS/beanpole.bash"
+  local host=${S1%:*} port=${S1##*:}
+  export BEANSTALKD_ADDR
+  BEANSTALKD_ADDR=$(dead_addr)  # only the address on the command line can answer
+  COMP_WORDS=("$BP" -a "$host" : "$port" stats-tube t_spl)
+  COMP_CWORD=6
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "t_splitaddr" "-a HOST : PORT"
+  COMP_WORDS=("$BP" --addr = "$host" : "$port" stats-tube t_spl)
+  COMP_CWORD=7
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "t_splitaddr" "--addr = HOST : PORT"
+  COMP_WORDS=("$BP" --addr = "$host" : "$port" reserve -w t_spl)
+  COMP_CWORD=8
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "t_splitaddr" "reserve -w after --addr=HOST:PORT"
+  COMP_WORDS=("$BP" -a "$host" : "$port" kick-)
+  COMP_CWORD=5
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "kick-job" "commands after -a HOST:PORT"
+  COMP_WORDS=("$BP" -a "$host" : "$port" put --ret)
+  COMP_CWORD=6
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "--retries" "options after -a HOST:PORT"
+  COMP_WORDS=("$BP" -a "$host" :)
+  COMP_CWORD=3
+  COMPREPLY=()
+  _beanpole
+  assert_eq "${COMPREPLY[*]}" "" "an address is not completed"
+}
+
+# The same in a real interactive bash (in tmux), which splits the words itself.
+test_bash_completion_in_bash() {
+  [[ -n "$COMPLETIONS" ]] || fail "no completions dir"
+  command -v tmux >/dev/null || fail "tmux is needed for this test"
+  bp put -t t_realbash_tube x >/dev/null
+  mkdir -p "$T/bin"
+  ln -s "$BP" "$T/bin/beanpole"
+  printf '%s\n' "PS1='> '" "source '$COMPLETIONS/beanpole.bash'" >"$T/bashrc"
+  TMUX_SOCK=$T/tmux.sock
+  tmux -S "$TMUX_SOCK" new-session -d -x 200 -y 30 \
+    "env -i HOME='$T' TERM=xterm PATH='$T/bin:/usr/bin:/bin' BEANSTALKD_ADDR=$(dead_addr) bash --noprofile --rcfile '$T/bashrc' -i"
+  tmux_wait_for "^>"
+  tmux -S "$TMUX_SOCK" send-keys "beanpole -a $S1 stats-tube t_realbash_t" Tab
+  tmux_wait_for "stats-tube t_realbash_tube"
+  tmux -S "$TMUX_SOCK" send-keys C-u "beanpole --addr=$S1 peek-ready -t t_realbash_t" Tab
+  tmux_wait_for "peek-ready -t t_realbash_tube"
+  tmux -S "$TMUX_SOCK" kill-server
 }
 
 test_zsh_completion() {

@@ -26,16 +26,20 @@ using beanpole::cli::parse_export_line;
 
 /// The line export writes for `job` (cmd_transfer.cpp: export_one).
 std::string line_of(const export_line& job) {
-  json line = {
-      {"id", 1},    {"tube", job.tube.str()}, {"pri", job.opts.pri}, {"ttr", job.opts.ttr.count()},
-      {"delay", 0}, {"state", "ready"}};
+  const bool delayed = job.opts.delay.count() > 0;
+  json line = {{"id", 1},
+               {"tube", job.tube.str()},
+               {"pri", job.opts.pri},
+               {"ttr", job.opts.ttr.count()},
+               {"delay", job.opts.delay.count()},
+               {"state", job.bury ? "buried" : (delayed ? "delayed" : "ready")}};
   beanpole::cli::set_body(line, job.body);
   return beanpole::cli::dump(line);
 }
 
 bool same(const export_line& a, const export_line& b) {
   return a.tube == b.tube && a.body == b.body && a.opts.pri == b.opts.pri &&
-         a.opts.ttr == b.opts.ttr && a.opts.delay == b.opts.delay;
+         a.opts.ttr == b.opts.ttr && a.opts.delay == b.opts.delay && a.bury == b.bury;
 }
 
 }  // namespace
@@ -47,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto bad = parse_export_line(text, std::nullopt, job);
   if (!bad) {
     FUZZ_CHECK(tube_name::is_valid(job.tube.view()));
-    FUZZ_CHECK(job.opts.delay.count() == 0);
+    FUZZ_CHECK(job.opts.delay.count() >= 0 && job.opts.delay.count() <= 0xFFFFFFFF);
+    FUZZ_CHECK(!(job.bury && job.opts.delay.count() > 0));  // a buried job has no delay
     FUZZ_CHECK(job.opts.ttr.count() >= 0 && job.opts.ttr.count() <= 0xFFFFFFFF);
     const std::string line = line_of(job);
     FUZZ_CHECK(line.find('\n') == std::string::npos);  // one job, one line

@@ -12,6 +12,8 @@
 #                     the same for the proto and client layers only, with Asio hidden from
 #                     CMake (CMAKE_DISABLE_FIND_PACKAGE_Asio): a blocking-only user needs no Asio
 #   add_subdirectory  configure, build and run consumer/ with add_subdirectory(SOURCE_DIR)
+#   default_build     the targets scripts/demo.sh (the README's first command) builds make
+#                     the man page: `ninja -t commands` of them includes its generation
 #   pkg_config        compile and link consumer/<layer>.cpp with the compiler alone, using
 #                     `pkg-config --cflags --libs beanpole-<layer>` (beanpole for the umbrella)
 #                     from that prefix, then run it
@@ -25,6 +27,7 @@
 #   --cmake --generator --make-program --cxx --launcher --config --version --libdir
 #   --library-type=STATIC_LIBRARY|SHARED_LIBRARY --build-shared-libs --pkg-config
 #   --cxx-flags --config-flags --exe-linker-flags --shared-linker-flags --asio-include-dir
+#   --mandir --datadir (install dirs, relative) --cli=ON (the tool is built) --manpage=FILE
 #
 # The compiler and the flags are those of the main build, sanitizer flags included, so that the
 # consumer links with a library built with -fsanitize=... Exit code 77 means "skipped".
@@ -34,7 +37,7 @@ set -f  # flags are split on spaces below, never globbed
 mode='' work_dir='' build_dir='' source_dir='' install_dir='' cmake=cmake generator=''
 make_program='' cxx='' launcher='' config='' version='' libdir=lib library_type=STATIC_LIBRARY
 build_shared_libs='' pkg_config='' cxx_flags='' config_flags='' exe_linker_flags=''
-shared_linker_flags='' asio_include_dir=''
+shared_linker_flags='' asio_include_dir='' mandir=share/man datadir=share cli=OFF manpage=''
 for arg in "$@"; do
   value=${arg#*=}
   case $arg in
@@ -59,6 +62,10 @@ for arg in "$@"; do
     --exe-linker-flags=*) exe_linker_flags=$value ;;
     --shared-linker-flags=*) shared_linker_flags=$value ;;
     --asio-include-dir=*) asio_include_dir=$value ;;
+    --mandir=*) mandir=$value ;;
+    --datadir=*) datadir=$value ;;
+    --cli=*) cli=$value ;;
+    --manpage=*) manpage=$value ;;
     *) echo "run_packaging_test.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -124,12 +131,29 @@ build_consumer() {
 case $mode in
   install)
     rm -rf "$work_dir"
+    mkdir -p "$work_dir"
+    # An install from a build that made the tool but not yet its page (as the demo's build once
+    # did) must still install the page: it is moved aside here, and put back in any case.
+    if [ "$cli" = ON ] && [ -f "$manpage" ]; then
+      mv "$manpage" "$work_dir/beanpole.1.saved"
+      trap '[ -f "$manpage" ] || mv "$work_dir/beanpole.1.saved" "$manpage"' EXIT
+    fi
     set -- --install "$build_dir" --prefix "$work_dir/prefix"
     [ -z "$config" ] || set -- "$@" --config "$config"
     run "$cmake" "$@" || {
       echo "cmake --install failed (the packaging tests need the whole project built first)" >&2
       exit 1
     }
+    if [ "$cli" = ON ]; then
+      for f in bin/beanpole "$mandir/man1/beanpole.1" \
+               "$datadir/bash-completion/completions/beanpole" \
+               "$datadir/zsh/vendor-completions/_beanpole"; do
+        [ -s "$work_dir/prefix/$f" ] || { echo "not installed (or empty): $f" >&2; exit 1; }
+      done
+      head -n 5 "$work_dir/prefix/$mandir/man1/beanpole.1" | grep -q '^\.TH BEANPOLE 1' || {
+        echo "$mandir/man1/beanpole.1 is not the beanpole(1) page" >&2; exit 1; }
+      say "the man page was installed although the build had none at hand"
+    fi
     for f in "include/beanpole/beanpole.hpp" "include/beanpole/version.hpp" \
              "$libdir/pkgconfig/beanpole-proto.pc" "$libdir/pkgconfig/beanpole-client.pc" \
              "$libdir/pkgconfig/beanpole-async.pc" "$libdir/pkgconfig/beanpole-worker.pc" \
@@ -172,6 +196,30 @@ case $mode in
     if [ -e "$work_dir/build/beanpole-build/tests" ] || [ -e "$work_dir/build/beanpole-build/cli" ]; then
       echo "beanpole's tests or CLI were configured in a subproject build" >&2; exit 1
     fi
+    ;;
+
+  default_build)
+    case $make_program in
+      *ninja*) ;;
+      *) echo "not a Ninja build: skipped"; exit 77 ;;
+    esac
+    demo=$source_dir/scripts/demo.sh
+    targets=$(sed -n 's/^cmake --build build --target //p' "$demo")
+    if [ -z "$targets" ]; then
+      echo "no 'cmake --build build --target ...' line in $demo" >&2
+      exit 1
+    fi
+    say "scripts/demo.sh builds: $targets"
+    # Every command a build of those targets runs, from scratch.
+    # shellcheck disable=SC2086  # a list of targets
+    rm -rf "$work_dir"
+    mkdir -p "$work_dir"
+    "$make_program" -C "$build_dir" -t commands $targets > "$work_dir/commands" || exit 1
+    if ! grep -q 'gen_manpage\.cmake' "$work_dir/commands"; then
+      echo "building '$targets' (the README's first command) does not make cli/beanpole.1" >&2
+      exit 1
+    fi
+    say "the man page is made by the README's first command"
     ;;
 
   pkg_config)
