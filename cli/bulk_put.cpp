@@ -102,7 +102,6 @@ std::vector<bulk_result> bulk_putter::put(std::span<const bulk_job> jobs) {
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const bulk_job& j = jobs[i];
     // The client sends `use` only when the tube changes, in order with the puts.
-    const bulk_job& j = jobs[i];
     client_->async_use(j.tube, [](std::error_code) {});
     put_options opts = j.opts;
     if (j.bury) opts.delay = parking_delay;
