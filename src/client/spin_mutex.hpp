@@ -12,15 +12,8 @@ namespace beanpole::detail {
 class spin_mutex {
  public:
   void lock() noexcept {
-    while (locked_.exchange(true, std::memory_order_acquire)) {
-      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
-        if (spins < max_spins) {
-          relax();
-        } else {
-          std::this_thread::yield();
-        }
-      }
-    }
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;  // free: the common case
+    lock_contended();
   }
   bool try_lock() noexcept {
     return !locked_.load(std::memory_order_relaxed) &&
@@ -30,6 +23,19 @@ class spin_mutex {
 
  private:
   static constexpr int max_spins = 64;
+
+  // Out of line, so that the uncontended path above stays small enough to inline.
+  [[gnu::noinline]] void lock_contended() noexcept {
+    do {
+      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+        if (spins < max_spins) {
+          relax();
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    } while (locked_.exchange(true, std::memory_order_acquire));
+  }
 
   static void relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
