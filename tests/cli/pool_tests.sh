@@ -52,35 +52,9 @@ stop_servers() {
 three() { start_server A && start_server B && start_server C || fail "servers"; }
 dead_addr() { echo "127.0.0.1:$(free_port)"; }
 
-fail() {
-  echo "    FAIL: $*" >&2
-  exit 1
-}
-run() {
-  "$@" >"$T/out" 2>"$T/err"
-  RC=$?
-}
-expect_rc() {
-  [[ $RC == "$1" ]] || fail "expected exit $1, got $RC (${2:-}); stderr: $(head -c 400 "$T/err")"
-}
-expect_out() {
-  local got
-  got=$(cat "$T/out")
-  [[ "$got" == "$1" ]] || fail "expected stdout '$1', got '$got'"
-}
-expect_err_has() {
-  grep -q -- "$1" "$T/err" || fail "stderr lacks '$1': $(head -c 400 "$T/err")"
-}
-assert_eq() {
-  [[ "$1" == "$2" ]] || fail "${3:-values differ}: expected '$2', got '$1'"
-}
-json_check() {
-  python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-if not eval(sys.argv[1]):
-    sys.exit("check failed: %s on %r" % (sys.argv[1], d))' "$1" || fail "JSON check: $1"
-}
+# fail, run, expect_rc, expect_out, expect_err_has, assert_eq, json_check
+. "$(dirname "${BASH_SOURCE[0]}")/asserts.sh"
+
 # pbp ARGS: beanpole on the pool of A, B and C (-a repeated and a comma list, both).
 pbp() { "$BP" -a "$A,$B" -a "$C" "$@"; }
 # on SERVER ARGS: beanpole on one server.

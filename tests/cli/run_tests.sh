@@ -151,42 +151,12 @@ process_gone() {
 # elapsed_ms START: milliseconds since START (a `date +%s%N`).
 elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-fail() {
-  echo "    FAIL: $*" >&2
-  exit 1
-}
-
-# run CMD...: runs it, stdout in $T/out, stderr in $T/err, exit status in $RC.
-run() {
-  "$@" >"$T/out" 2>"$T/err"
-  RC=$?
-}
-
 # bp ARGS...: beanpole against the shared server.
 bp() { "$BP" -a "$S1" "$@"; }
 
-expect_rc() {
-  [[ $RC == "$1" ]] || fail "expected exit $1, got $RC (${2:-}); stderr: $(head -c 400 "$T/err")"
-}
-expect_out() {
-  local got
-  got=$(cat "$T/out")
-  [[ "$got" == "$1" ]] || fail "expected stdout '$1', got '$got'"
-}
-expect_err_has() {
-  grep -q -- "$1" "$T/err" || fail "stderr lacks '$1': $(head -c 400 "$T/err")"
-}
-assert_eq() {
-  [[ "$1" == "$2" ]] || fail "${3:-values differ}: expected '$2', got '$1'"
-}
-# json_check PYTHON-EXPR < input: the input parses as JSON (as `d`) and EXPR is true.
-json_check() {
-  python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-if not eval(sys.argv[1]):
-    sys.exit("check failed: %s on %r" % (sys.argv[1], d))' "$1" || fail "JSON check: $1"
-}
+# fail, run, expect_rc, expect_out, expect_err_has, assert_eq, json_check
+. "$(dirname "${BASH_SOURCE[0]}")/asserts.sh"
+
 # job_field_at ADDR ID FIELD: one field of stats-job on the server ADDR.
 job_field_at() {
   "$BP" -a "$1" --json stats-job "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$3"
