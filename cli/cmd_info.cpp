@@ -164,27 +164,10 @@ int run_list(const context& ctx, list_kind kind) {
     report_failed(replies, "list-tubes");
     return exit_ok;
   }
-  if (ctx.several()) {
-    // What a new connection uses or watches is the same on every server: ask the first.
-    job_ref first{job_id{}, ctx.addresses().front()};
-    client c = connect_for(ctx, first);
-    std::error_code ec;
-    if (kind == list_kind::used) {
-      const auto name = c.list_tube_used(ec);
-      check(ec, "list-tube-used");
-      if (ctx.json) {
-        print_json(json(name));
-      } else {
-        print_line(name);
-      }
-    } else {
-      const auto names = c.list_tubes_watched(ec);
-      check(ec, "list-tubes-watched");
-      print_names(ctx, names);
-    }
-    return exit_ok;
-  }
-  client c = ctx.connect();
+  // With several servers, what a new connection uses or watches is the same on every server:
+  // ask the first.
+  client c =
+      ctx.several() ? connect_for(ctx, job_ref{job_id{}, ctx.addresses().front()}) : ctx.connect();
   std::error_code ec;
   switch (kind) {
     case list_kind::tubes: {
