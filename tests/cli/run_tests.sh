@@ -809,6 +809,33 @@ stop_work() {
   RC=$?
 }
 
+# tube_field TUBE FIELD: one field of stats-tube.
+tube_field() {
+  bp --json stats-tube "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+
+# wait_reserving TUBE: waits (10 s) until a reserve waits on TUBE. A worker sets up its signal
+# handling before it connects, so from then on SIGTERM is a graceful stop, not a kill; a fixed
+# sleep is not enough on a loaded machine.
+wait_reserving() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    (($(tube_field "$1" current-waiting 2>/dev/null || echo 0) >= 1)) && return 0
+    sleep 0.1
+  done
+  fail "no reserve waiting on $1"
+}
+
+# wait_deleted ID: waits (10 s) until job ID is gone, its delete sent once CMD exited.
+wait_deleted() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    bp stats-job "$1" >/dev/null 2>&1 || return 0
+    sleep 0.1
+  done
+  fail "job $1 still there"
+}
+
 test_work_runs_cmd_per_job() {
   local id1 id2 pid
   id1=$(all_bytes | bp put -t t_work) || fail "put"
@@ -821,7 +848,8 @@ test_work_runs_cmd_per_job() {
   WORK_PIDS+=("$pid")
   wait_file "$T/o/$id1.env"
   wait_file "$T/o/$id2.env"
-  sleep 0.3  # the delete after CMD exits
+  wait_deleted "$id1"
+  wait_deleted "$id2"
   stop_work "$pid"
   expect_rc 0 "work after SIGTERM"
   all_bytes | cmp - "$T/o/$id1.body" || fail "binary body differs"
@@ -835,7 +863,7 @@ test_work_runs_cmd_per_job() {
   work -w t_work -- true >"$T/out" 2>"$T/err" &
   pid=$!
   WORK_PIDS+=("$pid")
-  sleep 0.3
+  wait_reserving t_work
   stop_work "$pid"
   expect_rc 0
   grep -Eq '^tube +reserved +succeeded' "$T/err" || fail "no counters: $(cat "$T/err")"
@@ -844,19 +872,20 @@ test_work_runs_cmd_per_job() {
 test_work_failure_retries_then_buries() {
   local id pid
   id=$(bp put -t t_workf "fails") || fail "put"
-  work -w t_workf --backoff 1 --max-attempts 2 -- sh -c 'cat >/dev/null; exit 3' \
+  # A 3 s backoff: long enough to see the job delayed even when each check is slow.
+  work -w t_workf --backoff 3 --max-attempts 2 -- sh -c 'cat >/dev/null; exit 3' \
     >"$T/out" 2>"$T/err" &
   pid=$!
   WORK_PIDS+=("$pid")
   local i state=""
-  for i in $(seq 20); do
+  for i in $(seq 100); do
     state=$(job_field "$id" state)
     [[ "$state" != ready && "$state" != reserved ]] && break
     sleep 0.1
   done
   assert_eq "$state" delayed "released with a delay after the first failure"
   assert_eq "$(job_field "$id" releases)" 1 "one release"
-  for i in $(seq 40); do
+  for i in $(seq 100); do
     state=$(job_field "$id" state)
     [[ "$state" == buried ]] && break
     sleep 0.1
@@ -873,7 +902,7 @@ test_work_failure_retries_then_buries() {
   work -w t_workn --max-attempts 1 -- "$T/no-such-command" >"$T/out" 2>"$T/err" &
   pid=$!
   WORK_PIDS+=("$pid")
-  for i in $(seq 30); do
+  for i in $(seq 100); do
     [[ "$(job_field "$id" state)" == buried ]] && break
     sleep 0.1
   done
@@ -931,7 +960,8 @@ test_work_concurrency() {
     (($(ls "$T" | grep -c '^c\..*\.ok$') == 2)) && break
     sleep 0.1
   done
-  sleep 0.3
+  wait_deleted "$id1"
+  wait_deleted "$id2"
   stop_work "$pid"
   expect_rc 0
   assert_eq "$(ls "$T" | grep -c '^c\..*\.ok$')" 2 "two commands at once"
@@ -950,7 +980,7 @@ test_work_keeps_job_past_ttr() {
   pid=$!
   WORK_PIDS+=("$pid")
   wait_file "$T/done"
-  sleep 0.3
+  wait_deleted "$id"
   stop_work "$pid"
   expect_rc 0
   json_check "d['reserves'] == 1 and d['timeouts'] == 0 and d['state'] == 'reserved'" <"$T/stats"
@@ -1210,8 +1240,8 @@ test_top_plain_when_not_a_terminal() {
   grep -q '^default ' "$T/out" && fail "-t should show only that tube"
   # Without -n it runs until interrupted, and stops cleanly on SIGINT/SIGTERM.
   "$BP" -a "$S1" top -i 0.2 >"$T/long" 2>&1 &
-  local pid=$!
-  sleep 0.7
+  local pid=$! i
+  for i in $(seq 100); do (($(grep -c '^TUBE' "$T/long") >= 2)) && break; sleep 0.1; done
   kill -INT "$pid"
   wait "$pid"
   assert_eq "$?" 0 "top after SIGINT"
