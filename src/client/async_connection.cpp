@@ -29,6 +29,46 @@ void recycle(conn::request_buffer& buffer) {
   buffer.clear(max_kept_buffer);
 }
 
+/// The buffer a reserve connection reads into, lent for one drain (see
+/// async_connection::drain): one per thread instead of one per connection, since a reserve
+/// connection spends nearly all its life waiting for a job and a process may hold a thousand of
+/// them. A drain that starts while the thread's buffer is lent (an io_context run from inside a
+/// handler) gets a buffer of its own.
+class read_scratch {
+ public:
+  class lease {
+   public:
+    lease() {
+      if (lent_) {
+        own_ = std::make_unique_for_overwrite<char[]>(read_chunk);
+        data_ = own_.get();
+        return;
+      }
+      if (!shared_) shared_ = std::make_unique_for_overwrite<char[]>(read_chunk);
+      lent_ = true;
+      data_ = shared_.get();
+    }
+    ~lease() {
+      if (!own_) lent_ = false;
+    }
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+
+    asio::mutable_buffer bytes() const noexcept { return {data_, read_chunk}; }
+
+   private:
+    std::unique_ptr<char[]> own_;
+    char* data_ = nullptr;
+  };
+
+ private:
+  static thread_local std::unique_ptr<char[]> shared_;
+  static thread_local bool lent_;
+};
+
+thread_local std::unique_ptr<char[]> read_scratch::shared_;
+thread_local bool read_scratch::lent_ = false;
+
 /// Commands in flight from which a reader waits for a batch of replies (see set_read_batch).
 constexpr std::size_t deep_pipeline = 1024;
 
@@ -52,8 +92,7 @@ async_connection::async_connection(const asio::any_io_executor& strand,
       stream_(strand),
       connect_timer_(strand),
       reply_timer_(strand),
-      parser_(options.limits),
-      in_(read_chunk) {}
+      parser_(options.limits) {}
 
 // ------------------------------------------------------------------------------- connect
 
@@ -162,6 +201,17 @@ void async_connection::try_connect(
 void async_connection::connected(
     const std::shared_ptr<std::function<void(std::error_code)>>& done) {
   connect_timer_.cancel();
+  if (reads_on_readiness()) {
+    // drain() reads until the socket is empty, so a read must say "nothing more" rather than
+    // wait for more.
+    std::error_code ec;
+    stream_.socket().non_blocking(true, ec);
+    if (ec) {
+      stream_.close();
+      std::exchange(*done, nullptr)(ec);
+      return;
+    }
+  }
   open_ = true;
   parser_.reset();
   start_read();
@@ -232,9 +282,24 @@ void async_connection::start_write() {
 void async_connection::start_read() {
   if (reading_ || !open_) return;
   reading_ = true;
+  if (reads_on_readiness()) {
+    wait_readable();
+  } else {
+    read_some();
+  }
+}
+
+bool async_connection::reads_on_readiness() const noexcept {
+  // Over TLS, decrypted bytes may already wait inside the SSL stream while the socket has none,
+  // so only a read can tell whether a reply is there.
+  return lane != 0 && !endpoint_.is_tls();
+}
+
+void async_connection::read_some() {
+  if (!in_) in_ = std::make_unique_for_overwrite<char[]>(read_chunk);
   set_read_batch();
   auto self = shared_from_this();
-  stream_.async_read_some(asio::buffer(in_),
+  stream_.async_read_some(asio::buffer(in_.get(), read_chunk),
                           [self](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
@@ -245,13 +310,46 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
     close(stream_.io_error(ec));
     return;
   }
-  std::string_view data(in_.data(), n);
+  if (!handle_bytes({in_.get(), n})) return;
+  read_done();
+}
+
+void async_connection::wait_readable() {
+  auto self = shared_from_this();
+  stream_.socket().async_wait(asio::socket_base::wait_read, [self](std::error_code ec) {
+    self->reading_ = false;
+    if (!self->open_) return;
+    if (ec) {
+      self->close(self->stream_.io_error(ec));
+      return;
+    }
+    self->drain();
+  });
+}
+
+void async_connection::drain() {
+  read_scratch::lease buffer;
+  for (;;) {
+    std::error_code ec;
+    const std::size_t n = stream_.socket().read_some(buffer.bytes(), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;  // spurious wake
+    if (ec) {
+      close(stream_.io_error(ec));
+      return;
+    }
+    if (!handle_bytes({static_cast<const char*>(buffer.bytes().data()), n})) return;
+    if (n < buffer.bytes().size()) break;  // nothing more queued: no second system call
+  }
+  read_done();
+}
+
+bool async_connection::handle_bytes(std::string_view data) {
   while (!data.empty()) {
     const auto step = parser_.parse(data);
     if (step.status == proto::parse_status::error) {
       received_ = conn::printable_prefix(data);
       close(conn::unexpected_bytes_error(parser_.error(), data));
-      return;
+      return false;
     }
     data.remove_prefix(step.consumed);
     if (step.status == proto::parse_status::need_more) break;
@@ -259,12 +357,16 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
     if (op == nullptr) {
       received_ = conn::printable_prefix(data);
       close(make_error_code(errc::unexpected_reply));  // a reply nobody asked for
-      return;
+      return false;
     }
     proto::reply reply = parser_.take();
     listener_.on_reply(*this, op, reply);
-    if (!open_) return;  // the listener closed us (a protocol violation in the reply)
+    if (!open_) return false;  // the listener closed us (a protocol violation in the reply)
   }
+  return true;
+}
+
+void async_connection::read_done() {
   listener_.on_read_done(*this);
   if (!open_) return;
   start_read();

@@ -85,8 +85,19 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
       const std::shared_ptr<std::function<void(std::error_code)>>& done);
   void connected(const std::shared_ptr<std::function<void(std::error_code)>>& done);
   void start_write();
+  // Two readers. The main connection reads into a buffer of its own, asking for more as soon as
+  // a batch is handled. A reserve connection waits for readiness with no buffer and then drains
+  // the socket into one lent for the moment: it waits for a job nearly all its life, and a
+  // thousand of them must not hold a read buffer each.
   void start_read();
+  bool reads_on_readiness() const noexcept;
+  void read_some();
   void on_read(std::error_code ec, std::size_t n);
+  void wait_readable();
+  void drain();
+  /// Feeds `data` to the parser and reports each reply; false once the connection is closed.
+  bool handle_bytes(std::string_view data);
+  void read_done();
   void arm_timer();
   void set_read_batch();
   void on_timer(std::error_code ec);
@@ -111,7 +122,7 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   op_queue awaiting_;                       // written or being written, in wire order
   op_queue unwritten_;                      // queued in out_, in wire order
   proto::reply_parser parser_;
-  std::vector<char> in_;
+  std::unique_ptr<char[]> in_;  // the main connection's read buffer (see start_read)
   std::string received_;
 };
 
