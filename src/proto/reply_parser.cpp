@@ -225,10 +225,6 @@ void reply_parser::reset() noexcept {
   error_ = {};
 }
 
-bool reply_parser::between_replies() const noexcept {
-  return (state_ == state::line && line_size_ == 0) || state_ == state::done;
-}
-
 std::size_t reply_parser::min_bytes_to_complete() const noexcept {
   switch (state_) {
     case state::line:

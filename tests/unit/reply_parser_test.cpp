@@ -227,24 +227,6 @@ TEST(ReplyParser, TrailingBytesAreLeftUnconsumed) {
   }
 }
 
-TEST(ReplyParser, BetweenRepliesOnlyBeforeTheFirstByteOfAReply) {
-  // A reserve connection gives up its read buffer only between replies (async_connection).
-  reply_parser parser;
-  EXPECT_TRUE(parser.between_replies());
-  const std::string_view reply = "RESERVED 7 6\r\nBURIED\r\n";
-  for (std::size_t i = 0; i < reply.size(); ++i) {
-    std::string_view byte = reply.substr(i, 1);
-    const auto step = parser.parse(byte);
-    ASSERT_NE(step.status, parse_status::error);
-    if (step.status == parse_status::ready) {
-      EXPECT_TRUE(parser.between_replies()) << "after byte " << i;
-      parser.take();
-    } else {
-      EXPECT_FALSE(parser.between_replies()) << "after byte " << i;
-    }
-  }
-}
-
 TEST(ReplyParser, BackToBackRepliesInOneBuffer) {
   std::string stream;
   std::vector<reply> want;

@@ -75,9 +75,6 @@ class reply_parser {
   /// replies (SO_RCVLOWAT) without ever waiting for bytes that will not come.
   std::size_t min_bytes_to_complete() const noexcept;
 
-  /// Whether no reply is in progress: no byte of the next reply has been fed yet.
-  bool between_replies() const noexcept;
-
   /// The memory the parser holds for the reply in progress, in bytes. A body is given room as
   /// its bytes arrive (at most 1 MiB ahead of them), never all that its reply line announces.
   std::size_t memory_held() const noexcept { return reply_.body.capacity() + line_.size(); }
