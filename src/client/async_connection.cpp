@@ -201,7 +201,7 @@ void async_connection::try_connect(
 void async_connection::connected(
     const std::shared_ptr<std::function<void(std::error_code)>>& done) {
   connect_timer_.cancel();
-  if (reads_on_readiness()) {
+  if (!endpoint_.is_tls()) {
     // drain() reads until the socket is empty, so a read must say "nothing more" rather than
     // wait for more.
     std::error_code ec;
@@ -282,6 +282,7 @@ void async_connection::start_write() {
 void async_connection::start_read() {
   if (reading_ || !open_) return;
   reading_ = true;
+  set_read_batch();
   if (reads_on_readiness()) {
     wait_readable();
   } else {
@@ -291,13 +292,14 @@ void async_connection::start_read() {
 
 bool async_connection::reads_on_readiness() const noexcept {
   // Over TLS, decrypted bytes may already wait inside the SSL stream while the socket has none,
-  // so only a read can tell whether a reply is there.
-  return lane != 0 && !endpoint_.is_tls();
+  // so only a read can tell whether a reply is there. A deep pipeline waits for readiness too:
+  // readiness honours SO_RCVLOWAT, whereas the read Asio tries at once takes whatever few
+  // replies have arrived, and each such small batch costs a whole read-and-write cycle.
+  return !endpoint_.is_tls() && (lane != 0 || rcvlowat_ > 1);
 }
 
 void async_connection::read_some() {
   if (!in_) in_ = std::make_unique_for_overwrite<char[]>(read_chunk);
-  set_read_batch();
   auto self = shared_from_this();
   stream_.async_read_some(asio::buffer(in_.get(), read_chunk),
                           [self](std::error_code ec, std::size_t n) { self->on_read(ec, n); });

@@ -88,7 +88,8 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   // Two readers. The main connection reads into a buffer of its own, asking for more as soon as
   // a batch is handled. A reserve connection waits for readiness with no buffer and then drains
   // the socket into one lent for the moment: it waits for a job nearly all its life, and a
-  // thousand of them must not hold a read buffer each.
+  // thousand of them must not hold a read buffer each. A deep pipeline reads on readiness too,
+  // so that SO_RCVLOWAT batches its replies (see reads_on_readiness). TLS always reads.
   void start_read();
   bool reads_on_readiness() const noexcept;
   void read_some();
