@@ -126,6 +126,7 @@ TEST_F(chaos, acknowledged_puts_survive_sigkill_with_binlog) {
     // caveat about PR_SET_PDEATHSIG).
     put_all(c, ledger, 250, 50, [&](int batch) {
       if (batch == 3 || batch == 9) {
+        std::this_thread::sleep_for(5ms);  // some answered, some on the wire, some not written
         server().kill();
         server().restart();
       }

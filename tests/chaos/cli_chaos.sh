@@ -133,7 +133,8 @@ jobs_before=$(wc -l <"$T/cput.jobs")
 timeout 150 "$BP" -a "$VIA" --timeout 5 work -w cput --concurrency 8 --grace 5 -- \
   tee -a "$T/ran" >/dev/null 2>"$T/work.err" &
 wpid=$!
-for _ in $(seq 1200); do
+deadline=$((SECONDS + 120))
+while ((SECONDS < deadline)); do
   left=$(python3 -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -166,7 +167,8 @@ echo "work: proxy: $(proxy_stats)"
 seq 1 3000 | sed 's/^/exp:/' | timeout 60 "$BP" -a "$SRV" put -t cexp --lines >/dev/null ||
   fail "put for export"
 : >"$T/exported"
-for i in $(seq 150); do
+deadline=$((SECONDS + 120))
+while ((SECONDS < deadline)); do
   timeout 60 "$BP" -a "$VIA" --timeout 5 export -t cexp -o "$T/part" 2>>"$T/export.err"
   rc=$?
   cat "$T/part" >>"$T/exported"
