@@ -33,8 +33,14 @@ put_outcome outcome_of(const bulk_result& r) noexcept {
   return put_outcome::not_sent;
 }
 
-bulk_putter::bulk_putter(const context& ctx, unsigned retries, placement_policy placement)
-    : reconnect_(retries > 0) {
+std::string id_text(const bulk_result& r) {
+  if (r.server.empty()) return std::to_string(r.id.value);
+  return r.server + "/" + std::to_string(r.id.value);
+}
+
+bulk_putter::bulk_putter(const context& ctx, unsigned retries, placement_policy placement,
+                         std::string command)
+    : command_(std::move(command)), retries_(retries), reconnect_(retries > 0) {
   std::error_code ec;
   std::size_t done = 0;
   auto on_connect = [&](std::error_code e) {
@@ -68,10 +74,10 @@ void bulk_putter::on_event(const client_event& e) {
     down_for_good_ = true;
   } else if (e.what == kind::disconnected) {
     down_ = true;
-    print_error("put: connection lost (" + e.error.message() + "); reconnecting");
+    print_error(command_ + ": connection lost (" + e.error.message() + "); reconnecting");
   } else if (e.what == kind::reconnected) {
     down_ = false;
-    print_error("put: reconnected");
+    print_error(command_ + ": reconnected");
   }
 }
 
@@ -135,6 +141,26 @@ std::vector<bulk_result> bulk_putter::put(std::span<const bulk_job> jobs) {
   while (down_ && !down_for_good_ && io_.run_one() > 0) {
   }
   return results;
+}
+
+std::vector<bulk_result> bulk_putter::put_resending(std::span<const bulk_job> jobs) {
+  std::vector<bulk_result> settled(jobs.size());
+  std::vector<std::size_t> todo(jobs.size());
+  for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+  for (unsigned round = 0; !todo.empty(); ++round) {
+    std::vector<bulk_job> batch;
+    batch.reserve(todo.size());
+    for (const std::size_t i : todo) batch.push_back(jobs[i]);
+    const auto results = put(batch);
+    std::vector<std::size_t> again;
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      settled[todo[k]] = results[k];
+      if (outcome_of(results[k]) == put_outcome::not_sent) again.push_back(todo[k]);
+    }
+    if (down_for_good_ || round >= retries_) break;
+    todo = std::move(again);
+  }
+  return settled;
 }
 
 }  // namespace beanpole::cli

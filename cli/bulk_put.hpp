@@ -54,6 +54,8 @@ enum class put_outcome {
 };
 /// Which of the four `r` is.
 put_outcome outcome_of(const bulk_result& r) noexcept;
+/// How a job's id is printed: `ADDR/ID` when it came from a pool of servers, else `ID`.
+std::string id_text(const bulk_result& r);
 
 /// One async client of its own, driven from the calling thread: every batch goes out pipelined
 /// (commands written together, replies matched in order) and `put` returns when every job of the
@@ -65,12 +67,19 @@ class bulk_putter {
   /// row and for no longer than --timeout (when not zero), with the client's backoff; a put
   /// that was never written waits for the new connection (within --timeout). With several
   /// servers, puts go through a pool with `placement` (jobs to bury are not supported there).
+  /// `command` names the command in the messages about the connection ("import: reconnected").
   explicit bulk_putter(const context& ctx, unsigned retries = 0,
-                       placement_policy placement = placement_policy::round_robin);
+                       placement_policy placement = placement_policy::round_robin,
+                       std::string command = "put");
 
   /// Puts `jobs` in order, each into its own tube, and returns one result per job, in order.
   /// If the connection dropped meanwhile, returns once it is back or given up.
   std::vector<bulk_result> put(std::span<const bulk_job> jobs);
+
+  /// Like `put`, but a job never written (`put_outcome::not_sent`) is sent again once the
+  /// connection is back, for as long as it can come back (up to `retries` rounds); a job whose
+  /// outcome is unknown never is (it may exist). What is still not sent at the end stays so.
+  std::vector<bulk_result> put_resending(std::span<const bulk_job> jobs);
 
   /// Whether the connection is gone for good (reconnecting gave up, or is off): nothing more
   /// can be sent.
@@ -81,6 +90,8 @@ class bulk_putter {
   void run_until(const std::size_t& done, std::size_t count);
   void on_event(const client_event& e);
 
+  std::string command_;
+  unsigned retries_ = 0;
   bool reconnect_ = false;
   bool down_ = false;  ///< the connection dropped and is not back yet
   bool down_for_good_ = false;

@@ -2,7 +2,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 #include "commands.hpp"
 #include "errors.hpp"
 #include "io.hpp"
+#include "line_tally.hpp"
 #include "output.hpp"
 #include "pool_mode.hpp"
 
@@ -34,12 +34,6 @@ struct put_args {
   std::string retries = "5";
 };
 
-/// How a job's id is printed: `ADDR/ID` when it came from a pool of servers.
-std::string id_text(const bulk_result& r) {
-  if (r.server.empty()) return std::to_string(r.id.value);
-  return r.server + "/" + std::to_string(r.id.value);
-}
-
 /// Whether more input can be read without blocking: when it cannot, `--lines` sends what it has
 /// so that ids come back while someone is still typing.
 bool input_waiting(int fd) {
@@ -47,185 +41,22 @@ bool input_waiting(int fd) {
   return ::poll(&pfd, 1, 0) > 0;
 }
 
-/// Line numbers as ranges: "3, 7-9, 12".
-std::string ranges_of(const std::vector<std::uint64_t>& lines) {
-  std::string out;
-  for (std::size_t i = 0; i < lines.size();) {
-    std::size_t j = i;
-    while (j + 1 < lines.size() && lines[j + 1] == lines[j] + 1) ++j;
-    if (!out.empty()) out += ", ";
-    out += j == i ? fmt::format("{}", lines[i]) : fmt::format("{}-{}", lines[i], lines[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
-/// "line 4", or "lines 4-6, 9 (4)".
-std::string lines_of(const std::vector<std::uint64_t>& lines) {
-  if (lines.size() == 1) return fmt::format("line {}", lines.front());
-  return fmt::format("lines {} ({})", ranges_of(lines), lines.size());
-}
-
-/// The same lines as a sed script that prints them: "3p;7,9p;12p".
-std::string sed_of(const std::vector<std::uint64_t>& lines, std::optional<std::uint64_t> from) {
-  std::string out;
-  for (std::size_t i = 0; i < lines.size();) {
-    std::size_t j = i;
-    while (j + 1 < lines.size() && lines[j + 1] == lines[j] + 1) ++j;
-    if (!out.empty()) out += ';';
-    out += j == i ? fmt::format("{}p", lines[i]) : fmt::format("{},{}p", lines[i], lines[j]);
-    i = j + 1;
-  }
-  if (from) out += fmt::format("{}{},$p", out.empty() ? "" : ";", *from);
-  return out;
-}
-
-/// What became of every line of `put --lines`, for the output as it goes and the summary at
-/// the end.
-class line_tally {
- public:
-  explicit line_tally(bool as_json) : json_(as_json) {}
-
-  /// Records and prints (stdout) the outcome of input line `line`.
-  void record(std::uint64_t line, const bulk_result& r, std::string& out) {
-    json j = {{"line", line}};
-    switch (outcome_of(r)) {
-      case put_outcome::acknowledged:
-        ++acknowledged_;
-        if (r.ec) buried_.push_back(line);
-        j["outcome"] = r.ec ? "buried" : "put";
-        j["id"] = r.id.value;
-        if (!r.server.empty()) {
-          j["server"] = r.server;
-          j["job"] = id_text(r);
-        }
-        if (!json_) out += id_text(r) + '\n';
-        break;
-      case put_outcome::refused: {
-        const std::string word(r.ec == condition::server_answer ? status_word(r.ec)
-                                                                : std::string_view{});
-        refused_[word.empty() ? r.ec.message() : word].push_back(line);
-        ++refused_count_;
-        j["outcome"] = "refused";
-        j["error"] = word.empty() ? r.ec.message() : word;
-        if (!json_) out += '\n';
-        break;
-      }
-      case put_outcome::unknown:
-        unknown_.push_back(line);
-        j["outcome"] = "unknown";
-        if (!json_) out += '\n';
-        break;
-      case put_outcome::not_sent:
-        not_sent_.push_back(line);
-        j["outcome"] = "not_sent";
-        if (!json_) out += '\n';
-        break;
-    }
-    if (json_) out += dump(j) + '\n';
-  }
-
-  /// Input from this line on was never read (the connection was gone for good).
-  void stopped_at(std::uint64_t line) { unread_from_ = line; }
-
-  /// The exit status: 3 when a line's outcome is unknown or it was not sent, 1 when one was
-  /// refused (or buried), else 0.
-  int status() const {
-    if (!unknown_.empty() || !not_sent_.empty() || unread_from_) return exit_failure;
-    if (refused_count_ > 0 || !buried_.empty()) return exit_server_answer;
-    return exit_ok;
-  }
-
-  /// The summary on stderr, when anything went wrong.
-  void print_summary(std::uint64_t lines_read, std::string_view last_error) const {
-    if (status() == exit_ok) return;
-    std::string s = fmt::format("put --lines: {} lines read: {} put", lines_read, acknowledged_);
-    if (!buried_.empty()) {
-      s += fmt::format(" (buried by the server, out of memory: {})", lines_of(buried_));
-    }
-    for (const auto& [why, lines] : refused_) {
-      s += fmt::format("\n  refused ({}): {}", why, lines_of(lines));
-    }
-    if (!unknown_.empty()) {
-      s += fmt::format(
-          "\n  outcome unknown: {}\n    (sent, but the connection was lost before the reply: "
-          "each may or may not be on the server; check before sending any again)",
-          lines_of(unknown_));
-    }
-    if (!not_sent_.empty() || unread_from_) {
-      std::string what;
-      if (!not_sent_.empty()) what = lines_of(not_sent_);
-      if (unread_from_) {
-        what += fmt::format("{}every line from {} on (reading stopped)",
-                            what.empty() ? "" : ", and ", *unread_from_);
-      }
-      s += fmt::format("\n  not sent: {}", what);
-      if (!last_error.empty()) s += fmt::format(" ({})", last_error);
-      // How to resume: the lines not sent, and only them.
-      const bool contiguous =
-          not_sent_.empty() || not_sent_.back() - not_sent_.front() + 1 == not_sent_.size();
-      const bool suffix = contiguous && unread_from_.has_value() &&
-                          (not_sent_.empty() || not_sent_.back() + 1 == *unread_from_);
-      if (suffix) {
-        const std::uint64_t from = not_sent_.empty() ? *unread_from_ : not_sent_.front();
-        s += fmt::format("\n  to resume: tail -n +{} INPUT | beanpole put --lines (same options)",
-                         from);
-      } else {
-        s += fmt::format("\n  to resume: sed -n '{}' INPUT | beanpole put --lines (same options)",
-                         sed_of(not_sent_, unread_from_));
-      }
-    }
-    print_error(s);
-  }
-
- private:
-  bool json_;
-  std::uint64_t acknowledged_ = 0;
-  std::vector<std::uint64_t> buried_;
-  std::map<std::string, std::vector<std::uint64_t>> refused_;
-  std::uint64_t refused_count_ = 0;
-  std::vector<std::uint64_t> unknown_;
-  std::vector<std::uint64_t> not_sent_;
-  std::optional<std::uint64_t> unread_from_;
-};
-
 int run_put_lines(const context& ctx, const tube_name& tube, const put_options& opts,
                   unsigned retries, placement_policy placement) {
   constexpr std::size_t max_jobs = 512;
   constexpr std::size_t max_bytes = 1 << 20;
   bulk_putter putter(ctx, retries, placement);
   line_reader reader(STDIN_FILENO, "stdin");
-  line_tally tally(ctx.json);
+  line_tally tally({.command = "put --lines", .input = "INPUT"}, ctx.json);
   std::vector<bulk_job> batch;
   std::vector<std::uint64_t> batch_lines;
   std::size_t batch_bytes = 0;
   std::uint64_t line_no = 0;
-  std::string last_error;
 
-  // Sends the batch; lines never written are sent again while the connection can come back
-  // (never a line whose outcome is unknown: it may exist).
   const auto flush = [&] {
-    std::vector<std::optional<bulk_result>> settled(batch.size());
-    std::vector<std::size_t> todo(batch.size());
-    for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
-    for (unsigned round = 0; !todo.empty(); ++round) {
-      std::vector<bulk_job> jobs;
-      jobs.reserve(todo.size());
-      for (const std::size_t i : todo) jobs.push_back(batch[i]);
-      const auto results = putter.put(jobs);
-      std::vector<std::size_t> again;
-      for (std::size_t k = 0; k < results.size(); ++k) {
-        settled[todo[k]] = results[k];
-        if (outcome_of(results[k]) == put_outcome::not_sent) {
-          last_error = results[k].ec.message();
-          again.push_back(todo[k]);
-        }
-      }
-      if (putter.down_for_good() || round >= retries) break;
-      todo = std::move(again);
-    }
+    const auto results = putter.put_resending(batch);
     std::string out;
-    for (std::size_t i = 0; i < batch.size(); ++i) tally.record(batch_lines[i], *settled[i], out);
+    for (std::size_t i = 0; i < batch.size(); ++i) tally.record(batch_lines[i], results[i], &out);
     batch.clear();
     batch_lines.clear();
     batch_bytes = 0;
@@ -248,7 +79,7 @@ int run_put_lines(const context& ctx, const tube_name& tube, const put_options& 
   // The input was not read to its end: whatever follows was not sent either (it is not read
   // now, which could wait for a producer that is not done).
   if (!at_end && putter.down_for_good()) tally.stopped_at(line_no + 1);
-  tally.print_summary(line_no, last_error);
+  tally.print_summary(line_no);
   return tally.status();
 }
 

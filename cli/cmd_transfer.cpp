@@ -25,6 +25,7 @@
 #include "errors.hpp"
 #include "export_line.hpp"
 #include "io.hpp"
+#include "line_tally.hpp"
 #include "output.hpp"
 #include "progress.hpp"
 #include "terminal.hpp"
@@ -43,6 +44,7 @@ struct export_args {
 struct import_args {
   std::string input;
   std::optional<std::string> tube;
+  std::string retries = "5";
 };
 
 /// Writes one job's line, then deletes the job. Returns false when the delete found the job
@@ -162,46 +164,46 @@ int run_export(const context& ctx, const export_args& a) {
 int run_import(const context& ctx, const import_args& a) {
   std::optional<tube_name> tube_override;
   if (a.tube) tube_override = parse_tube(*a.tube);
+  const unsigned retries = parse_u32(a.retries, "retries");
   ctx.validate();
   const file_arg in(a.input, file_arg::mode::read);
 
-  bulk_putter putter(ctx);
+  bulk_putter putter(ctx, retries, placement_policy::round_robin, "import");
   line_reader reader(in.fd(), in.name());
+  line_tally tally(
+      {.command = "import", .input = a.input.empty() || a.input == "-" ? "INPUT" : a.input}, false);
   progress bar("import", in.size());
   signal_watch signals;
   std::vector<bulk_job> batch;
   std::vector<std::uint64_t> batch_lines;
   std::size_t batch_bytes = 0;
-  std::uint64_t imported = 0;
   std::uint64_t line_no = 0;
-  int status = exit_ok;
+  int bury_status = exit_ok;
 
   const auto flush = [&] {
-    const auto results = putter.put(batch);
+    const auto results = putter.put_resending(batch);
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
-      if (!r.ec || r.ec == errc::buried) ++imported;
+      tally.record(batch_lines[i], r, nullptr);
       if (!r.ec && r.bury_ec) {
         print_error(describe(
             r.bury_ec, fmt::format("import: {} line {}: put as job {}, but not buried "
                                    "again (it stays delayed {} s)",
                                    in.name(), batch_lines[i], r.id.value, parking_delay.count())));
-        status = std::max(status, exit_status_of(r.bury_ec));
+        bury_status = std::max(bury_status, exit_status_of(r.bury_ec));
       }
-      if (!r.ec) continue;
-      if (r.ec == errc::not_connected && status == exit_failure) continue;  // said once
-      print_error(describe(r.ec, fmt::format("import: {} line {}", in.name(), batch_lines[i])));
-      status = std::max(status, exit_status_of(r.ec));
     }
     batch.clear();
     batch_lines.clear();
     batch_bytes = 0;
-    bar.update(imported, reader.bytes_read());
+    bar.update(tally.acknowledged(), reader.bytes_read());
   };
 
   std::string text;
   std::optional<std::string> bad;
-  while (status != exit_failure && signal_watch::stop_signal() == 0 && reader.next(text)) {
+  bool at_end = false;
+  while (!putter.down_for_good() && signal_watch::stop_signal() == 0 &&
+         !(at_end = !reader.next(text))) {
     ++line_no;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     export_line line;
@@ -213,19 +215,22 @@ int run_import(const context& ctx, const import_args& a) {
     batch_lines.push_back(line_no);
     if (batch.size() >= 512 || batch_bytes >= (1u << 20)) flush();
   }
-  if (!batch.empty() && status != exit_failure) flush();
-  bar.finish(imported);
-  if (ctx.json) print_json(json{{"imported", imported}});
+  if (!batch.empty()) flush();
+  // The connection is gone for good: the rest of the input was neither read nor sent.
+  if (!at_end && !bad && putter.down_for_good()) tally.stopped_at(line_no + 1);
+  bar.finish(tally.acknowledged());
+  tally.print_summary(line_no);
+  if (ctx.json) print_json(json{{"imported", tally.acknowledged()}});
   if (bad) {
     throw usage_error(fmt::format(
         "import: {} line {}: {}; the {} jobs before it were imported (resume with tail -n +{})",
-        in.name(), line_no, *bad, imported, line_no));
+        in.name(), line_no, *bad, tally.acknowledged(), line_no));
   }
   if (const int sig = signal_watch::stop_signal(); sig != 0) {
-    die_of(sig, fmt::format("import interrupted after {} jobs (at {} line {})", imported, in.name(),
-                            line_no));
+    die_of(sig, fmt::format("import interrupted after {} jobs (at {} line {})",
+                            tally.acknowledged(), in.name(), line_no));
   }
-  return status;
+  return std::max(tally.status(), bury_status);
 }
 
 }  // namespace
@@ -277,11 +282,19 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
         "A line that is not such an object stops the import with exit 2; the lines before it\n"
         "were imported, and stderr says how to resume. A job the server refuses (JOB_TOO_BIG,\n"
         "...) is reported with its line number and the import goes on; the exit status is\n"
-        "then 1. Prints nothing; with --json: {\"imported\":N}.\n"
+        "then 1. A lost connection is re-established (--retries attempts in a row, within\n"
+        "--timeout) and the lines never written are sent on it; a line whose outcome is\n"
+        "unknown is never sent again. Unless every line was put, a summary on stderr gives the\n"
+        "lines refused, unknown and not sent, and how to resume, as put --lines does; exit 3\n"
+        "when a line is unknown or not sent. Prints nothing; with --json: {\"imported\":N}.\n"
         "A progress bar with rate and ETA is drawn on stderr when it is a terminal.");
     cmd->add_option("FILE", a->input, "NDJSON input (default: stdin)")->type_name("");
     cmd->add_option("-t,--tube", a->tube, "Put every job into TUBE instead of its own")
         ->type_name("TUBE");
+    cmd->add_option("--retries", a->retries,
+                    "Reconnect attempts in a row after a lost connection (0: none)")
+        ->type_name("N")
+        ->capture_default_str();
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_import(ctx, *a); }; });
   }
 }

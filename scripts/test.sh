@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs the whole test suite three times:
 #   1. optimized build: unit, integration (real beanstalkd), CLI, examples, packaging, bench smoke,
-#      each public header compiled on its own, and the API reference (doxygen, warnings fail)
+#      each public header compiled on its own, the API reference (doxygen, warnings fail), and
+#      the chaos tests (workloads through a fault proxy, label chaos: Release only, for time)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer: the same tests
 #   3. ThreadSanitizer: the threaded tests (async client, blocking client shared by threads)
 #   4. libFuzzer, ASan+UBSan (clang: libFuzzer is clang's): every decoder's fuzz target for 60 s,
@@ -29,10 +30,10 @@ run_pass() {  # name, build dir, ctest args..., then -- cmake args...
 start=$(date +%s)
 run_pass release build -- -DCMAKE_BUILD_TYPE=Release
 # g++ for the sanitizer passes: clang 14 cannot compile C++20 coroutines against libstdc++ 12.
-run_pass asan+ubsan build-asan -LE 'packaging|docs' -- -DCMAKE_BUILD_TYPE=Debug \
+run_pass asan+ubsan build-asan -LE 'packaging|docs|chaos' -- -DCMAKE_BUILD_TYPE=Debug \
   -DBEANPOLE_SANITIZE=address,undefined
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-  run_pass tsan build-tsan -R 'async|threads|Thread|worker|Worker|pool' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  run_pass tsan build-tsan -LE chaos -R 'async|threads|Thread|worker|Worker|pool' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBEANPOLE_SANITIZE=thread -DBEANPOLE_BUILD_CLI=OFF -DBEANPOLE_BUILD_BENCH=OFF \
   -DBEANPOLE_BUILD_EXAMPLES=OFF
 # The fuzz targets only (the rest of the tree has coroutine code clang 14 cannot compile), each run

@@ -1494,6 +1494,51 @@ test_import_refused_jobs_exit_1() {
   stop_servers
 }
 
+# import through tests/support's fault proxy, cut right after a batch of puts reached the
+# server: import reconnects as put --lines does and goes on with the lines never written; the
+# lines whose outcome is unknown are never sent again, and the summary names them; the test
+# reconciles the server: every other line is there exactly once, each unknown one 0 or 1 times.
+test_import_reconnects_after_a_cut() {
+  local srv proxy
+  start_server srv || fail "server"
+  start_fault_proxy proxy "$srv"
+  python3 -c '
+import json
+for i in range(1, 2001):
+    print(json.dumps({"tube": "imp_cut", "body": "j%d" % i}))' >"$T/in.ndjson"
+  fault_cut "put "
+  run "$BP" -a "$proxy" --timeout 5 import "$T/in.ndjson"
+  expect_rc 3 "lines with an unknown outcome"
+  echo cuts >&"${FAULT_PROXY[1]}"
+  local cuts
+  read -r -t 10 -u "${FAULT_PROXY[0]}" cuts
+  assert_eq "$cuts" 1 "cuts"
+  expect_err_has "reconnected"
+  expect_err_has "import: 2000 lines read: "
+  expect_err_has "outcome unknown: line"
+  if grep -q "not sent" "$T/err"; then fail "nothing was left unsent: $(cat "$T/err")"; fi
+  "$BP" -a "$srv" export -t imp_cut -o "$T/back.ndjson" || fail "export"
+  python3 - "$T/back.ndjson" "$T/err" <<'EOF2' || fail "reconciliation: $(cat "$T/err")"
+import collections, json, re, sys
+bodies = collections.Counter(json.loads(l)["body"] for l in open(sys.argv[1]))
+err = open(sys.argv[2]).read()
+m = re.search(r"outcome unknown: lines? ([0-9, -]+)", err)
+unknown = set()
+for part in m.group(1).split(", "):
+    a, _, b = part.partition("-")
+    unknown.update(range(int(a), int(b or a) + 1))
+assert unknown and len(unknown) <= 512, unknown
+for i in range(1, 2001):
+    n = bodies["j%d" % i]
+    if i in unknown:
+        assert n in (0, 1), (i, n)
+    else:
+        assert n == 1, ("line %d is on the server %d times" % (i, n))
+assert re.search(r"import: 2000 lines read: %d put" % (2000 - len(unknown)), err), err
+EOF2
+  stop_servers
+}
+
 test_progress_only_on_terminal() {
   local src
   start_server src || fail "server"
