@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "beanpole/error.hpp"
+#include "client/async_tls_probe.hpp"
 #include "conn/rules.hpp"
 
 namespace beanpole::detail {
@@ -125,6 +126,7 @@ void async_connection::try_connect(
       self->try_connect(eps, index + 1, cec, done);
       return;
     }
+    self->peer_ = (*eps)[index];
     const int family = (*eps)[index].protocol().family();
     self->is_tcp_ = family == AF_INET || family == AF_INET6;
     if (self->is_tcp_) {
@@ -163,6 +165,7 @@ void async_connection::connected(
     const std::shared_ptr<std::function<void(std::error_code)>>& done) {
   connect_timer_.cancel();
   open_ = true;
+  received_any_ = false;
   parser_.reset();
   start_read();
   std::exchange(*done, nullptr)({});
@@ -199,7 +202,7 @@ void async_connection::start_write() {
     recycle(self->in_write_);
     if (!self->open_) return;
     if (ec) {
-      self->close(self->stream_.io_error(ec));
+      self->fail(ec);
       return;
     }
     if (!self->out_.empty()) {
@@ -242,9 +245,10 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
   reading_ = false;
   if (!open_) return;
   if (ec) {
-    close(stream_.io_error(ec));
+    fail(ec);
     return;
   }
+  received_any_ = true;
   std::string_view data(in_.data(), n);
   while (!data.empty()) {
     const auto step = parser_.parse(data);
@@ -294,6 +298,27 @@ void async_connection::set_read_batch() {
                    sizeof value) == 0) {
     rcvlowat_ = value;
   }
+}
+
+void async_connection::fail(std::error_code ec) {
+  ec = stream_.io_error(ec);
+  // Asio's system category does not compare equal to std::errc values: the rule gets errno's.
+  const std::error_code as_errno = ec.category() == asio::error::get_system_category()
+                                       ? std::error_code(ec.value(), std::system_category())
+                                       : ec;
+  if (!is_tcp_ || endpoint_.is_tls() || !conn::may_be_tls_refusal(as_errno, received_any_)) {
+    close(ec);
+    return;
+  }
+  // Broken off before the first reply: a TLS server that refused plain text, or not? The
+  // commands wait for the answer (bounded by the connect timeout), then fail with it.
+  if (probing_) return;
+  probing_ = true;
+  async_tls_probe::start(strand_, peer_, endpoint_.host, options_.connect_timeout,
+                         [self = shared_from_this(), ec](bool speaks_tls) {
+                           self->probing_ = false;
+                           self->close(speaks_tls ? make_error_code(errc::tls_reply_to_plain) : ec);
+                         });
 }
 
 // -------------------------------------------------------------------------------- timers

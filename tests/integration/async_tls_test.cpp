@@ -130,6 +130,21 @@ TEST_F(async_tls, an_accepted_client_certificate_leaves_the_connection_usable) {
   c.close();
 }
 
+TEST_F(async_tls, a_tls_terminator_addressed_as_plain_is_named_for_every_command) {
+  // stunnel resets a client that speaks plain text without sending a byte; the client asks it
+  // again in TLS before it reports the reset. Nothing reached the server: a put fails too.
+  io_threads io;
+  const auto start = std::chrono::steady_clock::now();
+  async_client c(io.executor(), endpoint::tcp("127.0.0.1", mutual_->port()), test_client_options());
+  value_of(c.async_connect(asio::use_future));
+  auto stats = c.async_stats(asio::use_future);
+  auto put = c.async_put("never stored", {}, asio::use_future);
+  EXPECT_EQ(error_of(std::move(stats)), errc::tls_reply_to_plain);
+  EXPECT_EQ(error_of(std::move(put)), errc::tls_reply_to_plain);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2 * test_client_options().connect_timeout);
+  c.close();
+}
+
 TEST_F(async_tls, reconnects_after_the_terminator_restarts) {
   io_threads io;
   auto o = test_client_options();
