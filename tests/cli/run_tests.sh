@@ -2022,6 +2022,31 @@ test_tls_put_reserve_with_client_certificates() {
   cmp <(all_bytes) "$T/out" || fail "binary body differs"
 }
 
+test_tls_pool_of_two_addresses() {
+  make_certs "$T/pki"
+  start_server S2 || fail "second server"
+  start_stunnel TLS1 "${S1##*:}" "$T/pki" require
+  start_stunnel TLS2 "${S2##*:}" "$T/pki" require
+  local tls=(-a "$TLS1,$TLS2" --tls-ca "$T/pki/ca.pem" --tls-cert "$T/pki/client.pem" --tls-key "$T/pki/client.key")
+  local i
+  printf 'job %s\n' 1 2 3 4 | "$BP" "${tls[@]}" put -t tls.pool --lines >"$T/ids" || fail "put --lines"
+  # Round robin over the two: each ADDR/ID names the tls:// address as written.
+  [[ $(grep -c "^$TLS1/" "$T/ids") == 2 && $(grep -c "^$TLS2/" "$T/ids") == 2 ]] ||
+    fail "puts not spread over both: $(cat "$T/ids")"
+  for i in 1 2 3 4; do
+    run "$BP" "${tls[@]}" reserve -w tls.pool --wait 3 --delete
+    expect_rc 0
+    grep -q "^job " "$T/out" || fail "reserve $i printed: $(cat "$T/out")"
+  done
+  run "$BP" "${tls[@]}" reserve -w tls.pool --wait 1
+  expect_rc 1
+  local s
+  for s in "$S1" "$S2"; do
+    run "$BP" -a "$s" --json stats
+    json_check "d['current-jobs-ready'] == 0 and d['current-jobs-reserved'] == 0" <"$T/out"
+  done
+}
+
 test_tls_failures_exit_3_saying_why() {
   make_certs "$T/pki"
   start_stunnel TLS1 "${S1##*:}" "$T/pki" require
