@@ -2040,10 +2040,16 @@ test_tls_pool_of_two_addresses() {
   done
   run "$BP" "${tls[@]}" reserve -w tls.pool --wait 1
   expect_rc 1
+  # Nothing left on either server: the tube is gone (NOT_FOUND) or empty.
   local s
   for s in "$S1" "$S2"; do
-    run "$BP" -a "$s" --json stats
-    json_check "d['current-jobs-ready'] == 0 and d['current-jobs-reserved'] == 0" <"$T/out"
+    run "$BP" -a "$s" --json stats-tube tls.pool
+    if [[ $RC == 0 ]]; then
+      json_check "d['current-jobs-ready'] == 0 and d['current-jobs-reserved'] == 0" <"$T/out"
+    else
+      expect_rc 1 "stats-tube on $s"
+      expect_err_has NOT_FOUND
+    fi
   done
 }
 
