@@ -1,6 +1,8 @@
 // beanpole-bench: the load driver behind bench/run.sh, using only beanpole's public API.
 //
 // usage: beanpole-bench -p PORT -m MODE [-n N] [-H HOST] [-s BODY_SIZE] [-c TASKS] [-t TUBE]
+//                       [-T CA_FILE]
+//   -T    connect over TLS (a terminator at HOST:PORT), verifying its certificate with CA_FILE
 //   MODE  pipe-put   N puts, the async client pipelined (callbacks, window = default in-flight cap)
 //         pipe-rd    N x (reserve-with-timeout 0 + delete), pipelined the same way
 //         sync-put   N puts, the blocking client, one at a time
@@ -52,7 +54,16 @@ struct settings {
   std::size_t body_size = 100;
   int tasks = 100;
   std::string tube;
+  std::string tls_ca;  // -T: connect over TLS (tls://host:port), trusting this CA bundle
 };
+
+/// Where the clients connect: plain TCP, or TLS through a terminator when -T names a CA.
+beanpole::endpoint target(const settings& s) {
+  if (s.tls_ca.empty()) return beanpole::endpoint::tcp(s.host, s.port);
+  beanpole::tls_options tls;
+  tls.ca_file = s.tls_ca;
+  return beanpole::endpoint::tcp_tls(s.host, s.port, tls);
+}
 
 double cpu_seconds() {
   rusage ru{};
@@ -116,7 +127,7 @@ beanpole::put_options put_opts() {
 // ------------------------------------------------------------------------------ blocking
 
 int run_sync(const settings& s, bool put) {
-  beanpole::client c(beanpole::endpoint::tcp(s.host, s.port));
+  beanpole::client c(target(s));
   if (!s.tube.empty()) {
     c.use(s.tube);
     c.watch(s.tube);
@@ -151,10 +162,7 @@ int run_sync(const settings& s, bool put) {
 class pipe_driver {
  public:
   pipe_driver(const settings& s, bool put)
-      : s_(s),
-        put_(put),
-        client_(io_.get_executor(), beanpole::endpoint::tcp(s.host, s.port)),
-        body_(make_body(s.body_size)) {}
+      : s_(s), put_(put), client_(io_.get_executor(), target(s)), body_(make_body(s.body_size)) {}
 
   int run() {
     client_.async_connect([this](std::error_code ec) {
@@ -221,7 +229,7 @@ int run_pipe(const settings& s, bool put) {
 /// `tasks` coroutines on one client, each awaiting its own commands, as an application would.
 int run_coro(const settings& s, bool put) {
   asio::io_context io(1);
-  beanpole::async_client c(io.get_executor(), beanpole::endpoint::tcp(s.host, s.port));
+  beanpole::async_client c(io.get_executor(), target(s));
   const std::string body = make_body(s.body_size);
   const auto opts = put_opts();
   long next = 0;
@@ -283,7 +291,7 @@ int run_coro(const settings& s, bool put) {
 int with_client(const settings& s,
                 std::function<asio::awaitable<void>(beanpole::async_client&)> body) {
   asio::io_context io(1);
-  beanpole::async_client c(io.get_executor(), beanpole::endpoint::tcp(s.host, s.port));
+  beanpole::async_client c(io.get_executor(), target(s));
   int status = 0;
   asio::co_spawn(
       io,
@@ -389,7 +397,7 @@ int run_large(const settings& s) {
 
 int main(int argc, char** argv) {
   settings s;
-  for (int opt; (opt = getopt(argc, argv, "p:m:n:H:s:c:t:")) != -1;) {
+  for (int opt; (opt = getopt(argc, argv, "p:m:n:H:s:c:t:T:")) != -1;) {
     switch (opt) {
       case 'p':
         s.port = static_cast<std::uint16_t>(std::atoi(optarg));
@@ -412,9 +420,14 @@ int main(int argc, char** argv) {
       case 't':
         s.tube = optarg;
         break;
+      case 'T':
+        s.tls_ca = optarg;
+        break;
       default:
-        std::fprintf(stderr, "usage: %s -p PORT -m MODE [-n N] [-H HOST] [-s SIZE] [-c TASKS]\n",
-                     argv[0]);
+        std::fprintf(
+            stderr,
+            "usage: %s -p PORT -m MODE [-n N] [-H HOST] [-s SIZE] [-c TASKS] [-T CA_FILE]\n",
+            argv[0]);
         return 2;
     }
   }

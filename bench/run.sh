@@ -131,6 +131,11 @@ fi
 log "put latency with and without a waiting reserve"
 LATENCY=$("$BENCH" -p "$PORT" -m reserve-latency -n "$(N 20000)")
 
+# ------------------------------------------------------------------- TLS rows (bench/tls_rows.sh)
+. "$ROOT/bench/tls_rows.sh"
+trap 'stop_tls_terminator; stop_private_beanstalkd' EXIT
+tls_rows
+
 # ---------------------------------------------------------------------------- large bodies
 LARGE=""
 if [ "$QUICK" = 0 ]; then
@@ -230,6 +235,7 @@ R=$ROOT/bench/RESULTS.md
     echo "$LARGE"
     echo '```'
   fi
+  tls_results_section
   echo
   echo "## Codec micro-benchmarks (Google Benchmark)"
   echo

@@ -102,7 +102,10 @@ _beanpole_pc(beanpole-client "blocking client" beanpole-proto "${_beanpole_libs}
 set(BEANPOLE_PC_REQUIRES_PRIVATE "")
 _beanpole_pc(beanpole-async "Asio async client" beanpole-client "${_beanpole_libs}-async" -pthread
              " -DASIO_STANDALONE -DASIO_NO_DEPRECATED")
+# The worker links cpp-httplib privately (its metrics endpoint): static links need it too.
+set(BEANPOLE_PC_REQUIRES_PRIVATE "cpp-httplib")
 _beanpole_pc(beanpole-worker "worker" beanpole-async "${_beanpole_libs}-worker" "" "")
+set(BEANPOLE_PC_REQUIRES_PRIVATE "")
 _beanpole_pc(beanpole "all layers" beanpole-worker "" "" "")
 unset(_beanpole_libs)
 if(IS_ABSOLUTE "${BEANPOLE_INSTALL_PKGCONFIGDIR}")

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "beanpole/error.hpp"
+#include "client/async_tls_probe.hpp"
 #include "conn/rules.hpp"
 
 namespace beanpole::detail {
@@ -164,6 +165,7 @@ void async_connection::try_connect(
       self->try_connect(eps, index + 1, cec, done);
       return;
     }
+    self->peer_ = (*eps)[index];
     const int family = (*eps)[index].protocol().family();
     self->is_tcp_ = family == AF_INET || family == AF_INET6;
     if (self->is_tcp_) {
@@ -213,6 +215,7 @@ void async_connection::connected(
     }
   }
   open_ = true;
+  received_any_ = false;
   parser_.reset();
   start_read();
   std::exchange(*done, nullptr)({});
@@ -249,7 +252,7 @@ void async_connection::start_write() {
     recycle(self->in_write_);
     if (!self->open_) return;
     if (ec) {
-      self->close(self->stream_.io_error(ec));
+      self->fail(ec);
       return;
     }
     if (!self->out_.empty()) {
@@ -309,7 +312,7 @@ void async_connection::on_read(std::error_code ec, std::size_t n) {
   reading_ = false;
   if (!open_) return;
   if (ec) {
-    close(stream_.io_error(ec));
+    fail(ec);
     return;
   }
   if (!handle_bytes({in_.get(), n})) return;
@@ -322,7 +325,7 @@ void async_connection::wait_readable() {
     self->reading_ = false;
     if (!self->open_) return;
     if (ec) {
-      self->close(self->stream_.io_error(ec));
+      self->fail(ec);
       return;
     }
     self->drain();
@@ -336,7 +339,7 @@ void async_connection::drain() {
     const std::size_t n = stream_.socket().read_some(buffer.bytes(), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;  // spurious wake
     if (ec) {
-      close(stream_.io_error(ec));
+      fail(ec);
       return;
     }
     if (!handle_bytes({static_cast<const char*>(buffer.bytes().data()), n})) return;
@@ -346,6 +349,7 @@ void async_connection::drain() {
 }
 
 bool async_connection::handle_bytes(std::string_view data) {
+  received_any_ = true;
   while (!data.empty()) {
     const auto step = parser_.parse(data);
     if (step.status == proto::parse_status::error) {
@@ -398,6 +402,27 @@ void async_connection::set_read_batch() {
                    sizeof value) == 0) {
     rcvlowat_ = value;
   }
+}
+
+void async_connection::fail(std::error_code ec) {
+  ec = stream_.io_error(ec);
+  // Asio's system category does not compare equal to std::errc values: the rule gets errno's.
+  const std::error_code as_errno = ec.category() == asio::error::get_system_category()
+                                       ? std::error_code(ec.value(), std::system_category())
+                                       : ec;
+  if (!is_tcp_ || endpoint_.is_tls() || !conn::may_be_tls_refusal(as_errno, received_any_)) {
+    close(ec);
+    return;
+  }
+  // Broken off before the first reply: a TLS server that refused plain text, or not? The
+  // commands wait for the answer (bounded by the connect timeout), then fail with it.
+  if (probing_) return;
+  probing_ = true;
+  async_tls_probe::start(strand_, peer_, endpoint_.host, options_.connect_timeout,
+                         [self = shared_from_this(), ec](bool speaks_tls) {
+                           self->probing_ = false;
+                           self->close(speaks_tls ? make_error_code(errc::tls_reply_to_plain) : ec);
+                         });
 }
 
 // -------------------------------------------------------------------------------- timers

@@ -99,6 +99,9 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   /// Feeds `data` to the parser and reports each reply; false once the connection is closed.
   bool handle_bytes(std::string_view data);
   void read_done();
+  /// A read or write failed with `ec`: closes with its beanpole error, once it is known whether
+  /// a TLS server refused plain text (see net/tls_probe.hpp).
+  void fail(std::error_code ec);
   void arm_timer();
   void set_read_batch();
   void on_timer(std::error_code ec);
@@ -116,9 +119,12 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   bool writing_ = false;
   bool reading_ = false;
   bool is_tcp_ = false;
-  int rcvlowat_ = 1;                        // SO_RCVLOWAT now in force
-  conn::request_buffer out_;                // requests not yet handed to the socket
-  conn::request_buffer in_write_;           // requests being written
+  bool received_any_ = false;  // a byte came on this connection (see fail)
+  bool probing_ = false;       // fail() is asking the server whether it speaks TLS
+  asio::generic::stream_protocol::endpoint peer_;  // the address connected to
+  int rcvlowat_ = 1;                               // SO_RCVLOWAT now in force
+  conn::request_buffer out_;                       // requests not yet handed to the socket
+  conn::request_buffer in_write_;                  // requests being written
   std::vector<asio::const_buffer> gather_;  // in_write_ as buffers, when it holds large bodies
   op_queue awaiting_;                       // written or being written, in wire order
   op_queue unwritten_;                      // queued in out_, in wire order

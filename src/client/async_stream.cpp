@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 
 #include <asio/ssl/error.hpp>
+#include <chrono>
+#include <memory>
 
 #include "beanpole/error.hpp"
 #include "net/tls.hpp"
@@ -28,14 +30,70 @@ std::error_code async_stream::start_tls(const endpoint& ep) {
 }
 
 void async_stream::async_handshake(std::function<void(std::error_code)> done) {
-  tls_->async_handshake(
-      asio::ssl::stream_base::client, [this, done = std::move(done)](std::error_code ec) {
-        if (ec && ec != asio::error::operation_aborted) {
-          const unsigned long e = ec.category() == asio::error::get_ssl_category() ? ec.value() : 0;
-          ec = classify_tls_failure(tls_->native_handle(), e, tls_detail_);
-        }
-        done(ec);
-      });
+  watch_ = {};
+  has_early_byte_ = false;
+  watch_handshake(tls_->native_handle(), &watch_);
+  const auto started = std::chrono::steady_clock::now();
+  tls_->async_handshake(asio::ssl::stream_base::client, [this, started, done = std::move(done)](
+                                                            std::error_code ec) mutable {
+    if (!ec && verdict_pending(tls_->native_handle(), watch_)) {
+      await_verdict(verdict_wait(std::chrono::steady_clock::now() - started), std::move(done));
+      return;
+    }
+    watch_handshake(tls_->native_handle(), nullptr);
+    if (ec && ec != asio::error::operation_aborted) {
+      ec = handshake_failure(ec);
+    }
+    done(ec);
+  });
+}
+
+void async_stream::await_verdict(std::chrono::nanoseconds wait,
+                                 std::function<void(std::error_code)> done) {
+  struct verdict {
+    std::function<void(std::error_code)> done;
+    std::error_code ec;
+    int pending = 2;  // the read and the timer
+    bool read_ended = false;
+  };
+  auto v = std::make_shared<verdict>();
+  v->done = std::move(done);
+  const auto finish = [this, v] {
+    if (--v->pending > 0) return;
+    watch_handshake(tls_->native_handle(), nullptr);
+    v->done(v->ec);
+  };
+  // A ticket is the verdict "accepted": it ends the wait at once.
+  watch_.on_ticket = [](void* timer) { static_cast<asio::steady_timer*>(timer)->cancel(); };
+  watch_.on_ticket_arg = &verdict_timer_;
+  verdict_timer_.expires_after(wait);
+  verdict_timer_.async_wait([this, v, finish](std::error_code) {
+    // Expired, or cut short by a ticket or by the end of the read: a read still waiting for
+    // the verdict is stopped (the TLS stream stays usable; the next read resumes it).
+    if (!v->read_ended) {
+      std::error_code ignored;
+      socket_.cancel(ignored);
+    }
+    finish();
+  });
+  tls_->async_read_some(asio::buffer(&early_byte_, 1),
+                        [this, v, finish](std::error_code ec, std::size_t n) {
+                          v->read_ended = true;
+                          verdict_timer_.cancel();
+                          if (n == 1) {
+                            has_early_byte_ = true;
+                          } else if (ec && ec != asio::error::operation_aborted) {
+                            v->ec = handshake_failure(ec);
+                          }
+                          finish();
+                        });
+}
+
+std::error_code async_stream::handshake_failure(std::error_code ec) {
+  // A close without an alert (eof, a truncated stream) counts as no OpenSSL error.
+  const unsigned long e =
+      ec.category() == asio::error::get_ssl_category() ? static_cast<unsigned long>(ec.value()) : 0;
+  return classify_tls_failure(tls_->native_handle(), e, tls_detail_);
 }
 
 std::error_code async_stream::timeout_error() {

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <asio/buffer.hpp>
 #include <asio/generic/stream_protocol.hpp>
+#include <asio/post.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <functional>
 #include <optional>
@@ -16,6 +19,7 @@
 #include <utility>
 
 #include "beanpole/endpoint.hpp"
+#include "net/tls.hpp"
 
 namespace beanpole::detail {
 
@@ -23,7 +27,7 @@ class async_stream {
  public:
   using socket_type = asio::generic::stream_protocol::socket;
 
-  explicit async_stream(const asio::any_io_executor& ex) : socket_(ex) {}
+  explicit async_stream(const asio::any_io_executor& ex) : socket_(ex), verdict_timer_(ex) {}
 
   /// The socket under it: open, connect, options, native handle.
   socket_type& socket() noexcept { return socket_; }
@@ -32,13 +36,24 @@ class async_stream {
   /// `errc::tls_files_invalid` (see `tls_detail`) when a file of `ep.tls` cannot be loaded.
   std::error_code start_tls(const endpoint& ep);
 
-  /// The client handshake. `done` gets the beanpole TLS error (see net/tls.hpp) on failure.
+  /// The client handshake, then, when the server asked for a client certificate under TLS 1.3,
+  /// its verdict on it (see `handshake_watch`), so that a refused certificate fails the connect
+  /// as it does in the blocking client. `done` gets the beanpole TLS error (see net/tls.hpp) on
+  /// failure; what `done` captures keeps this stream alive.
   void async_handshake(std::function<void(std::error_code)> done);
 
   /// Reads some bytes: `handler(std::error_code, std::size_t)`.
   template <class Buffer, class Handler>
   void async_read_some(const Buffer& buffer, Handler&& handler) {
     if (tls_) {
+      if (has_early_byte_) {  // read while waiting for the verdict: the server spoke first
+        has_early_byte_ = false;
+        const std::size_t n = asio::buffer_copy(buffer, asio::buffer(&early_byte_, 1));
+        asio::post(socket_.get_executor(), [h = std::forward<Handler>(handler), n]() mutable {
+          std::move(h)(std::error_code{}, n);
+        });
+        return;
+      }
       tls_->async_read_some(buffer, std::forward<Handler>(handler));
     } else {
       socket_.async_read_some(buffer, std::forward<Handler>(handler));
@@ -68,17 +83,28 @@ class async_stream {
   void close() noexcept {
     std::error_code ignored;
     socket_.close(ignored);
+    verdict_timer_.cancel();
   }
 
   /// What TLS said about the last TLS failure; empty when there was none.
   const std::string& tls_detail() const noexcept { return tls_detail_; }
 
  private:
+  /// Reads until the server's verdict comes (an alert fails `done`; a ticket, the end of `wait`
+  /// or a close succeeds it).
+  void await_verdict(std::chrono::nanoseconds wait, std::function<void(std::error_code)> done);
+  /// The beanpole error for `ec`, a failure of the handshake or of the verdict's read.
+  std::error_code handshake_failure(std::error_code ec);
+
   socket_type socket_;
   // Declared before the stream that uses it.
   std::optional<asio::ssl::context> context_;
   std::optional<asio::ssl::stream<socket_type&>> tls_;
   std::string tls_detail_;
+  handshake_watch watch_;
+  asio::steady_timer verdict_timer_;
+  char early_byte_ = 0;  // what the verdict's read got, if the server sent data at once
+  bool has_early_byte_ = false;
 };
 
 }  // namespace beanpole::detail

@@ -8,6 +8,7 @@
 #include "beanpole/proto/reply_parser.hpp"
 #include "conn/rules.hpp"
 #include "net/blocking_socket.hpp"
+#include "net/tls_probe.hpp"
 
 namespace beanpole {
 
@@ -48,6 +49,7 @@ struct blocking_connection {
         std::size_t got = 0;
         if (auto ec = socket.read_some(in.data(), in.size(), timeout, got)) return ec;
         in_end = got;
+        received_any = true;
       }
       const std::string_view data(in.data() + in_begin, in_end - in_begin);
       const auto step = parser.parse(data);
@@ -58,6 +60,15 @@ struct blocking_connection {
         return conn::unexpected_bytes_error(parser.error(), data);
       }
     }
+  }
+
+  /// `ec`, or `errc::tls_reply_to_plain` when it broke a plain connection before its first
+  /// reply and the server answers in TLS (see net/tls_probe.hpp).
+  std::error_code name_tls_refusal(std::error_code ec) const {
+    if (!conn::may_be_tls_refusal(ec, received_any) || peer.is_tls() || peer.is_unix()) return ec;
+    return detail::answers_in_tls(peer, options.connect_timeout)
+               ? make_error_code(errc::tls_reply_to_plain)
+               : ec;
   }
 
   /// Closes the connection after `ec` broke it, remembering why (see `last_failure`).
@@ -82,7 +93,9 @@ struct blocking_connection {
   std::vector<char> in = std::vector<char>(std::size_t{64} * 1024);
   std::size_t in_begin = 0;  // unparsed bytes are in[in_begin, in_end)
   std::size_t in_end = 0;
-  failure_info failure;  // why the last connection failed
+  failure_info failure;       // why the last connection failed
+  endpoint peer;              // of the last connect
+  bool received_any = false;  // a byte came on this connection (see name_tls_refusal)
 };
 
 }  // namespace detail
@@ -101,6 +114,7 @@ auto run_on(detail::blocking_connection& s, const Command& cmd, std::error_code&
 
   bool written = false;
   ec = s.round_trip(s.out, proto::wait_of(cmd), Command::traits.has_reply, written);
+  if (ec) ec = s.name_tls_refusal(ec);
   if (ec && written) {
     // The request left whole but its reply was lost: the one rule both clients follow (a put's
     // outcome is unknown, never "failed"); the cause is kept for last_failure().
@@ -212,6 +226,8 @@ void client::connect(const endpoint& ep, std::error_code& ec) {
   impl_->drop_connection();
   ec = conn::validate(ep);
   if (!ec) ec = impl_->socket.connect(ep, impl_->options.connect_timeout);
+  impl_->peer = ep;
+  impl_->received_any = false;
   if (ec) impl_->failure = {ec, {}, impl_->socket.tls_detail()};
 }
 

@@ -31,8 +31,10 @@ bool closes_connection(std::error_code ec) noexcept;
 /// reply (the one a reply timeout was about); `cancelled` whether the connection was closed by the
 /// caller's cancellation or close (the driver knows its own code for that, e.g. Asio's
 /// `operation_aborted`, which need not compare equal to `std::errc::operation_canceled`).
-/// - a put: `outcome_unknown` always: the job may exist, and saying "failed" would invite a
-///   duplicate;
+/// - a TLS server refused the plain bytes (`tls_reply_to_plain`): that, for every command, a put
+///   included, since nothing reached beanstalkd;
+/// - a put: `outcome_unknown` always otherwise: the job may exist, and saying "failed" would
+///   invite a duplicate;
 /// - the caller's own cancellation or close: that (`operation_aborted`);
 /// - the oldest command after a reply timeout or a reply that broke the protocol: that cause
 ///   (`reply_timeout`, `unknown_reply`, ...);
@@ -41,8 +43,18 @@ std::error_code lost_reply_error(bool is_put, std::error_code cause, bool oldest
                                  bool cancelled = false) noexcept;
 
 /// Whether `ep` can be connected to at all: a non-empty host and a port for TCP; a Unix socket
-/// path that fits `sockaddr_un`, without TLS. `errc::invalid_address` otherwise, before any connect.
+/// path that fits `sockaddr_un`, without TLS. `errc::invalid_address` otherwise, before any
+/// connect.
 std::error_code validate(const endpoint& ep) noexcept;
+
+/// Whether `bytes` begin like a TLS record (an alert or a handshake message).
+bool begins_like_tls_record(std::string_view bytes) noexcept;
+
+/// Whether a plain TCP connection that failed with `ec` may have been refused by a TLS server
+/// (stunnel resets a client that speaks plain text, without a byte): the peer closed or reset it
+/// before sending anything. The drivers then ask the server (net/tls_probe.hpp) before they
+/// report `errc::tls_reply_to_plain` instead of `ec`.
+bool may_be_tls_refusal(std::error_code ec, bool received_any) noexcept;
 
 /// The error for bytes from the server that the reply parser refused with `parser_error`:
 /// `errc::tls_reply_to_plain` when they begin like a TLS record (a TLS terminator answering a

@@ -20,6 +20,18 @@ std::string drain_errors() {
   return out;
 }
 
+void on_message(int write_p, int /*version*/, int content_type, const void* buf, std::size_t len,
+                SSL* /*ssl*/, void* arg) {
+  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+  auto& watch = *static_cast<handshake_watch*>(arg);
+  const auto type = *static_cast<const unsigned char*>(buf);
+  if (type == SSL3_MT_CERTIFICATE_REQUEST) watch.certificate_requested = true;
+  if (type == SSL3_MT_NEWSESSION_TICKET) {
+    watch.ticket = true;
+    if (watch.on_ticket != nullptr) watch.on_ticket(watch.on_ticket_arg);
+  }
+}
+
 bool is_ip_literal(const std::string& name) {
   unsigned char buf[sizeof(in6_addr)];
   return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
@@ -115,6 +127,19 @@ std::error_code classify_tls_failure(const ssl_st* ssl, unsigned long ssl_error,
     }
   }
   return errc::tls_handshake_failed;
+}
+
+void watch_handshake(ssl_st* ssl, handshake_watch* watch) {
+  SSL_set_msg_callback(ssl, watch != nullptr ? on_message : nullptr);
+  SSL_set_msg_callback_arg(ssl, watch);
+}
+
+bool verdict_pending(const ssl_st* ssl, const handshake_watch& watch) {
+  return SSL_version(ssl) == TLS1_3_VERSION && watch.certificate_requested && !watch.ticket;
+}
+
+std::chrono::nanoseconds verdict_wait(std::chrono::nanoseconds took) {
+  return 2 * took + std::chrono::milliseconds{100};
 }
 
 std::error_code tls_handshake_timeout(const ssl_st* ssl, std::string& detail) {

@@ -4,6 +4,7 @@
 // translation units do not parse it. Private to the library.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <system_error>
 
@@ -35,5 +36,30 @@ std::error_code classify_tls_failure(const ssl_st* ssl, unsigned long ssl_error,
 /// the server sent nothing at all (a plain beanstalkd reads a ClientHello as the start of a
 /// command line and waits for its end), else `connect_timeout`. `detail` says which.
 std::error_code tls_handshake_timeout(const ssl_st* ssl, std::string& detail);
+
+/// What a client learns from the handshake messages it receives. TLS 1.3 ends the client's
+/// handshake before the server has judged the client's certificate, so a refusal (no
+/// certificate, an untrusted one) would otherwise show only on the first read, as a lost reply.
+/// Both clients wait for the verdict after the handshake: a session ticket (accepted) or an
+/// alert (refused).
+struct handshake_watch {
+  bool certificate_requested = false;  ///< the server asked for a client certificate
+  bool ticket = false;                 ///< a session ticket came: the server accepted it
+  /// Called with `on_ticket_arg` when a ticket comes (from inside the TLS read that got it).
+  void (*on_ticket)(void* arg) = nullptr;
+  void* on_ticket_arg = nullptr;
+};
+
+/// Reports the handshake messages `ssl` receives into `watch`; null stops it. `watch` must
+/// outlive the reporting.
+void watch_handshake(ssl_st* ssl, handshake_watch* watch);
+
+/// Whether the server's verdict on the client certificate is still to come after a handshake
+/// that succeeded: TLS 1.3, a certificate requested, no ticket yet.
+bool verdict_pending(const ssl_st* ssl, const handshake_watch& watch);
+
+/// How long to wait for that verdict after a handshake that took `took`: a server that sends no
+/// tickets is waited for twice the handshake's time plus 100 ms, then taken as having accepted.
+std::chrono::nanoseconds verdict_wait(std::chrono::nanoseconds took);
 
 }  // namespace beanpole::detail

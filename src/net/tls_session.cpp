@@ -16,24 +16,6 @@
 namespace beanpole::detail {
 namespace {
 
-using std::chrono::milliseconds;
-
-/// The handshake messages a TLS 1.3 client needs to know of to learn whether the server took
-/// its certificate (see `await_verdict`).
-struct handshake_seen {
-  bool certificate_requested = false;
-  bool ticket = false;
-};
-
-void on_message(int write_p, int /*version*/, int content_type, const void* buf, std::size_t len,
-                SSL* /*ssl*/, void* arg) {
-  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
-  auto& seen = *static_cast<handshake_seen*>(arg);
-  const auto type = *static_cast<const unsigned char*>(buf);
-  if (type == SSL3_MT_CERTIFICATE_REQUEST) seen.certificate_requested = true;
-  if (type == SSL3_MT_NEWSESSION_TICKET) seen.ticket = true;
-}
-
 /// Waits until `fd` is ready for `events` or `until` passes; false on timeout.
 bool wait_for(int fd, short events, const deadline& until) {
   for (;;) {
@@ -129,9 +111,8 @@ std::unique_ptr<tls_session> tls_session::handshake(int fd, const endpoint& ep,
   }
   SSL_set_bio(ssl, bio, bio);  // the session owns the BIO
   std::unique_ptr<tls_session> session(new tls_session(ssl));
-  handshake_seen seen;
-  SSL_set_msg_callback(ssl, on_message);
-  SSL_set_msg_callback_arg(ssl, &seen);
+  handshake_watch watch;
+  watch_handshake(ssl, &watch);
   const auto started = coarse_clock::now();
 
   const auto failed = [&](std::error_code why) {
@@ -167,14 +148,9 @@ std::unique_ptr<tls_session> tls_session::handshake(int fd, const endpoint& ep,
     return failed(ec);
   }
 
-  // TLS 1.3 finishes the client's handshake before the server has checked the client's
-  // certificate: a refusal (no certificate, an untrusted one) would only show on the first
-  // read, as a lost reply. So when the server asked for one, wait for its verdict: a session
-  // ticket (accepted) or an alert (refused). A server that sends no tickets is waited for twice
-  // the handshake's time, then taken as having accepted.
-  if (SSL_version(ssl) == TLS1_3_VERSION && seen.certificate_requested) {
-    const auto took = coarse_clock::now() - started;
-    deadline limit = coarse_clock::now() + 2 * took + milliseconds{100};
+  // The server's verdict on the client certificate (see handshake_watch).
+  if (verdict_pending(ssl, watch)) {
+    deadline limit = coarse_clock::now() + verdict_wait(coarse_clock::now() - started);
     if (until && *until < *limit) limit = until;
     char byte = 0;
     timed_out = false;
@@ -182,12 +158,12 @@ std::unique_ptr<tls_session> tls_session::handshake(int fd, const endpoint& ep,
         [&] {
           const int rc = SSL_peek(ssl, &byte, 1);
           // A ticket is all that is wanted: stop as if data had come.
-          return rc <= 0 && seen.ticket && SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ ? 1 : rc;
+          return rc <= 0 && watch.ticket && SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ ? 1 : rc;
         },
         limit, timed_out);
     if (!got_data && !timed_out) return failed(ec);
   }
-  SSL_set_msg_callback(ssl, nullptr);
+  watch_handshake(ssl, nullptr);
   ec.clear();
   return session;
 }

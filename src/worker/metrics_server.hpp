@@ -1,55 +1,50 @@
-// A tiny HTTP/1.x responder for Prometheus scrapes: `GET /metrics` on 127.0.0.1 only. One
-// request per connection (the reply closes it), a bounded request size and a read deadline, so a
-// slow or hostile client cannot hold it up. Everything runs on the executor it is given (a
-// strand); `close` must be called there too.
+// The worker's Prometheus endpoint: `GET /metrics` on 127.0.0.1 only, served by cpp-httplib
+// (Debian's libcpp-httplib-dev), the HTTP library the CLI's exporter and console use, on a
+// thread of its own. One request per connection, read and write timeouts and a bounded request,
+// so that a slow or hostile client cannot hold it up for long.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
+#include <thread>
+
+namespace httplib {
+class Server;
+}
 
 namespace beanpole::detail {
 
-/// What the responder answers to one request (status line and body), from its head. Pure, so
-/// that it is tested without sockets. `head` is everything up to (excluding) the blank line.
-struct http_answer {
-  int status = 200;
-  std::string reason;
-  std::string content_type;
-  std::string body;
-};
-http_answer answer_http(std::string_view head, const std::function<std::string()>& metrics_body);
-
-class metrics_server : public std::enable_shared_from_this<metrics_server> {
+/// Thread safety: `start` and `close` from one thread (the worker's strand); `body` is called on
+/// the server's threads, so it must be thread-safe.
+class metrics_server {
  public:
-  /// Binds 127.0.0.1:`port` (0: a free port) and listens. Throws `std::system_error`.
+  /// Binds 127.0.0.1:`port` (0: a free port). `strand` is where `start` and `close` are called
+  /// (kept for the worker's engine; the server has its own thread). Throws `std::system_error`
+  /// when the port cannot be bound.
   metrics_server(asio::any_io_executor strand, std::uint16_t port,
                  std::function<std::string()> body);
+  ~metrics_server();
+  metrics_server(const metrics_server&) = delete;
+  metrics_server& operator=(const metrics_server&) = delete;
 
   /// The bound port.
   std::uint16_t port() const noexcept { return port_; }
-  /// Starts accepting (on the strand).
+  /// Starts serving, on a thread of its own.
   void start();
-  /// Closes the acceptor and every open connection (on the strand).
+  /// Stops serving: the port is closed once this returns (a request being read may hold it for
+  /// up to the read timeout, 2 s).
   void close();
 
  private:
-  class session;
-  void accept();
-
-  asio::any_io_executor strand_;
-  asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer retry_timer_;  // after an accept error (out of descriptors, say)
-  std::function<std::string()> body_;
+  std::unique_ptr<httplib::Server> server_;
   std::uint16_t port_ = 0;
+  std::thread listener_;
+  std::atomic<bool> listen_returned_{false};
   bool closed_ = false;
-  std::vector<std::weak_ptr<session>> sessions_;
 };
 
 }  // namespace beanpole::detail

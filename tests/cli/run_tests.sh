@@ -2067,6 +2067,37 @@ test_tls_put_reserve_with_client_certificates() {
   cmp <(all_bytes) "$T/out" || fail "binary body differs"
 }
 
+test_tls_pool_of_two_addresses() {
+  make_certs "$T/pki"
+  start_server S2 || fail "second server"
+  start_stunnel TLS1 "${S1##*:}" "$T/pki" require
+  start_stunnel TLS2 "${S2##*:}" "$T/pki" require
+  local tls=(-a "$TLS1,$TLS2" --tls-ca "$T/pki/ca.pem" --tls-cert "$T/pki/client.pem" --tls-key "$T/pki/client.key")
+  local i
+  printf 'job %s\n' 1 2 3 4 | "$BP" "${tls[@]}" put -t tls.pool --lines >"$T/ids" || fail "put --lines"
+  # Round robin over the two: each ADDR/ID names the tls:// address as written.
+  [[ $(grep -c "^$TLS1/" "$T/ids") == 2 && $(grep -c "^$TLS2/" "$T/ids") == 2 ]] ||
+    fail "puts not spread over both: $(cat "$T/ids")"
+  for i in 1 2 3 4; do
+    run "$BP" "${tls[@]}" reserve -w tls.pool --wait 3 --delete
+    expect_rc 0
+    grep -q "^job " "$T/out" || fail "reserve $i printed: $(cat "$T/out")"
+  done
+  run "$BP" "${tls[@]}" reserve -w tls.pool --wait 1
+  expect_rc 1
+  # Nothing left on either server: the tube is gone (NOT_FOUND) or empty.
+  local s
+  for s in "$S1" "$S2"; do
+    run "$BP" -a "$s" --json stats-tube tls.pool
+    if [[ $RC == 0 ]]; then
+      json_check "d['current-jobs-ready'] == 0 and d['current-jobs-reserved'] == 0" <"$T/out"
+    else
+      expect_rc 1 "stats-tube on $s"
+      expect_err_has NOT_FOUND
+    fi
+  done
+}
+
 test_tls_failures_exit_3_saying_why() {
   make_certs "$T/pki"
   start_stunnel TLS1 "${S1##*:}" "$T/pki" require
@@ -2084,8 +2115,14 @@ test_tls_failures_exit_3_saying_why() {
   run "$BP" -a "tls://$S1" --tls-ca "$T/pki/ca.pem" --timeout 2 stats
   expect_rc 3 "plain server addressed as TLS"
   expect_one_line_err "does not speak TLS"
+  # stunnel resets a client that speaks plain text, without a byte: the client asks it again in
+  # TLS before it reports the reset, for a put too (nothing reached the server).
   run "$BP" -a "${TLS1#tls://}" stats
   expect_rc 3 "TLS server addressed as plain"
+  expect_one_line_err "answered in TLS"
+  run "$BP" -a "${TLS1#tls://}" put -t tls.cli "never stored"
+  expect_rc 3 "put to a TLS server addressed as plain"
+  expect_one_line_err "answered in TLS"
 }
 
 test_tls_option_misuse_exits_2() {

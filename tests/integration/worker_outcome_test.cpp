@@ -27,11 +27,13 @@ namespace {
 using namespace std::chrono_literals;
 
 /// GET `target` from 127.0.0.1:`port` with a plain blocking socket; returns the whole response.
-std::string http_get(std::uint16_t port, const std::string& target) {
+std::string http_get(std::uint16_t port, const std::string& target,
+                     const std::string& method = "GET") {
   asio::io_context io;
   asio::ip::tcp::socket s(io);
   s.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
-  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" +
+                              (method == "GET" ? "" : "Content-Length: 0\r\n") + "\r\n";
   asio::write(s, asio::buffer(request));
   std::string response;
   std::error_code ec;
@@ -313,6 +315,16 @@ TEST_F(worker_outcome, prometheus_endpoint_serves_the_counters) {
 
   const std::string missing = http_get(w.metrics_port(), "/");
   EXPECT_EQ(missing.rfind("HTTP/1.1 404", 0), 0u) << missing;
+  const std::string post = http_get(w.metrics_port(), "/metrics", "POST");
+  EXPECT_EQ(post.rfind("HTTP/1.1 405", 0), 0u) << post;
+  {
+    // A client that connects and says nothing does not hold the next scrape up.
+    asio::io_context idle_io;
+    asio::ip::tcp::socket idle(idle_io);
+    idle.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), w.metrics_port()));
+    const std::string again = http_get(w.metrics_port(), "/metrics");
+    EXPECT_EQ(again.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << again;
+  }
 
   const std::string table = format_metrics(w.metrics());
   EXPECT_NE(table.find(tube().str()), std::string::npos) << table;

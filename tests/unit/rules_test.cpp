@@ -69,6 +69,22 @@ TEST(Rules, TlsRecordsFromAPlainConnectionAreNamed) {
   EXPECT_EQ(conn::unexpected_bytes_error(parser_error, std::string("\x15\x03", 2)), parser_error);
 }
 
+TEST(Rules, ABreakBeforeTheFirstReplyMayBeATlsServerRefusingPlainText) {
+  EXPECT_TRUE(conn::may_be_tls_refusal(make_error_code(std::errc::connection_reset), false));
+  EXPECT_TRUE(conn::may_be_tls_refusal(make_error_code(errc::connection_lost), false));
+  EXPECT_TRUE(conn::may_be_tls_refusal(make_error_code(std::errc::broken_pipe), false));
+  // A byte came: the server spoke plain text. A timeout is no refusal.
+  EXPECT_FALSE(conn::may_be_tls_refusal(make_error_code(std::errc::connection_reset), true));
+  EXPECT_FALSE(conn::may_be_tls_refusal(make_error_code(errc::reply_timeout), false));
+  // Nothing reached beanstalkd: every command gets the cause, a put included.
+  for (const bool is_put : {true, false}) {
+    for (const bool oldest : {true, false}) {
+      EXPECT_EQ(conn::lost_reply_error(is_put, make_error_code(errc::tls_reply_to_plain), oldest),
+                errc::tls_reply_to_plain);
+    }
+  }
+}
+
 TEST(Rules, UnexpectedBytesAreShownEscapedAndCut) {
   EXPECT_EQ(conn::printable_prefix("HTTP/1.1 400 Bad Request\r\n"),
             "HTTP/1.1 400 Bad Request\\r\\n");
