@@ -262,6 +262,33 @@ TEST_F(worker_pool, keeps_working_while_a_server_is_down_and_takes_it_back) {
   EXPECT_GE(w.metrics().reconnects, 1u);
 }
 
+// No server up at start, with `wait_for_server`: the worker starts as soon as one comes up, even
+// though another never does (its watch and its connect must not hold up the start), and takes
+// a third when it comes up later.
+TEST_F(worker_pool, waits_for_any_server_and_starts_without_the_others) {
+  start(3);
+  const tube_name tube("wp-late");
+  for (auto& s : servers_) s->stop();
+  io_threads io;
+  auto o = options();
+  o.wait_for_server = true;
+  worker w(io.executor(), list(), o);
+  seen_jobs seen;
+  w.handle(tube, [&](job_context& ctx) { seen.add(ctx); });
+  auto run = start_run(w);
+  std::this_thread::sleep_for(300ms);
+  servers_[0]->restart();
+  put_on(0, tube, "a");
+  ASSERT_TRUE(eventually([&] { return seen.size() == 1; }, 8s)) << "server 1 is still down";
+  servers_[2]->restart();
+  put_on(2, tube, "c");
+  ASSERT_TRUE(eventually([&] { return seen.size() == 2; }, 15s));
+  w.stop();
+  EXPECT_TRUE(run_ends(run, 10s));
+  std::lock_guard lock(seen.mu);
+  EXPECT_EQ(seen.bodies, (std::multiset<std::string>{"a", "c"}));
+}
+
 // Jobs spread over the servers are taken from all of them as they go, not one server first:
 // with one slot and 8 jobs on each of 3 servers, the first 12 jobs come from every server.
 TEST_F(worker_pool, takes_from_every_server_in_turn) {
