@@ -301,6 +301,26 @@ test_work_serves_every_server_and_keeps_working_while_one_is_down() {
   done
 }
 
+test_work_starts_with_a_server_down_and_takes_it_when_it_comes_up() {
+  three
+  local pid i
+  kill -KILL "${SERVER_PIDS[1]}"
+  wait "${SERVER_PIDS[1]}" 2>/dev/null
+  on "$A" put -t wl a >/dev/null
+  "$BP" -a "$A,$B" work -w wl -- sh -c 'printf "%s\n" "$BEANPOLE_JOB_ID" >>"$1"' sh "$T/done" \
+    >"$T/out" 2>"$T/err" &
+  pid=$!
+  wait_count "$T/done" 1
+  restart_on "$B"
+  on "$B" put -t wl b >/dev/null
+  wait_count "$T/done" 2
+  grep -q "^$B/" "$T/done" || fail "B not served once up: $(cat "$T/done")"
+  kill -TERM "$pid"
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$pid"
+  assert_eq "$?" 0 "work after SIGTERM"
+}
+
 test_work_with_no_server_up_waits_then_runs() {
   local d1 d2 pid
   d1=$(dead_addr)
