@@ -1,7 +1,7 @@
 // beanpole-bench: the load driver behind bench/run.sh, using only beanpole's public API.
 //
-// usage: beanpole-bench -p PORT -m MODE [-n N] [-H HOST] [-s BODY_SIZE] [-c TASKS] [-t TUBE]
-//                       [-T CA_FILE]
+// usage: beanpole-bench -p PORT [-P PORT,...] -m MODE [-n N] [-H HOST] [-s BODY_SIZE] [-c TASKS]
+//                       [-t TUBE] [-T CA_FILE]
 //   -T    connect over TLS (a terminator at HOST:PORT), verifying its certificate with CA_FILE
 //   MODE  pipe-put   N puts, the async client pipelined (callbacks, window = default in-flight cap)
 //         pipe-rd    N x (reserve-with-timeout 0 + delete), pipelined the same way
@@ -9,6 +9,9 @@
 //         sync-rd    N x (reserve-with-timeout 0 + delete), the blocking client
 //         coro-put   N puts from TASKS (default 100) coroutines on one async client
 //         coro-rd    N reserve+delete pairs from TASKS coroutines
+//         pool-put   N puts through an async_pool of the servers at -p PORT and -P PORT,PORT...
+//                    (round-robin), pipelined like pipe-put; client=beanpole-pool<servers>
+//         pool-rd    N x (reserve-with-timeout 0 across the servers + delete), pipelined
 //         reserve-latency  N puts one at a time, first alone, then while a reserve waits on the
 //                    same client: prints "LATENCY idle p50_us=.. p99_us=.." and "... waiting ..."
 //         large      N x (put + reserve + delete) of BODY_SIZE bytes from TASKS coroutines, so the
@@ -40,6 +43,7 @@
 
 #include "beanpole/async_client.hpp"
 #include "beanpole/client.hpp"
+#include "beanpole/pool.hpp"
 
 namespace {
 
@@ -55,6 +59,7 @@ struct settings {
   int tasks = 100;
   std::string tube;
   std::string tls_ca;  // -T: connect over TLS (tls://host:port), trusting this CA bundle
+  std::vector<std::uint16_t> extra_ports;  ///< -P: more servers, for the pool modes
 };
 
 /// Where the clients connect: plain TCP, or TLS through a terminator when -T names a CA.
@@ -393,14 +398,98 @@ int run_large(const settings& s) {
   return status == 0 && done == s.n ? 0 : 1;
 }
 
+// ------------------------------------------------------------------- pool, pipelined
+
+/// pipe_driver's loop through an `async_pool` of the servers at `-p PORT` and `-P PORT,...`:
+/// puts placed round-robin, reserves swept across the servers (reserve-with-timeout 0 each).
+class pool_driver {
+ public:
+  pool_driver(const settings& s, bool put)
+      : s_(s), put_(put), pool_(io_.get_executor(), servers(s)), body_(make_body(s.body_size)) {}
+
+  int run() {
+    pool_.async_connect([this](std::error_code ec) {
+      if (ec) die("connect", ec);
+      if (s_.tube.empty() || put_) return begin();
+      pool_.async_watch(s_.tube, [this](std::error_code) {
+        pool_.async_ignore("default", [this](std::error_code) { begin(); });
+      });
+    });
+    io_.run();
+    if (failure_) die("pool run", failure_);
+    timer_->report("beanpole-pool" + std::to_string(s_.extra_ports.size() + 1), put_ ? "put" : "rd",
+                   done_);
+    return done_ == s_.n ? 0 : 1;
+  }
+
+ private:
+  static std::vector<beanpole::pool_server> servers(const settings& s) {
+    std::vector<beanpole::pool_server> out;
+    out.push_back({beanpole::endpoint::tcp(s.host, s.port), {}, 1});
+    for (auto p : s.extra_ports) out.push_back({beanpole::endpoint::tcp(s.host, p), {}, 1});
+    return out;
+  }
+
+  void begin() {
+    timer_.emplace();
+    const long window = static_cast<long>(beanpole::async_client_options{}.max_in_flight);
+    for (long i = 0; i < window; ++i) start_one();
+  }
+
+  void start_one() {
+    if (started_ >= s_.n || failure_) return;
+    ++started_;
+    if (put_) {
+      pool_.async_put(tube_, body_, opts_,
+                      [this](std::error_code ec, const beanpole::pool_job_id&) { finish(ec); });
+      return;
+    }
+    pool_.async_reserve_with_timeout(
+        std::chrono::seconds{0}, [this](std::error_code ec, std::optional<beanpole::pool_job> job) {
+          if (!ec && !job) ec = make_error_code(beanpole::errc::timed_out);
+          if (ec) return finish(ec);
+          pool_.async_remove(job->id, [this](std::error_code dec) { finish(dec); });
+        });
+  }
+
+  void finish(std::error_code ec) {
+    if (ec) failure_ = ec;
+    if (++done_ == s_.n || failure_) return pool_.close();
+    start_one();
+  }
+
+  const settings& s_;
+  const bool put_;
+  asio::io_context io_{1};
+  beanpole::async_pool pool_;
+  const std::string body_;
+  const beanpole::tube_name tube_{s_.tube.empty() ? std::string("default") : s_.tube};
+  const beanpole::put_options opts_ = put_opts();
+  long started_ = 0;
+  long done_ = 0;
+  std::error_code failure_;
+  std::optional<result_timer> timer_;
+};
+
+int run_pool(const settings& s, bool put) {
+  return pool_driver(s, put).run();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   settings s;
-  for (int opt; (opt = getopt(argc, argv, "p:m:n:H:s:c:t:T:")) != -1;) {
+  for (int opt; (opt = getopt(argc, argv, "p:P:m:n:H:s:c:t:T:")) != -1;) {
     switch (opt) {
       case 'p':
         s.port = static_cast<std::uint16_t>(std::atoi(optarg));
+        break;
+      case 'P':
+        for (const char* p = optarg; *p != '\0';) {
+          s.extra_ports.push_back(static_cast<std::uint16_t>(std::atoi(p)));
+          const char* comma = std::strchr(p, ',');
+          p = comma != nullptr ? comma + 1 : p + std::strlen(p);
+        }
         break;
       case 'm':
         s.mode = optarg;
@@ -438,6 +527,8 @@ int main(int argc, char** argv) {
     if (s.mode == "pipe-rd") return run_pipe(s, false);
     if (s.mode == "coro-put") return run_coro(s, true);
     if (s.mode == "coro-rd") return run_coro(s, false);
+    if (s.mode == "pool-put") return run_pool(s, true);
+    if (s.mode == "pool-rd") return run_pool(s, false);
     if (s.mode == "reserve-latency") return run_reserve_latency(s);
     if (s.mode == "large") return run_large(s);
   } catch (const std::exception& e) {

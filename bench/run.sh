@@ -127,6 +127,87 @@ if [ "$QUICK" = 0 ]; then
   drain
 fi
 
+# ------------------------------------------------------------- the pool: 1, 2 and 3 servers
+# (issue 14; a block of its own.) Pipelined puts and reserve+delete pairs through an async_pool of
+# 1, 2 and 3 servers (the private one and two more of the same kind, stopped by pid), beside the
+# single-server async client in the same loop; the median of ROUNDS runs each. Then callgrind
+# instructions per op for the pool over one server against the async client (the pool must stay
+# within 5% of it; see bench/NOTES.md, "The pool").
+POOL_TSV=$OUT/pool.tsv
+POOL_PIDS=()
+stop_pool_servers() {
+  local p
+  for p in "${POOL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  POOL_PIDS=()
+}
+pool_rows() {
+  local ports=("$PORT") i p k mode n r extra runs client
+  trap 'stop_private_beanstalkd; stop_pool_servers' EXIT
+  for i in 1 2; do
+    for _ in $(seq 20); do p=$((20000 + RANDOM % 40000)); port_in_use "$p" || break; done
+    beanstalkd -l 127.0.0.1 -p "$p" >/dev/null 2>&1 &
+    POOL_PIDS+=("$!")
+    for _ in $(seq 50); do port_in_use "$p" && break; sleep 0.1; done
+    port_in_use "$p" || { log "pool: cannot start a second server"; return 1; }
+    ports+=("$p")
+  done
+  pool_drain() { for p in "${ports[@]}"; do "$BSD" -q -p "$p" -m drain >/dev/null 2>&1 || true; done; }
+  printf 'client\tservers\tmode\tops_per_s\tcpu_us_per_op\n' >"$POOL_TSV"
+  for k in 0 1 2 3; do  # 0: the async client alone, the baseline
+    extra=()
+    [ "$k" -gt 1 ] && extra=(-P "$(IFS=,; echo "${ports[*]:1:k-1}")")
+    for mode in put rd; do
+      n=$(N 100000)
+      runs=$OUT/pool-$k-$mode.txt
+      : >"$runs"
+      for r in $(seq "$ROUNDS"); do
+        pool_drain
+        if [ "$mode" = rd ]; then
+          for p in "${ports[@]:0:$((k > 0 ? k : 1))}"; do
+            "$BSD" -q -p "$p" -m put-pipe -n $((n / (k > 0 ? k : 1) + 1))
+          done
+        fi
+        if [ "$k" = 0 ]; then
+          "$BENCH" -p "$PORT" -m "pipe-$mode" -n "$n" >>"$runs"
+        else
+          "$BENCH" -p "$PORT" "${extra[@]}" -m "pool-$mode" -n "$n" >>"$runs"
+        fi
+      done
+      client=$([ "$k" = 0 ] && echo beanpole-pipe || echo "beanpole-pool$k")
+      # field F of each RESULT line (ops/s: 1, CPU us/op: 2), its median
+      median() {
+        awk -v f="$1" '/^RESULT/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                         print (f == 1 ? v["ops"] / v["secs"] : v["cpu"] / v["ops"] * 1e6) }' "$runs" |
+          sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+      }
+      printf '%s\t%s\t%s\t%.0f\t%.2f\n' "$client" "$((k == 0 ? 1 : k))" "$mode" "$(median 1)" \
+        "$(median 2)" >>"$POOL_TSV"
+    done
+  done
+  pool_drain
+  if [ "$QUICK" = 0 ]; then
+    log "callgrind: the pool over one server against the async client"
+    instructions beanpole-pool1-put 10000 0 "$BENCH" -p "$PORT" -m pool-put -n 10000
+    instructions beanpole-pool1-rd 10000 1 "$BENCH" -p "$PORT" -m pool-rd -n 10000
+    drain
+  fi
+  stop_pool_servers
+}
+# pool_section: the RESULTS.md part of the rows above.
+pool_section() {
+  echo
+  echo "## The pool: 1, 2 and 3 servers (pipelined, median of $ROUNDS runs)"
+  echo
+  echo "Puts placed round-robin and reserve-with-timeout 0 swept across the servers, then delete;"
+  echo "beanpole-pipe is the async client alone on the first server. What bounds each figure: bench/NOTES.md."
+  echo
+  echo "| client | servers | mode | ops/s | client CPU us/op |"
+  echo "|---|---:|---|---:|---:|"
+  awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$POOL_TSV"
+}
+log "the pool: 1, 2 and 3 servers"
+pool_rows
+
 # ------------------------------------------------------------ latency under a waiting reserve
 log "put latency with and without a waiting reserve"
 LATENCY=$("$BENCH" -p "$PORT" -m reserve-latency -n "$(N 20000)")
@@ -221,6 +302,7 @@ R=$ROOT/bench/RESULTS.md
     echo "|---:|---|---:|---:|---:|---:|"
     awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$SCALE_TSV"
   fi
+  [ -s "$POOL_TSV" ] && pool_section
   echo
   echo "## Put latency while a reserve waits on the same client"
   echo

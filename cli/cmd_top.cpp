@@ -22,7 +22,9 @@
 #include "errors.hpp"
 #include "io.hpp"
 #include "output.hpp"
+#include "pool_mode.hpp"
 #include "terminal.hpp"
+#include "top_pool.hpp"
 #include "top_view.hpp"
 
 namespace beanpole::cli {
@@ -99,11 +101,79 @@ std::chrono::milliseconds reconnect_wait(unsigned attempt) {
   return rule.delay(attempt, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
 }
 
+/// top on several servers: the pool's clients reconnect by themselves, so a round where no
+/// server answers is only said (on the screen, else on stderr) and the next one tried.
+int run_top_pool(const context& ctx, std::chrono::milliseconds interval, std::uint32_t iterations,
+                 const std::vector<tube_name>& only) {
+  const auto servers = pool_servers(ctx);
+  (void)ctx.connection();
+  const auto p = open_pool(ctx);
+  const bool live = !ctx.json && is_terminal(STDOUT_FILENO);
+  const bool keys = live && is_terminal(STDIN_FILENO);
+  top_style style;
+  for (const auto& s : servers) style.address += (style.address.empty() ? "" : ", ") + s.name;
+  style.interactive = keys;
+  style.color = live && color_wanted();
+
+  signal_watch signals(live);
+  std::optional<screen> scr;
+  if (live) scr.emplace(keys);
+
+  std::optional<pool_top_sample> older;
+  std::optional<pool_top_sample> latest;
+  std::string notice;
+  std::uint32_t round = 0;
+  const auto draw = [&] {
+    const pool_top_sample* before = older ? &*older : nullptr;
+    if (ctx.json) {
+      print_json(pool_top_json(*latest, before));
+    } else if (live) {
+      const auto size = size_of(STDOUT_FILENO);
+      style.width = size.cols;
+      auto lines = render_pool_top(*latest, before, style);
+      if (!notice.empty()) lines.insert(lines.begin(), notice);
+      write_stdout(frame(lines, size.rows));
+    } else {
+      std::string out = round > 1 ? "\n" : "";
+      for (const auto& l : render_pool_top(*latest, before, style)) out += l + '\n';
+      write_stdout(out);
+    }
+  };
+  for (;;) {
+    const auto next = std::chrono::steady_clock::now() + interval;
+    try {
+      auto sample = take_pool_sample(*p, only);
+      ++round;
+      notice.clear();
+      older = std::move(latest);
+      latest = std::move(sample);
+      draw();
+      if (iterations != 0 && round >= iterations) break;
+    } catch (const command_failure& e) {
+      if (exit_status_of(e.ec) != exit_failure) throw;
+      notice = "no server answers (" + describe(e.ec, e.what()) + "); trying again";
+      if (live && latest) {
+        draw();
+      } else {
+        print_error("top: " + notice);
+      }
+      older.reset();  // rates across the gap would mean nothing
+    }
+    wake w;
+    while ((w = wait_until(next, keys)) == wake::resize) {
+      if (live && latest) draw();
+    }
+    if (w == wake::quit) break;
+  }
+  return exit_ok;
+}
+
 int run_top(const context& ctx, const top_args& a) {
   const auto interval = parse_seconds(a.interval, "--interval", false);
   const std::uint32_t iterations = parse_u32(a.iterations, "iterations");
   std::vector<tube_name> only;
   for (const auto& t : a.tubes) only.push_back(parse_tube(t));
+  if (ctx.several()) return run_top_pool(ctx, interval, iterations, only);
   ctx.validate();
 
   std::optional<client> c(ctx.connect());
@@ -226,7 +296,13 @@ void add_top_command(CLI::App& app, context& ctx) {
       "With --json: one JSON object per interval (one per line).\n"
       "When the connection is lost (the server restarts), top says so (on the screen, else on\n"
       "stderr) and reconnects, 0.1 s doubling up to 5 s between attempts, until it is back or\n"
-      "you quit; the rates start again from the next two refreshes.");
+      "you quit; the rates start again from the next two refreshes.\n"
+      "With several servers (-a A -a B, or -a A,B): the view shows the totals of the servers\n"
+      "that answered, then one line per server (a server down shows why); --json prints\n"
+      "{\"time\": T, \"total\": {\"server\": ..., \"tubes\": [...]}, \"servers\": {\"ADDR\": "
+      "{...}}},\n"
+      "a server that did not answer as {\"error\": \"...\"}. Servers that go down are retried in\n"
+      "the background; while none answers, top says so and tries again every interval.");
   cmd->add_option("-i,--interval", a->interval, "Seconds between refreshes")
       ->type_name("SECONDS")
       ->capture_default_str();

@@ -4,6 +4,7 @@
 // burying, graceful shutdown, reconnection and the counters are the library's.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include "errors.hpp"
 #include "exec.hpp"
 #include "io.hpp"
+#include "pool_mode.hpp"
 
 namespace beanpole::cli {
 namespace {
@@ -64,7 +66,9 @@ void run_job(work_state& state, job_context& job) {
     running_guard& operator=(const running_guard&) = delete;
   } guard(state.running);
 
-  const std::string id = std::to_string(job.id().value);
+  // With several servers a job is ADDR/ID, as everywhere else in the CLI.
+  const std::string id = job.server().empty() ? std::to_string(job.id().value)
+                                              : job.server() + "/" + std::to_string(job.id().value);
   const std::string& tube = job.tube().str();
   int status = 0;
   try {
@@ -86,10 +90,22 @@ void run_job(work_state& state, job_context& job) {
 
 /// What the log remembers between events.
 struct log_state {
-  std::string address;
+  std::string address;   ///< the server, or with several servers the list of them
+  bool several = false;  ///< several servers: each line names the one concerned
   bool started = false;  ///< the worker is up (connected, watching)
   bool waited = false;   ///< the server was not up at start: "connected" is said once it is
 };
+
+/// A job as the log writes it: ID, or ADDR/ID with several servers.
+std::string event_job(const worker_event& e) {
+  return e.server.empty() ? std::to_string(e.job.value)
+                          : e.server + "/" + std::to_string(e.job.value);
+}
+
+/// " (ADDR)" after a connection message with several servers, else nothing.
+std::string which(const worker_event& e, const log_state& log) {
+  return log.several && !e.server.empty() ? " (" + e.server + ")" : std::string();
+}
 
 /// Worker events worth a line on stderr: what happened to failed jobs, and to the connection.
 void log_event(const worker_event& e, log_state& log) {
@@ -101,26 +117,26 @@ void log_event(const worker_event& e, log_state& log) {
       break;
     case kind::lost:
       if (!e.message.empty()) {  // the stop left a final command unanswered
-        print_error(fmt::format("work: job {} ({}): {} ({})", e.job.value,
+        print_error(fmt::format("work: job {} ({}): {} ({})", event_job(e),
                                 e.tube.empty() ? "?" : e.tube, e.message, e.error.message()));
       } else {
-        print_error(fmt::format("work: job {} ({}) lost: {}; the server has it back", e.job.value,
+        print_error(fmt::format("work: job {} ({}) lost: {}; the server has it back", event_job(e),
                                 e.tube.empty() ? "?" : e.tube, e.error.message()));
       }
       break;
     case kind::retried:
       print_error(fmt::format("work: job {} ({}) failed, attempt {}: released, ready in {} s",
-                              e.job.value, e.tube, e.attempt, e.delay.count()));
+                              event_job(e), e.tube, e.attempt, e.delay.count()));
       break;
     case kind::buried:
-      print_error(fmt::format("work: job {} ({}) buried after {} attempts", e.job.value, e.tube,
+      print_error(fmt::format("work: job {} ({}) buried after {} attempts", event_job(e), e.tube,
                               e.attempt));
       break;
     case kind::abandoned:
       print_error(
           fmt::format("work: job {} ({}) still running at the end of the grace period: "
                       "released, command terminated",
-                      e.job.value, e.tube));
+                      event_job(e), e.tube));
       break;
     case kind::command_failed:
       print_error(fmt::format("work: {}: {}", e.message, e.error.message()));
@@ -129,13 +145,14 @@ void log_event(const worker_event& e, log_state& log) {
       if (!log.started && e.client.what == client_event::kind::reconnecting) {
         log.waited = true;
         print_error(fmt::format("work: waiting for the server at {} ({}); retry {} in {:.1f} s",
-                                log.address, e.client.error.message(), e.client.attempt,
+                                log.several ? e.server : log.address, e.client.error.message(),
+                                e.client.attempt,
                                 static_cast<double>(e.client.backoff.count()) / 1000.0));
       } else if (e.client.what == client_event::kind::disconnected) {
-        print_error(
-            fmt::format("work: connection lost ({}); reconnecting", e.client.error.message()));
+        print_error(fmt::format("work: connection lost{} ({}); reconnecting", which(e, log),
+                                e.client.error.message()));
       } else if (e.client.what == client_event::kind::reconnected) {
-        print_error("work: reconnected");
+        print_error("work: reconnected" + which(e, log));
       }
       break;
     default:
@@ -188,15 +205,26 @@ int run_work(const context& ctx, const work_args& a) {
     if (port > 65535) throw usage_error(fmt::format("invalid metrics port '{}'", port));
     opts.metrics_port = static_cast<std::uint16_t>(port);
   }
-  ctx.validate();
-  const endpoint ep = ctx.server();
+  // One server, or several used as one queue (a pool: each server's name is its address as
+  // given, so jobs are logged as ADDR/ID).
+  std::vector<pool_server> servers;
+  std::optional<endpoint> ep;
+  auto log = std::make_shared<log_state>();
+  if (ctx.several()) {
+    servers = pool_servers(ctx);
+    log->several = true;
+    for (const auto& s : servers) log->address += (log->address.empty() ? "" : ", ") + s.name;
+  } else {
+    ctx.validate();
+    ep = ctx.server();
+    log->address = ep->to_string();
+  }
   static_cast<connection_options&>(opts.client) = ctx.connection();
   opts.handle_signals = true;
   opts.wait_for_server = true;  // with the client's reconnect backoff, as after a drop
-  auto log = std::make_shared<log_state>();
-  log->address = ep.to_string();
   opts.on_event = [log](const worker_event& e) { log_event(e, *log); };
-  ensure_open_files(opts.concurrency);
+  // A slot may keep a reserve connection open on each server.
+  ensure_open_files(opts.concurrency * std::max<std::size_t>(servers.size(), 1));
 
   auto state = std::make_shared<work_state>();
   state->argv = a.command;
@@ -204,7 +232,11 @@ int run_work(const context& ctx, const work_args& a) {
   asio::io_context io;
   std::optional<worker> w;
   try {
-    w.emplace(io.get_executor(), ep, opts);
+    if (ep) {
+      w.emplace(io.get_executor(), *ep, opts);
+    } else {
+      w.emplace(io.get_executor(), std::move(servers), opts);
+    }
   } catch (const std::system_error& e) {
     throw command_failure(e.code(), fmt::format("work: metrics port {}", *a.metrics_port));
   }
@@ -230,7 +262,7 @@ int run_work(const context& ctx, const work_args& a) {
                                               "(--concurrency)",
                                               opts.concurrency));
   }
-  check(result, "work: connect to " + ep.to_string());
+  check(result, "work: connect to " + log->address);
   write_all(2, format_metrics(m), "stderr");
   return exit_ok;
 }
@@ -242,7 +274,7 @@ void add_work_command(CLI::App& app, context& ctx) {
   auto* cmd = app.add_subcommand("work", "Run CMD for every job of the tubes: a worker");
   cmd->group(group_consume);
   cmd->footer(
-      "Synopsis: beanpole [-a HOST:PORT] work -w TUBE... [OPTIONS] -- CMD ARGS...\n"
+      "Synopsis: beanpole [-a HOST:PORT]... work -w TUBE... [OPTIONS] -- CMD ARGS...\n"
       "\n"
       "Reserves jobs from the watched tubes (only those) and runs CMD with ARGS once per job,\n"
       "without a shell, up to --concurrency at once. CMD gets the body byte for byte on stdin,\n"
@@ -263,6 +295,11 @@ void add_work_command(CLI::App& app, context& ctx) {
       "A server not up yet at start is waited for, and a lost connection re-established, both\n"
       "with the same backoff (0.1 s doubling up to 5 s, with jitter), each attempt logged\n"
       "while waiting at start; jobs whose commands still run are kept track of.\n"
+      "With several servers (-a A -a B, or -a A,B), jobs are reserved from every server in\n"
+      "turn, never more than --concurrency at once in all; $BEANPOLE_JOB_ID and the log write\n"
+      "a job ADDR/ID. It starts once one server is up, keeps working while others are down\n"
+      "(each is retried with the backoff above and served again once it is back; the jobs it\n"
+      "had reserved go back to it when it goes down, and may run again).\n"
       "--concurrency is at most 1000: each job in progress holds a thread, a connection and a\n"
       "process (the open-file limit is raised to match, within its hard limit).\n"
       "With --metrics-port, GET http://127.0.0.1:PORT/metrics serves the counters in the\n"

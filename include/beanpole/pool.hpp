@@ -45,6 +45,11 @@ struct pool_options {
   std::chrono::seconds reserve_slice{1};
   /// Called with every change of a server's health, on any thread; must not block. Default none.
   std::function<void(const pool_event&)> on_event;
+  /// Called with every event of each server's client and the server's index in the pool's list
+  /// (after `client.on_event`), on that client's executor; must not block. A job whose
+  /// reservation was lost (`client_event::kind::lost_reservation`) is known by its server this
+  /// way. Default none.
+  std::function<void(std::size_t server, const client_event&)> on_client_event;
 };
 
 /// A server's name and state, as `async_pool::servers()` reports them.

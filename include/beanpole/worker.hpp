@@ -87,6 +87,20 @@
 // connection. Any command for a job that fails (NOT_FOUND, connection lost, timeout) is counted,
 // reported through `on_event` and never crashes the worker or settles the job twice.
 //
+// Several servers. Built on a list of `pool_server`s, the worker uses them as one queue: it owns
+// an `async_pool` (see beanpole/pool.hpp) instead of one client, and everything above holds per
+// job. Each slot's reserve is one pool reserve: it sweeps the servers that are up with
+// `reserve-with-timeout 0`, starting at a different server each time so that none starves, and
+// has at most one reserve command out, so a slot never holds more than one job and the worker
+// never more than `concurrency`; a job a server hands over after its slot stopped waiting is
+// released at once. Every touch, delete, release and bury of a job goes to the server (and the
+// connection) that holds it; `job_context::server()` and `worker_event::server` name it. A server
+// that goes down is skipped while its client reconnects with the capped backoff of
+// `client.reconnect`, for as long as the worker runs; its jobs in flight are lost (the server
+// takes them back, as on one server) and it is reserved from again once it is back. The run
+// starts once one server is up (or, with `wait_for_server`, keeps waiting for one), and the
+// immediate stop's one more second for final commands applies while any server is up.
+//
 // Observability: `metrics()` (a snapshot, thread-safe), `format_metrics` for humans,
 // `prometheus_text`, and with `metrics_port` set, a tiny HTTP responder on 127.0.0.1 serving
 // `GET /metrics` in the Prometheus text format; `on_event` for logs.
@@ -110,11 +124,13 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "beanpole/async_client.hpp"
 #include "beanpole/backoff.hpp"
 #include "beanpole/endpoint.hpp"
 #include "beanpole/metrics.hpp"
+#include "beanpole/pool_types.hpp"
 #include "beanpole/proto/stats.hpp"
 #include "beanpole/types.hpp"
 
@@ -173,6 +189,9 @@ struct worker_event {
   kind what = kind::started;
   /// The job concerned (zero for worker-wide events).
   job_id job{};
+  /// On a worker over several servers, the server of `job` (its `pool_server::name`), or the
+  /// server a `connection` event is about; empty on one server.
+  std::string server;
   /// The job's tube, once `stats-job` has told it (empty otherwise).
   std::string tube;
   /// The server's `reserves` count for the job when it was reserved (0 when unknown).
@@ -252,8 +271,11 @@ class job_context {
   /// Not copyable.
   job_context& operator=(const job_context&) = delete;
 
-  /// The job's id.
+  /// The job's id (on its server).
   job_id id() const noexcept;
+  /// On a worker over several servers, the name of the job's server (`pool_server::name`; the
+  /// job's `ADDR/ID` is this, a slash and `id()`); empty on one server.
+  const std::string& server() const noexcept;
   /// The job's body, byte for byte.
   const std::string& body() const noexcept;
   /// The tube the job came from.
@@ -356,6 +378,13 @@ class worker {
   worker(executor_type ex, endpoint ep, worker_options options = {});
   /// A worker with an `io_context` of its own, run by `run()` on the calling thread.
   explicit worker(endpoint ep, worker_options options = {});
+  /// A worker on several servers used as one queue (a pool of its own, see the file comment,
+  /// "Several servers"): I/O and coroutine handlers run on `ex`. `options.client` configures
+  /// each server's client. Throws `beanpole::error` with `errc::invalid_address` for an empty
+  /// list or a duplicate name, and `std::system_error` if the metrics port cannot be bound.
+  worker(executor_type ex, std::vector<pool_server> servers, worker_options options = {});
+  /// A worker on several servers with an `io_context` of its own, run by `run()`.
+  explicit worker(std::vector<pool_server> servers, worker_options options = {});
   /// Stops a running worker at once (see the class comment).
   ~worker();
   /// Not copyable (nor movable: handlers and timers refer to the engine it owns).

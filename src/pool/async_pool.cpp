@@ -71,8 +71,10 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
       async_client_options copt = options_.client;
       copt.reconnect.enabled = true;
       auto user = copt.on_event;
-      copt.on_event = [weak = weak_from_this(), i, user](const client_event& e) {
+      copt.on_event = [weak = weak_from_this(), i, user,
+                       per_server = options_.on_client_event](const client_event& e) {
         if (user) user(e);
+        if (per_server) per_server(i, e);
         if (auto self = weak.lock()) self->on_client_event(i, e);
       };
       members_[i]->client =

@@ -53,10 +53,11 @@ handler_result result_of(const std::exception_ptr& ep) {
 
 }  // namespace
 
-worker_impl::worker_impl(asio::any_io_executor ex, endpoint ep, worker_options options)
+worker_impl::worker_impl(asio::any_io_executor ex, source_factory make_source,
+                         worker_options options)
     : executor_(std::move(ex)),
       strand_(asio::make_strand(executor_)),
-      endpoint_(std::move(ep)),
+      make_source_(std::move(make_source)),
       options_(std::move(options)),
       grace_timer_(strand_),
       settle_timer_(strand_),
@@ -77,13 +78,13 @@ void worker_impl::init() {
   async_client_options copts = options_.client;
   copts.reconnect.enabled = true;
   copts.max_reserve_connections = std::max(copts.max_reserve_connections, options_.concurrency + 4);
-  copts.on_event = [weak = weak_from_this(),
-                    user = options_.client.on_event](const client_event& ev) {
-    // Runs on the client's strand, which runs inside the worker's strand.
-    if (auto self = weak.lock()) self->on_client_event(ev);
-    if (user) user(ev);
-  };
-  client_.emplace(asio::any_io_executor(strand_), endpoint_, std::move(copts));
+  // The source calls the user's `on_event` after this one.
+  source_ = make_source_(strand_, copts,
+                         [weak = weak_from_this()](std::size_t server, const client_event& ev) {
+                           // Runs on the client's strand, which runs inside the worker's strand.
+                           if (auto self = weak.lock()) self->on_client_event(server, ev);
+                         });
+  up_.assign(source_->servers(), false);
   if (options_.metrics_port) {
     metrics_server_ = std::make_shared<metrics_server>(
         asio::any_io_executor(strand_), *options_.metrics_port,
@@ -116,7 +117,7 @@ void worker_impl::request_stop(bool immediate) {
 
 void worker_impl::destroy() {
   gate_->close();
-  client_->close();  // the server releases every job the worker held
+  source_->close();  // the servers release every job the worker held
   asio::post(strand_, [self = shared_from_this()] { self->on_destroy(); });
 }
 
@@ -140,8 +141,7 @@ void worker_impl::on_start(run_completion done) {
   state_ = run_state::starting;
   if (handle_signals_) install_signals();
   if (metrics_server_) metrics_server_->start();
-  client_->async_connect(asio::bind_executor(
-      strand_, [self = shared_from_this()](std::error_code ec) { self->on_connected(ec); }));
+  source_->connect([self = shared_from_this()](std::error_code ec) { self->on_connected(ec); });
 }
 
 void worker_impl::on_connected(std::error_code ec) {
@@ -160,13 +160,9 @@ void worker_impl::on_connected(std::error_code ec) {
   // replies only tell whether the main connection accepted it.
   const bool keep_default = handlers_.contains(tube_name());
   pending_setup_ = handlers_.size() + (keep_default ? 0 : 1);
-  auto step = [self = shared_from_this()](std::error_code sec, std::size_t) {
-    self->on_setup_step(sec);
-  };
-  for (const auto& [tube, h] : handlers_) {
-    client_->async_watch(tube, asio::bind_executor(strand_, step));
-  }
-  if (!keep_default) client_->async_ignore(tube_name(), asio::bind_executor(strand_, step));
+  auto step = [self = shared_from_this()](std::error_code sec) { self->on_setup_step(sec); };
+  for (const auto& [tube, h] : handlers_) source_->watch(tube, false, step);
+  if (!keep_default) source_->watch(tube_name(), true, step);
 }
 
 void worker_impl::after_connect_failure(std::error_code ec) {
@@ -174,8 +170,7 @@ void worker_impl::after_connect_failure(std::error_code ec) {
   if (state_ == run_state::starting && options_.wait_for_server && retry_due_) {
     // The client tries again after its reconnect backoff (and within its bounds, after which it
     // gives up and this completes with the error): wait for that attempt.
-    client_->async_connect(asio::bind_executor(
-        strand_, [self = shared_from_this()](std::error_code e) { self->on_connected(e); }));
+    source_->connect([self = shared_from_this()](std::error_code e) { self->on_connected(e); });
     return;
   }
   finish(state_ == run_state::starting ? ec : std::error_code{});
@@ -225,14 +220,11 @@ void worker_impl::reserve_next(reserve_slot& s) {
     return;
   }
   s.reserving = true;
-  client_->async_reserve_with_timeout(
-      options_.reserve_timeout,
-      asio::bind_cancellation_slot(
-          s.cancel.slot(),
-          asio::bind_executor(strand_, [self = shared_from_this(), sp = &s](std::error_code ec,
-                                                                            std::optional<job> j) {
-            self->on_reserved(*sp, ec, std::move(j));
-          })));
+  source_->reserve(
+      options_.reserve_timeout, s.cancel.slot(),
+      [self = shared_from_this(), sp = &s](std::error_code ec, std::optional<source_job> j) {
+        self->on_reserved(*sp, ec, std::move(j));
+      });
 }
 
 void worker_impl::pause_then_reserve(reserve_slot& s, std::chrono::milliseconds d) {
@@ -250,7 +242,7 @@ void worker_impl::pause_then_reserve(reserve_slot& s, std::chrono::milliseconds 
       }));
 }
 
-void worker_impl::on_reserved(reserve_slot& s, std::error_code ec, std::optional<job> j) {
+void worker_impl::on_reserved(reserve_slot& s, std::error_code ec, std::optional<source_job> j) {
   s.reserving = false;
   if (state_ == run_state::finished) return;
   if (ec) {
@@ -278,8 +270,8 @@ void worker_impl::on_reserved(reserve_slot& s, std::error_code ec, std::optional
   take_job(s, std::move(*j));
 }
 
-void worker_impl::take_job(reserve_slot& s, job j) {
-  if (auto it = entries_.find(j.id); it != entries_.end()) {
+void worker_impl::take_job(reserve_slot& s, source_job j) {
+  if (auto it = entries_.find(job_key{j.server, j.j.id}); it != entries_.end()) {
     // A job this worker is still running came back (its first reservation was lost): the
     // running handler gets the new reservation; this slot goes on reserving.
     adopt(it->second);
@@ -287,12 +279,13 @@ void worker_impl::take_job(reserve_slot& s, job j) {
     return;
   }
   auto e = std::make_shared<job_entry>(strand_);
-  e->shared = std::make_shared<job_shared>(std::move(j), gate_);
+  e->shared =
+      std::make_shared<job_shared>(std::move(j.j), j.server, source_->server_name(j.server), gate_);
   e->owner = &s;
   e->ttr_base = worker_clock::now();
   if (state_ != run_state::running) e->shared->stopping_ = true;
   s.current = e;
-  entries_[e->id()] = e;
+  entries_[e->key()] = e;
   arm_keepalive(e);  // assumes a ttr of 1 s until stats-job tells
   request_stats(e);
 }
@@ -313,11 +306,10 @@ void worker_impl::adopt(const std::shared_ptr<job_entry>& e) {
 }
 
 void worker_impl::request_stats(const std::shared_ptr<job_entry>& e) {
-  client_->async_stats_job(
-      e->id(), asio::bind_executor(strand_, [self = shared_from_this(), e](std::error_code ec,
-                                                                           proto::job_stats st) {
-        self->on_stats(e, ec, std::move(st));
-      }));
+  source_->stats_job(e->key(),
+                     [self = shared_from_this(), e](std::error_code ec, proto::job_stats st) {
+                       self->on_stats(e, ec, std::move(st));
+                     });
 }
 
 void worker_impl::on_stats(const std::shared_ptr<job_entry>& e, std::error_code ec,
@@ -408,9 +400,9 @@ void worker_impl::start_handler(const std::shared_ptr<job_entry>& e, const handl
 
 // ----------------------------------------------------------------------------------- events
 
-void worker_impl::on_client_event(const client_event& ev) {
+void worker_impl::on_client_event(std::size_t server, const client_event& ev) {
   if (ev.what == client_event::kind::lost_reservation) {
-    if (const auto it = entries_.find(ev.job); it != entries_.end()) {
+    if (const auto it = entries_.find(job_key{server, ev.job}); it != entries_.end()) {
       const auto e = it->second;
       mark_lost(e, ev.error ? ev.error : make_error_code(errc::lost_reservation));
     }
@@ -420,28 +412,33 @@ void worker_impl::on_client_event(const client_event& ev) {
   switch (ev.what) {
     case client_event::kind::connected:
     case client_event::kind::reconnected:
-      main_up_ = true;
+      up_[server] = true;
       retry_due_ = false;
       break;
     case client_event::kind::disconnected:
-      main_up_ = false;
+      up_[server] = false;
       break;
     case client_event::kind::reconnecting:
-      main_up_ = false;
+      up_[server] = false;
       retry_due_ = true;
       break;
     case client_event::kind::gave_up:
-      main_up_ = false;
+      up_[server] = false;
       retry_due_ = false;
       break;
     default:
       break;
   }
   auto wev = event(worker_event::kind::connection);
+  wev.server = source_->server_name(server);
   wev.client = ev;
   wev.job = ev.job;
   wev.error = ev.error;
   emit(std::move(wev));
+}
+
+bool worker_impl::any_up() const noexcept {
+  return std::find(up_.begin(), up_.end(), true) != up_.end();
 }
 
 void worker_impl::emit(worker_event ev) {
@@ -453,6 +450,7 @@ worker_event worker_impl::event(worker_event::kind what, const job_entry* e) con
   ev.what = what;
   if (e != nullptr) {
     ev.job = e->id();
+    ev.server = e->shared->server_name_;
     if (e->have_stats) {
       ev.tube = e->shared->tube_.str();
       ev.attempt = e->shared->stats_.reserves;
@@ -467,7 +465,27 @@ double worker_impl::random_unit() {
 
 std::shared_ptr<worker_impl> make_worker_impl(asio::any_io_executor ex, endpoint ep,
                                               worker_options options) {
-  auto impl = std::make_shared<worker_impl>(std::move(ex), std::move(ep), std::move(options));
+  auto impl = std::make_shared<worker_impl>(
+      std::move(ex),
+      [ep = std::move(ep)](worker_strand strand, const async_client_options& o,
+                           job_source::event_fn ev) {
+        return make_client_source(std::move(strand), ep, o, std::move(ev));
+      },
+      std::move(options));
+  impl->init();
+  return impl;
+}
+
+std::shared_ptr<worker_impl> make_worker_impl(asio::any_io_executor ex,
+                                              std::vector<pool_server> servers,
+                                              worker_options options) {
+  auto impl = std::make_shared<worker_impl>(
+      std::move(ex),
+      [servers = std::move(servers)](worker_strand strand, const async_client_options& o,
+                                     job_source::event_fn ev) {
+        return make_pool_source(std::move(strand), servers, o, std::move(ev));
+      },
+      std::move(options));
   impl->init();
   return impl;
 }

@@ -28,6 +28,9 @@ void job_shared::request_touch() {
 job_id job_context::id() const noexcept {
   return owner_->job_.id;
 }
+const std::string& job_context::server() const noexcept {
+  return owner_->server_name_;
+}
 const std::string& job_context::body() const noexcept {
   return owner_->job_.body;
 }

@@ -24,31 +24,29 @@ void worker_impl::send_touch(const std::shared_ptr<job_entry>& e) {
   e->touch_in_flight = true;
   const auto sent = worker_clock::now();
   const unsigned generation = e->generation;
-  client_->async_touch(
-      e->id(), asio::bind_executor(strand_, [self = shared_from_this(), e, sent,
-                                             generation](std::error_code ec) {
-        e->touch_in_flight = false;
-        if (e->ph != job_entry::phase::identifying && e->ph != job_entry::phase::running) return;
-        if (!ec) {
-          self->metrics_.update(e->tube_key(), [](tube_metrics& m) { ++m.touched; });
-          if (generation == e->generation) e->ttr_base = std::max(e->ttr_base, sent);
-          self->arm_keepalive(e);
-          return;
-        }
-        if (generation != e->generation) {  // adopted meanwhile: the new reservation is fresh
-          self->arm_keepalive(e);
-          return;
-        }
-        auto ev = self->event(worker_event::kind::command_failed, e.get());
-        ev.error = ec;
-        ev.message = "touch";
-        self->emit(std::move(ev));
-        self->mark_lost(e, ec);
-      }));
+  source_->touch(e->key(), [self = shared_from_this(), e, sent, generation](std::error_code ec) {
+    e->touch_in_flight = false;
+    if (e->ph != job_entry::phase::identifying && e->ph != job_entry::phase::running) return;
+    if (!ec) {
+      self->metrics_.update(e->tube_key(), [](tube_metrics& m) { ++m.touched; });
+      if (generation == e->generation) e->ttr_base = std::max(e->ttr_base, sent);
+      self->arm_keepalive(e);
+      return;
+    }
+    if (generation != e->generation) {  // adopted meanwhile: the new reservation is fresh
+      self->arm_keepalive(e);
+      return;
+    }
+    auto ev = self->event(worker_event::kind::command_failed, e.get());
+    ev.error = ec;
+    ev.message = "touch";
+    self->emit(std::move(ev));
+    self->mark_lost(e, ec);
+  });
 }
 
 void worker_impl::on_touch_request(const std::shared_ptr<job_shared>& shared) {
-  const auto it = entries_.find(shared->job_.id);
+  const auto it = entries_.find(job_key{shared->server_, shared->job_.id});
   if (it == entries_.end() || it->second->shared != shared) return;
   const auto& e = it->second;
   if (e->ph != job_entry::phase::running || e->lost || e->abandoned) return;

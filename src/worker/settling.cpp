@@ -9,7 +9,7 @@ namespace beanpole::detail {
 
 void worker_impl::on_handler_done(const std::shared_ptr<job_shared>& shared,
                                   handler_result result) {
-  const auto it = entries_.find(shared->job_.id);
+  const auto it = entries_.find(job_key{shared->server_, shared->job_.id});
   if (it == entries_.end() || it->second->shared != shared) return;  // late: ignored
   const auto e = it->second;
   if (e->abandoned || e->ph != job_entry::phase::running || !e->handler_running) return;
@@ -58,19 +58,19 @@ void worker_impl::send_command(const std::shared_ptr<job_entry>& e, final_comman
                                                      : "bury";
   e->keepalive.cancel();
   const unsigned generation = e->generation;
-  const job_id id = e->id();
+  const job_key key = e->key();
   auto done = [self = shared_from_this(), e, a, generation](std::error_code ec) {
     self->on_command_done(e, a, generation, ec);
   };
   switch (a.what) {
     case final_command::kind::remove:
-      client_->async_remove(id, asio::bind_executor(strand_, std::move(done)));
+      source_->remove(key, std::move(done));
       break;
     case final_command::kind::release:
-      client_->async_release(id, a.pri, a.delay, asio::bind_executor(strand_, std::move(done)));
+      source_->release(key, a.pri, a.delay, std::move(done));
       break;
     case final_command::kind::bury:
-      client_->async_bury(id, a.pri, asio::bind_executor(strand_, std::move(done)));
+      source_->bury(key, a.pri, std::move(done));
       break;
   }
 }
@@ -133,7 +133,7 @@ void worker_impl::settle(const std::shared_ptr<job_entry>& e) {
   if (e->ph == job_entry::phase::done) return;
   e->ph = job_entry::phase::done;
   e->keepalive.cancel();
-  if (const auto it = entries_.find(e->id()); it != entries_.end() && it->second == e) {
+  if (const auto it = entries_.find(e->key()); it != entries_.end() && it->second == e) {
     entries_.erase(it);
   }
   last_activity_ = worker_clock::now();

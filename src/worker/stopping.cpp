@@ -39,7 +39,7 @@ void worker_impl::on_stop_request(bool immediate, const char* why) {
       stop_early_ = true;
       return;
     case run_state::starting:
-      if (!main_up_) {
+      if (!any_up()) {
         finish({});  // still waiting for the server: nothing is held, nothing to wait for
         return;
       }
@@ -90,7 +90,7 @@ void worker_impl::stop_now(const char* why) {
 }
 
 void worker_impl::bound_settling() {
-  if (!main_up_) {
+  if (!any_up()) {
     give_up_settling();  // nothing can be answered: do not wait for a server that is gone
     return;
   }
@@ -106,7 +106,7 @@ void worker_impl::give_up_settling() {
   std::vector<std::shared_ptr<job_entry>> left;
   for (const auto& [id, e] : entries_) left.push_back(e);
   const std::error_code why =
-      main_up_ ? make_error_code(errc::reply_timeout) : make_error_code(errc::not_connected);
+      any_up() ? make_error_code(errc::reply_timeout) : make_error_code(errc::not_connected);
   for (const auto& e : left) {
     e->ph = job_entry::phase::done;  // a late answer is ignored
     e->keepalive.cancel();
@@ -194,7 +194,7 @@ void worker_impl::finish(std::error_code ec) {
   gate_->close();
   if (pool_) pool_->shutdown();
   metrics_.stopped();
-  client_->close();
+  source_->close();
   auto ev = event(worker_event::kind::stopped);
   ev.error = ec;
   emit(std::move(ev));

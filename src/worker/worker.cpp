@@ -15,6 +15,15 @@ worker::worker(endpoint ep, worker_options options)
       executor_(own_io_->get_executor()),
       impl_(detail::make_worker_impl(executor_, std::move(ep), std::move(options))) {}
 
+worker::worker(executor_type ex, std::vector<pool_server> servers, worker_options options)
+    : executor_(std::move(ex)),
+      impl_(detail::make_worker_impl(executor_, std::move(servers), std::move(options))) {}
+
+worker::worker(std::vector<pool_server> servers, worker_options options)
+    : own_io_(std::make_unique<asio::io_context>(1)),
+      executor_(own_io_->get_executor()),
+      impl_(detail::make_worker_impl(executor_, std::move(servers), std::move(options))) {}
+
 worker::~worker() {
   impl_->destroy();
   impl_.reset();

@@ -37,6 +37,7 @@
 
 #include "beanpole/worker.hpp"
 #include "worker/handler_pool.hpp"
+#include "worker/job_source.hpp"
 #include "worker/metrics_registry.hpp"
 #include "worker/metrics_server.hpp"
 #include "worker/outcome.hpp"
@@ -80,11 +81,17 @@ class post_gate {
 /// What a handler may touch, shared between the engine and the handler's thread.
 class job_shared : public std::enable_shared_from_this<job_shared> {
  public:
-  job_shared(job j, std::shared_ptr<post_gate> gate)
-      : job_(std::move(j)), gate_(std::move(gate)), context_(*this) {}
+  job_shared(job j, std::size_t server, std::string server_name, std::shared_ptr<post_gate> gate)
+      : job_(std::move(j)),
+        server_(server),
+        server_name_(std::move(server_name)),
+        gate_(std::move(gate)),
+        context_(*this) {}
 
   // Set on the strand before the handler starts, then read-only.
   job job_;
+  std::size_t server_ = 0;   ///< the index of the job's server in the source
+  std::string server_name_;  ///< its name (empty on a single server)
   tube_name tube_;
   proto::job_stats stats_;
 
@@ -155,6 +162,7 @@ struct job_entry {
   std::shared_ptr<coroutine_state> coroutine;
 
   job_id id() const noexcept { return shared->job_.id; }
+  job_key key() const noexcept { return {shared->server_, shared->job_.id}; }
   /// The metrics key: the tube once known.
   std::string tube_key() const { return have_stats ? shared->tube_.str() : std::string("?"); }
 };
@@ -169,9 +177,13 @@ struct reserve_slot {
   std::shared_ptr<job_entry> current;
 };
 
+/// Makes the engine's job source on the engine's strand, reporting client events to `on_event`.
+using source_factory = std::function<std::unique_ptr<job_source>(
+    worker_strand strand, const async_client_options& options, job_source::event_fn on_event)>;
+
 class worker_impl : public std::enable_shared_from_this<worker_impl> {
  public:
-  worker_impl(asio::any_io_executor ex, endpoint ep, worker_options options);
+  worker_impl(asio::any_io_executor ex, source_factory make_source, worker_options options);
   ~worker_impl();
   /// Second phase of construction (needs `weak_from_this`).
   void init();
@@ -204,8 +216,8 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
   void reserve_next(reserve_slot& s);
   void pause_then_reserve(reserve_slot& s, std::chrono::milliseconds d);
-  void on_reserved(reserve_slot& s, std::error_code ec, std::optional<job> j);
-  void take_job(reserve_slot& s, job j);
+  void on_reserved(reserve_slot& s, std::error_code ec, std::optional<source_job> j);
+  void take_job(reserve_slot& s, source_job j);
   void adopt(const std::shared_ptr<job_entry>& e);
   void request_stats(const std::shared_ptr<job_entry>& e);
   void on_stats(const std::shared_ptr<job_entry>& e, std::error_code ec, proto::job_stats st);
@@ -244,14 +256,16 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void finish(std::error_code ec);
   void on_destroy();
 
-  void on_client_event(const client_event& ev);
+  void on_client_event(std::size_t server, const client_event& ev);
+  /// Whether any server's main connection is up (from the client events).
+  bool any_up() const noexcept;
   void emit(worker_event ev);
   worker_event event(worker_event::kind what, const job_entry* e = nullptr) const;
   double random_unit();
 
   asio::any_io_executor executor_;
   worker_strand strand_;
-  endpoint endpoint_;
+  source_factory make_source_;
   worker_options options_;
   std::atomic<bool> handle_signals_{false};
   std::atomic<bool> run_requested_{false};
@@ -263,17 +277,17 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
   // Strand only.
   std::shared_ptr<post_gate> gate_;
-  std::optional<async_client> client_;
+  std::unique_ptr<job_source> source_;
   std::shared_ptr<metrics_server> metrics_server_;
   std::optional<asio::signal_set> signals_;
   unsigned signals_seen_ = 0;
   std::unique_ptr<handler_pool> pool_;
   std::vector<std::unique_ptr<reserve_slot>> slots_;
-  std::unordered_map<job_id, std::shared_ptr<job_entry>> entries_;
+  std::unordered_map<job_key, std::shared_ptr<job_entry>, job_key_hash> entries_;
   asio::steady_timer grace_timer_;
   asio::steady_timer settle_timer_;
   run_state state_ = run_state::idle;
-  bool main_up_ = false;    ///< the client's main connection is up (from its events)
+  std::vector<bool> up_;    ///< each server's main connection is up (from its events)
   bool retry_due_ = false;  ///< the client announced a reconnect attempt not yet made
   bool stop_early_ = false;
   bool setup_failed_ = false;
@@ -284,6 +298,9 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 };
 
 std::shared_ptr<worker_impl> make_worker_impl(asio::any_io_executor ex, endpoint ep,
+                                              worker_options options);
+std::shared_ptr<worker_impl> make_worker_impl(asio::any_io_executor ex,
+                                              std::vector<pool_server> servers,
                                               worker_options options);
 
 }  // namespace beanpole::detail

@@ -244,6 +244,153 @@ test_a_server_down() {
   expect_rc 3
 }
 
+# restart_on ADDR: a new server on ADDR's port (after the old one was killed); its PID is kept.
+restart_on() {
+  local port=${1##*:} i
+  "$BEANSTALKD" -l 127.0.0.1 -p "$port" </dev/null >/dev/null 2>&1 &
+  SERVER_PIDS+=("$!")
+  for i in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "cannot restart beanstalkd on $1"
+}
+# wait_count FILE N: waits until FILE has at least N lines (20 s at most).
+wait_count() {
+  local i
+  for i in $(seq 200); do
+    [[ -e "$1" ]] && (($(wc -l <"$1") >= $2)) && return 0
+    sleep 0.1
+  done
+  fail "timed out waiting for $2 lines in $1: $(cat "$1" 2>/dev/null)"
+}
+
+test_work_serves_every_server_and_keeps_working_while_one_is_down() {
+  three
+  local s pid i
+  for s in "$A" "$B" "$C"; do on "$s" put -t wk "first-$s" >/dev/null || fail put; done
+  # Not through pbp: $! must be beanpole's own PID, for the signal.
+  "$BP" -a "$A,$B" -a "$C" work -w wk --concurrency 2 -- sh -c 'printf "%s %s\n" "$BEANPOLE_JOB_ID" "$(cat)" >>"$1"' \
+    sh "$T/done" >"$T/out" 2>"$T/err" &
+  pid=$!
+  wait_count "$T/done" 3
+  for s in "$A" "$B" "$C"; do
+    grep -q "^$s/[0-9]* first-$s\$" "$T/done" || fail "no job of $s as ADDR/ID: $(cat "$T/done")"
+  done
+  # B goes down: the jobs of A and C are still run.
+  kill -KILL "${SERVER_PIDS[1]}"
+  wait "${SERVER_PIDS[1]}" 2>/dev/null
+  on "$A" put -t wk during-A >/dev/null
+  on "$C" put -t wk during-C >/dev/null
+  wait_count "$T/done" 5
+  # B comes back (empty, no binlog) and is served again.
+  restart_on "$B"
+  on "$B" put -t wk after-B >/dev/null
+  wait_count "$T/done" 6
+  grep -q "^$B/[0-9]* after-B\$" "$T/done" || fail "B not served after its restart: $(cat "$T/done")"
+  kill -TERM "$pid"
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$pid"
+  assert_eq "$?" 0 "work after SIGTERM"
+  grep -q "connection lost ($B)" "$T/err" || fail "the lost server is not named: $(cat "$T/err")"
+  grep -Eq '^wk +6 +6 ' "$T/err" || fail "counters: $(cat "$T/err")"
+  # Every job deleted, on its own server.
+  for s in "$A" "$B" "$C"; do
+    run on "$s" --json stats
+    json_check "d['current-jobs-ready'] == 0 and d['current-jobs-reserved'] == 0" <"$T/out"
+  done
+}
+
+test_work_starts_with_a_server_down_and_takes_it_when_it_comes_up() {
+  three
+  local pid i
+  kill -KILL "${SERVER_PIDS[1]}"
+  wait "${SERVER_PIDS[1]}" 2>/dev/null
+  on "$A" put -t wl a >/dev/null
+  "$BP" -a "$A,$B" work -w wl -- sh -c 'printf "%s\n" "$BEANPOLE_JOB_ID" >>"$1"' sh "$T/done" \
+    >"$T/out" 2>"$T/err" &
+  pid=$!
+  wait_count "$T/done" 1
+  restart_on "$B"
+  on "$B" put -t wl b >/dev/null
+  wait_count "$T/done" 2
+  grep -q "^$B/" "$T/done" || fail "B not served once up: $(cat "$T/done")"
+  kill -TERM "$pid"
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$pid"
+  assert_eq "$?" 0 "work after SIGTERM"
+}
+
+test_work_with_no_server_up_waits_then_runs() {
+  local d1 d2 pid
+  d1=$(dead_addr)
+  d2=$(dead_addr)
+  "$BP" -a "$d1,$d2" work -w wk -- true >"$T/out" 2>"$T/err" &
+  pid=$!
+  local i
+  for i in $(seq 100); do grep -q "waiting for the server at" "$T/err" && break; sleep 0.1; done
+  grep -q "waiting for the server at" "$T/err" || fail "not waiting: $(cat "$T/err")"
+  kill -TERM "$pid"
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$pid"
+  assert_eq "$?" 0 "work stopped while waiting"
+}
+
+test_top_shows_totals_and_each_server() {
+  three
+  on "$A" put -t tp x >/dev/null
+  on "$B" put -t tp x >/dev/null
+  on "$B" put -t tp2 -d 100 y >/dev/null
+  run pbp top -n 2 -i 0.2
+  expect_rc 0
+  [[ $(grep -c '^TUBE' "$T/out") == 2 ]] || fail "two snapshots: $(cat "$T/out")"
+  grep -Eq '^jobs  ready 2  reserved 0  delayed 1 ' "$T/out" || fail "totals: $(cat "$T/out")"
+  grep -Eq '^tp +2 ' "$T/out" || fail "tube totals: $(cat "$T/out")"
+  grep -q '^SERVER' "$T/out" || fail "no per-server breakdown"
+  grep -Eq "^$A +1 +0 +0 +0 " "$T/out" || fail "row of A: $(cat "$T/out")"
+  grep -Eq "^$B +1 +0 +1 +0 " "$T/out" || fail "row of B: $(cat "$T/out")"
+  grep -Eq "^$C +0 +0 +0 +0 " "$T/out" || fail "row of C: $(cat "$T/out")"
+  if grep -q $'\e' "$T/out"; then fail "escape sequences in plain mode"; fi
+  run pbp --json top -n 2 -i 0.2
+  expect_rc 0
+  [[ $(wc -l <"$T/out") == 2 ]] || fail "two lines"
+  tail -1 "$T/out" | json_check "d['total']['server']['ready'] == 2 and d['servers']['$B']['server']['delayed'] == 1 and isinstance(d['total']['server']['put_rate'], float) and any(t['name'] == 'tp' and t['ready'] == 2 for t in d['total']['tubes']) and sorted(d['servers']) == sorted(['$A', '$B', '$C'])"
+  # A server down: shown as such, the others still add up.
+  local dead
+  dead=$(dead_addr)
+  run "$BP" -a "$A,$dead" top -n 1
+  expect_rc 0
+  grep -Eq "^$dead +down " "$T/out" || fail "down server: $(cat "$T/out")"
+  grep -Eq '^jobs  ready 1 ' "$T/out" || fail "totals with one down: $(cat "$T/out")"
+  run "$BP" -a "$A,$dead" --json top -n 1
+  expect_rc 0
+  json_check "'error' in d['servers']['$dead'] and d['total']['server']['ready'] == 1" <"$T/out"
+  # No server at all: exit 3.
+  run "$BP" -a "$dead,$(dead_addr)" top -n 1
+  expect_rc 3
+}
+
+test_top_terminal_on_several_servers() {
+  command -v tmux >/dev/null || fail "tmux is needed for this test"
+  three
+  on "$B" put -t tpt x >/dev/null
+  local sock=$T/tmux.sock i
+  tmux -S "$sock" new-session -d -x 150 -y 40 \
+    "'$BP' -a '$A,$B,$C' top -i 0.3; echo \$? > '$T/top_rc'; sleep 30"
+  for i in $(seq 60); do
+    tmux -S "$sock" capture-pane -p | grep -q "^$C " && break
+    sleep 0.1
+  done
+  tmux -S "$sock" capture-pane -p >"$T/screen"
+  grep -q 'beanpole top' "$T/screen" || fail "title: $(cat "$T/screen")"
+  grep -Eq '^tpt +1 ' "$T/screen" || fail "tube row: $(cat "$T/screen")"
+  grep -Eq "^$B +1 " "$T/screen" || fail "server row: $(cat "$T/screen")"
+  tmux -S "$sock" send-keys q
+  for i in $(seq 50); do [[ -s "$T/top_rc" ]] && break; sleep 0.1; done
+  assert_eq "$(cat "$T/top_rc" 2>/dev/null)" 0 "top's exit status after q"
+  tmux -S "$sock" kill-server
+}
+
 # -------------------------------------------------------------------------------------- main
 
 if [[ "${1:-}" == "--run-one" ]]; then
