@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
 
 #include "beanpole/error.hpp"
 
@@ -36,40 +41,68 @@ std::size_t put_ledger::count(state s) const {
   return n;
 }
 
-void put_ledger::reconcile(client& direct, const tube_name& tube,
-                           std::size_t& unknown_found) const {
-  direct.watch(tube);
-  if (tube.view() != "default") direct.ignore(tube_name("default"));
-  std::map<std::string, std::vector<job_id>> found;
-  while (auto h = direct.reserve_with_timeout(std::chrono::seconds{0})) {
-    found[h->body()].push_back(h->id());
-    h->remove();
-  }
-  std::size_t seen = 0;
-  unknown_found = 0;
+void put_ledger::reconcile(const std::function<client()>& connect, const tube_name& tube,
+                           std::size_t& unknown_found, std::size_t& torn) const {
+  std::optional<client> direct(connect());
+  std::map<std::string, std::size_t> index_of;  // body -> put
+  for (std::size_t i = 0; i < states_.size(); ++i) index_of.emplace(body(i), i);
+
+  // Every acknowledged put, by the id it was acknowledged with, with its body.
+  std::set<std::uint64_t> acknowledged;
+  std::uint64_t highest = 0;
   for (std::size_t i = 0; i < states_.size(); ++i) {
-    const auto it = found.find(body(i));
-    const std::size_t n = it == found.end() ? 0 : it->second.size();
-    seen += n;
-    switch (states_[i]) {
-      case state::acknowledged:
-        EXPECT_EQ(n, 1u) << body(i) << " was acknowledged as job " << ids_[i].value;
-        if (n == 1) {
-          EXPECT_EQ(it->second.front(), ids_[i]) << body(i);
-        }
-        break;
-      case state::unknown:
-        EXPECT_LE(n, 1u) << body(i) << " (outcome unknown) was put twice";
-        unknown_found += n;
-        break;
-      case state::not_sent:
-        EXPECT_EQ(n, 0u) << body(i) << " was never acknowledged nor written, yet is there";
-        break;
-    }
+    if (states_[i] != state::acknowledged) continue;
+    acknowledged.insert(ids_[i].value);
+    highest = std::max(highest, ids_[i].value);
+    std::error_code ec;
+    const auto j = direct->peek(ids_[i], ec);
+    EXPECT_TRUE(!ec && j && j->body == body(i))
+        << body(i) << " was acknowledged as job " << ids_[i].value << ": "
+        << (ec  ? ec.message()
+            : j ? "its body is " + j->body
+                : "not found");
   }
-  std::size_t total = 0;
-  for (const auto& [b, ids] : found) total += ids.size();
-  EXPECT_EQ(seen, total) << "jobs on the server that no put of the test made";
+
+  // Everything else in the tube, found by id rather than drained with reserve: a put cut short
+  // by a SIGKILL can come back from the binlog as a job whose body is zeros without its CRLF,
+  // which no client can read (its reserve fails as a protocol violation and the job goes back
+  // to the front of the queue). Such a job is counted as torn: its put was never acknowledged.
+  // Ids are given out in order, and only puts of this test reach this server.
+  const std::uint64_t last_id =
+      std::max<std::uint64_t>(highest, acknowledged.size() + count(state::unknown)) + 64;
+  std::vector<int> times(states_.size(), 0);
+  unknown_found = 0;
+  torn = 0;
+  for (std::uint64_t id = 1; id <= last_id; ++id) {
+    if (acknowledged.count(id) != 0) continue;
+    std::error_code ec;
+    const auto stats = direct->stats_job(job_id{id}, ec);
+    if (ec == errc::not_found) continue;
+    ASSERT_FALSE(ec) << "stats-job " << id << ": " << ec.message();
+    if (stats.tube != tube.view()) continue;
+    const auto j = direct->peek(job_id{id}, ec);
+    if (ec) {
+      ++torn;
+      std::cerr << "job " << id << " cannot be read: " << ec.message() << "\n";
+      direct.emplace(connect());  // the protocol violation closed that connection
+      continue;
+    }
+    ASSERT_TRUE(j.has_value()) << "job " << id << " vanished";
+    const auto it = index_of.find(j->body);
+    if (it == index_of.end()) {
+      ADD_FAILURE() << "job " << id << " holds " << j->body << ", which no put of the test made";
+      continue;
+    }
+    const std::size_t i = it->second;
+    EXPECT_EQ(states_[i], state::unknown)
+        << body(i) << " is also job " << id << " ("
+        << (states_[i] == state::acknowledged ? "acknowledged as another job" : "never written")
+        << ")";
+    EXPECT_EQ(++times[i], 1) << body(i) << " (outcome unknown) was put twice";
+    ++unknown_found;
+  }
+  EXPECT_LE(unknown_found + torn, count(state::unknown))
+      << "more jobs than puts whose outcome is unknown";
 }
 
 bool put_batch(async_client& c, put_ledger& ledger, const std::vector<std::size_t>& indices,
