@@ -102,8 +102,10 @@ void async_connection::start_connect(const endpoint& ep,
   auto finish = std::make_shared<std::function<void(std::error_code)>>(std::move(done));
   auto self = shared_from_this();
   endpoint_ = ep;
+  connect_deadline_ = clock::time_point::max();
   if (options_.connect_timeout.count() > 0) {
     connect_timer_.expires_after(options_.connect_timeout);
+    connect_deadline_ = connect_timer_.expiry();
     connect_timer_.async_wait([self, finish](std::error_code ec) {
       if (ec || !*finish) return;  // cancelled: the connect finished first
       auto f = std::exchange(*finish, nullptr);
@@ -186,7 +188,7 @@ void async_connection::try_connect(
       std::exchange(*done, nullptr)(tec);
       return;
     }
-    self->stream_.async_handshake([self, done](std::error_code hec) {
+    self->stream_.async_handshake(self->connect_deadline_, [self, done](std::error_code hec) {
       if (!*done) return;  // timed out: the timer already reported
       if (!hec && self->closed_) hec = asio::error::operation_aborted;
       if (hec) {

@@ -110,7 +110,8 @@ class async_connection : public std::enable_shared_from_this<async_connection> {
   connection_options options_;
   connection_listener& listener_;
   async_stream stream_;
-  endpoint endpoint_;  // of the connect under way, for TLS
+  endpoint endpoint_;                                       // of the connect under way, for TLS
+  std::chrono::steady_clock::time_point connect_deadline_;  // of the connect under way
   asio::steady_timer connect_timer_;
   asio::steady_timer reply_timer_;
   bool timer_armed_ = false;

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <asio/ssl/error.hpp>
 #include <chrono>
 #include <memory>
@@ -29,23 +30,30 @@ std::error_code async_stream::start_tls(const endpoint& ep) {
   return {};
 }
 
-void async_stream::async_handshake(std::function<void(std::error_code)> done) {
+void async_stream::async_handshake(std::chrono::steady_clock::time_point connect_deadline,
+                                   std::function<void(std::error_code)> done) {
   watch_ = {};
   has_early_byte_ = false;
   watch_handshake(tls_->native_handle(), &watch_);
   const auto started = std::chrono::steady_clock::now();
-  tls_->async_handshake(asio::ssl::stream_base::client, [this, started, done = std::move(done)](
-                                                            std::error_code ec) mutable {
-    if (!ec && verdict_pending(tls_->native_handle(), watch_)) {
-      await_verdict(verdict_wait(std::chrono::steady_clock::now() - started), std::move(done));
-      return;
-    }
-    watch_handshake(tls_->native_handle(), nullptr);
-    if (ec && ec != asio::error::operation_aborted) {
-      ec = handshake_failure(ec);
-    }
-    done(ec);
-  });
+  tls_->async_handshake(
+      asio::ssl::stream_base::client,
+      [this, started, connect_deadline, done = std::move(done)](std::error_code ec) mutable {
+        if (!ec && verdict_pending(tls_->native_handle(), watch_)) {
+          const auto now = std::chrono::steady_clock::now();
+          auto wait = verdict_wait(now - started);
+          if (connect_deadline != std::chrono::steady_clock::time_point::max()) {
+            wait = std::min<std::chrono::nanoseconds>(wait, (connect_deadline - now) / 2);
+          }
+          await_verdict(std::max<std::chrono::nanoseconds>(wait, {}), std::move(done));
+          return;
+        }
+        watch_handshake(tls_->native_handle(), nullptr);
+        if (ec && ec != asio::error::operation_aborted) {
+          ec = handshake_failure(ec);
+        }
+        done(ec);
+      });
 }
 
 void async_stream::await_verdict(std::chrono::nanoseconds wait,

@@ -12,6 +12,7 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -39,8 +40,12 @@ class async_stream {
   /// The client handshake, then, when the server asked for a client certificate under TLS 1.3,
   /// its verdict on it (see `handshake_watch`), so that a refused certificate fails the connect
   /// as it does in the blocking client. `done` gets the beanpole TLS error (see net/tls.hpp) on
-  /// failure; what `done` captures keeps this stream alive.
-  void async_handshake(std::function<void(std::error_code)> done);
+  /// failure; what `done` captures keeps this stream alive. The wait for the verdict ends within
+  /// half of what is left until `connect_deadline` (a server still silent then is taken as having
+  /// accepted, as the blocking client does at its deadline), so that it never turns a finished
+  /// handshake into a connect timeout.
+  void async_handshake(std::chrono::steady_clock::time_point connect_deadline,
+                       std::function<void(std::error_code)> done);
 
   /// Reads some bytes: `handler(std::error_code, std::size_t)`.
   template <class Buffer, class Handler>

@@ -4,6 +4,7 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/post.hpp>
 #include <unordered_map>
 #include <utility>
 
@@ -116,7 +117,17 @@ class pool_source final : public job_source {
   void bury(const job_key& k, priority pri, done_fn done) override {
     pool_->async_bury(id(k), pri, asio::bind_executor(strand_, std::move(done)));
   }
-  void close() override { pool_->close(); }
+  void close() override {
+    // A connect still waiting for a server ends as a closed client's connect does. It holds the
+    // worker, and the clients' event hook holds it: left in place, the two would keep each
+    // other (and every client of the pool) alive.
+    if (*waiting_) {
+      asio::post(strand_, [d = std::exchange(*waiting_, nullptr)]() mutable {
+        d(make_error_code(asio::error::operation_aborted));
+      });
+    }
+    pool_->close();
+  }
 
  private:
   pool_job_id id(const job_key& k) const { return {names_[k.server], k.id}; }
