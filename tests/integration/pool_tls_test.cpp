@@ -41,7 +41,7 @@ class pool_tls : public ::testing::Test {
   static pool_options options() {
     pool_options o;
     o.placement = placement_policy::round_robin;
-    o.client.connect_timeout = 2s;
+    o.client.connect_timeout = 10s;  // a TLS connect on a loaded machine can take over 2 s
     o.client.reply_timeout = 5s;
     return o;
   }
