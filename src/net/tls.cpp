@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <algorithm>
 
 #include "beanpole/error.hpp"
 
@@ -139,7 +140,10 @@ bool verdict_pending(const ssl_st* ssl, const handshake_watch& watch) {
 }
 
 std::chrono::nanoseconds verdict_wait(std::chrono::nanoseconds took) {
-  return 2 * took + std::chrono::milliseconds{100};
+  // Bounded: a terminator that sends no session tickets makes every connect wait this long,
+  // and a slow handshake (a loaded machine, a sanitizer build) must not stretch it to seconds.
+  return std::min<std::chrono::nanoseconds>(2 * took + std::chrono::milliseconds{100},
+                                            std::chrono::seconds{1});
 }
 
 std::error_code tls_handshake_timeout(const ssl_st* ssl, std::string& detail) {

@@ -59,7 +59,8 @@ void watch_handshake(ssl_st* ssl, handshake_watch* watch);
 bool verdict_pending(const ssl_st* ssl, const handshake_watch& watch);
 
 /// How long to wait for that verdict after a handshake that took `took`: a server that sends no
-/// tickets is waited for twice the handshake's time plus 100 ms, then taken as having accepted.
+/// tickets is waited for twice the handshake's time plus 100 ms, at most 1 s, then taken as
+/// having accepted.
 std::chrono::nanoseconds verdict_wait(std::chrono::nanoseconds took);
 
 }  // namespace beanpole::detail
