@@ -34,3 +34,16 @@ d = json.load(sys.stdin)
 if not eval(sys.argv[1]):
     sys.exit("check failed: %s on %r" % (sys.argv[1], d))' "$1" || fail "JSON check: $1"
 }
+
+# wait_exit PID TENTHS: waits until the process PID has exited; its status in $RC. Fails if it
+# is still running after TENTHS tenths of a second.
+wait_exit() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$1" 2>/dev/null && fail "process $1 still running after $(($2 / 10)) s"
+  wait "$1"
+  RC=$?
+}

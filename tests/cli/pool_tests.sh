@@ -289,9 +289,8 @@ test_work_serves_every_server_and_keeps_working_while_one_is_down() {
   wait_count "$T/done" 6
   grep -q "^$B/[0-9]* after-B\$" "$T/done" || fail "B not served after its restart: $(cat "$T/done")"
   kill -TERM "$pid"
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  wait "$pid"
-  assert_eq "$?" 0 "work after SIGTERM"
+  wait_exit "$pid" 100
+  assert_eq "$RC" 0 "work after SIGTERM"
   grep -q "connection lost ($B)" "$T/err" || fail "the lost server is not named: $(cat "$T/err")"
   grep -Eq '^wk +6 +6 ' "$T/err" || fail "counters: $(cat "$T/err")"
   # Every job deleted, on its own server.
@@ -316,9 +315,8 @@ test_work_starts_with_a_server_down_and_takes_it_when_it_comes_up() {
   wait_count "$T/done" 2
   grep -q "^$B/" "$T/done" || fail "B not served once up: $(cat "$T/done")"
   kill -TERM "$pid"
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  wait "$pid"
-  assert_eq "$?" 0 "work after SIGTERM"
+  wait_exit "$pid" 100
+  assert_eq "$RC" 0 "work after SIGTERM"
 }
 
 test_work_with_no_server_up_waits_then_runs() {
@@ -331,9 +329,8 @@ test_work_with_no_server_up_waits_then_runs() {
   for i in $(seq 100); do grep -q "waiting for the server at" "$T/err" && break; sleep 0.1; done
   grep -q "waiting for the server at" "$T/err" || fail "not waiting: $(cat "$T/err")"
   kill -TERM "$pid"
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  wait "$pid"
-  assert_eq "$?" 0 "work stopped while waiting"
+  wait_exit "$pid" 100
+  assert_eq "$RC" 0 "work stopped while waiting"
 }
 
 test_top_shows_totals_and_each_server() {

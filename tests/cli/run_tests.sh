@@ -123,19 +123,6 @@ wait_lines() {
   fail "timed out waiting for $2 lines in $1: $(cat "$1" 2>/dev/null)"
 }
 
-# wait_exit PID TENTHS: waits until the process PID has exited; its status in $RC. Fails if it
-# is still running after TENTHS tenths of a second.
-wait_exit() {
-  local i
-  for ((i = 0; i < $2; i++)); do
-    kill -0 "$1" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$1" 2>/dev/null && fail "process $1 still running after $(($2 / 10)) s"
-  wait "$1"
-  RC=$?
-}
-
 # process_gone PID: true once PID has ended (within 3 s); a zombie not yet reaped counts as
 # ended (it runs no more).
 process_gone() {
