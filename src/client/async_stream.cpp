@@ -7,6 +7,7 @@
 #include <asio/ssl/error.hpp>
 #include <chrono>
 #include <memory>
+#include <utility>
 
 #include "beanpole/error.hpp"
 #include "net/tls.hpp"
@@ -35,13 +36,12 @@ void async_stream::async_handshake(std::chrono::steady_clock::time_point connect
   watch_ = {};
   has_early_byte_ = false;
   watch_handshake(tls_->native_handle(), &watch_);
-  const auto started = std::chrono::steady_clock::now();
   tls_->async_handshake(
       asio::ssl::stream_base::client,
-      [this, started, connect_deadline, done = std::move(done)](std::error_code ec) mutable {
+      [this, connect_deadline, done = std::move(done)](std::error_code ec) mutable {
         if (!ec && verdict_pending(tls_->native_handle(), watch_)) {
           const auto now = std::chrono::steady_clock::now();
-          auto wait = verdict_wait(now - started);
+          std::chrono::nanoseconds wait = verdict_wait;
           if (connect_deadline != std::chrono::steady_clock::time_point::max()) {
             wait = std::min<std::chrono::nanoseconds>(wait, (connect_deadline - now) / 2);
           }
@@ -58,43 +58,51 @@ void async_stream::async_handshake(std::chrono::steady_clock::time_point connect
 
 void async_stream::await_verdict(std::chrono::nanoseconds wait,
                                  std::function<void(std::error_code)> done) {
-  struct verdict {
-    std::function<void(std::error_code)> done;
-    std::error_code ec;
-    int pending = 2;  // the read and the timer
-    bool read_ended = false;
-  };
-  auto v = std::make_shared<verdict>();
+  auto v = std::make_shared<verdict_wait_state>();
   v->done = std::move(done);
-  const auto finish = [this, v] {
-    if (--v->pending > 0) return;
-    watch_handshake(tls_->native_handle(), nullptr);
-    v->done(v->ec);
-  };
-  // A ticket is the verdict "accepted": it ends the wait at once.
-  watch_.on_ticket = [](void* timer) { static_cast<asio::steady_timer*>(timer)->cancel(); };
-  watch_.on_ticket_arg = &verdict_timer_;
+  std::error_code ec;
+  socket_.non_blocking(true, ec);  // the verdict's reads must never block the strand
+  if (ec) return end_verdict(v, ec);
   verdict_timer_.expires_after(wait);
-  verdict_timer_.async_wait([this, v, finish](std::error_code) {
-    // Expired, or cut short by a ticket or by the end of the read: a read still waiting for
-    // the verdict is stopped (the TLS stream stays usable; the next read resumes it).
-    if (!v->read_ended) {
-      std::error_code ignored;
-      socket_.cancel(ignored);
-    }
-    finish();
+  verdict_timer_.async_wait([this, v](std::error_code timer_ec) {
+    if (timer_ec == asio::error::operation_aborted || v->done == nullptr) return;
+    // Silence until now counts as "accepted", as in the blocking client. The readiness wait
+    // below is cancelled, or, if its completion is already queued, sees `expired` and ends.
+    v->expired = true;
+    std::error_code ignored;
+    socket_.cancel(ignored);
   });
-  tls_->async_read_some(asio::buffer(&early_byte_, 1),
-                        [this, v, finish](std::error_code ec, std::size_t n) {
-                          v->read_ended = true;
-                          verdict_timer_.cancel();
-                          if (n == 1) {
-                            has_early_byte_ = true;
-                          } else if (ec && ec != asio::error::operation_aborted) {
-                            v->ec = handshake_failure(ec);
-                          }
-                          finish();
-                        });
+  poll_verdict(v);
+}
+
+void async_stream::poll_verdict(const std::shared_ptr<verdict_wait_state>& v) {
+  // Reads without blocking: what arrived is a ticket (accepted), an alert (refused) or the first
+  // byte of the server's speech. A readiness wait, not an async read, waits for more: a pending
+  // wait is always cancellable, whereas an SSL read re-arms socket reads of its own that a
+  // cancel made between two of them would miss (and the connect would hang until its timeout).
+  std::error_code ec;
+  const std::size_t n = tls_->read_some(asio::buffer(&early_byte_, 1), ec);
+  if (n == 1) {
+    has_early_byte_ = true;
+    return end_verdict(v, {});
+  }
+  if (ec != asio::error::would_block) return end_verdict(v, handshake_failure(ec));
+  if (watch_.ticket || v->expired) return end_verdict(v, {});
+  socket_.async_wait(socket_type::wait_read, [this, v](std::error_code wait_ec) {
+    if (v->done == nullptr) return;  // closed meanwhile
+    if (wait_ec && wait_ec != asio::error::operation_aborted) {
+      return end_verdict(v, handshake_failure(wait_ec));
+    }
+    poll_verdict(v);  // after a cancel too: it ends at once on `expired` or a closed socket
+  });
+}
+
+void async_stream::end_verdict(const std::shared_ptr<verdict_wait_state>& v, std::error_code ec) {
+  verdict_timer_.cancel();
+  watch_handshake(tls_->native_handle(), nullptr);
+  std::error_code ignored;
+  socket_.non_blocking(false, ignored);
+  std::exchange(v->done, nullptr)(ec);
 }
 
 std::error_code async_stream::handshake_failure(std::error_code ec) {

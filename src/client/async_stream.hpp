@@ -14,6 +14,7 @@
 #include <asio/write.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -95,9 +96,17 @@ class async_stream {
   const std::string& tls_detail() const noexcept { return tls_detail_; }
 
  private:
-  /// Reads until the server's verdict comes (an alert fails `done`; a ticket, the end of `wait`
-  /// or a close succeeds it).
+  /// What one wait for the verdict shares between its timer and its reads.
+  struct verdict_wait_state {
+    std::function<void(std::error_code)> done;  ///< null once the wait ended
+    bool expired = false;                       ///< the wait's time is up
+  };
+  /// Waits until the server's verdict comes (an alert fails `done`; a ticket, data, the end of
+  /// `wait` succeed it).
   void await_verdict(std::chrono::nanoseconds wait, std::function<void(std::error_code)> done);
+  /// Takes in what the server sent so far, then ends the wait or waits for more.
+  void poll_verdict(const std::shared_ptr<verdict_wait_state>& v);
+  void end_verdict(const std::shared_ptr<verdict_wait_state>& v, std::error_code ec);
   /// The beanpole error for `ec`, a failure of the handshake or of the verdict's read.
   std::error_code handshake_failure(std::error_code ec);
 

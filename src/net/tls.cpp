@@ -27,10 +27,7 @@ void on_message(int write_p, int /*version*/, int content_type, const void* buf,
   auto& watch = *static_cast<handshake_watch*>(arg);
   const auto type = *static_cast<const unsigned char*>(buf);
   if (type == SSL3_MT_CERTIFICATE_REQUEST) watch.certificate_requested = true;
-  if (type == SSL3_MT_NEWSESSION_TICKET) {
-    watch.ticket = true;
-    if (watch.on_ticket != nullptr) watch.on_ticket(watch.on_ticket_arg);
-  }
+  if (type == SSL3_MT_NEWSESSION_TICKET) watch.ticket = true;
 }
 
 bool is_ip_literal(const std::string& name) {
@@ -137,13 +134,6 @@ void watch_handshake(ssl_st* ssl, handshake_watch* watch) {
 
 bool verdict_pending(const ssl_st* ssl, const handshake_watch& watch) {
   return SSL_version(ssl) == TLS1_3_VERSION && watch.certificate_requested && !watch.ticket;
-}
-
-std::chrono::nanoseconds verdict_wait(std::chrono::nanoseconds took) {
-  // Bounded: a terminator that sends no session tickets makes every connect wait this long,
-  // and a slow handshake (a loaded machine, a sanitizer build) must not stretch it to seconds.
-  return std::min<std::chrono::nanoseconds>(2 * took + std::chrono::milliseconds{100},
-                                            std::chrono::seconds{1});
 }
 
 std::error_code tls_handshake_timeout(const ssl_st* ssl, std::string& detail) {

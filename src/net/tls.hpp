@@ -45,9 +45,6 @@ std::error_code tls_handshake_timeout(const ssl_st* ssl, std::string& detail);
 struct handshake_watch {
   bool certificate_requested = false;  ///< the server asked for a client certificate
   bool ticket = false;                 ///< a session ticket came: the server accepted it
-  /// Called with `on_ticket_arg` when a ticket comes (from inside the TLS read that got it).
-  void (*on_ticket)(void* arg) = nullptr;
-  void* on_ticket_arg = nullptr;
 };
 
 /// Reports the handshake messages `ssl` receives into `watch`; null stops it. `watch` must
@@ -58,9 +55,12 @@ void watch_handshake(ssl_st* ssl, handshake_watch* watch);
 /// that succeeded: TLS 1.3, a certificate requested, no ticket yet.
 bool verdict_pending(const ssl_st* ssl, const handshake_watch& watch);
 
-/// How long to wait for that verdict after a handshake that took `took`: a server that sends no
-/// tickets is waited for twice the handshake's time plus 100 ms, at most 1 s, then taken as
-/// having accepted.
-std::chrono::nanoseconds verdict_wait(std::chrono::nanoseconds took);
+/// How long to wait for that verdict, within the connect timeout; a server still silent then is
+/// taken as having accepted. Terminators send a session ticket on acceptance (stunnel, HAProxy
+/// and nginx do by default) and an alert on refusal, each of which ends the wait at once: only
+/// one with tickets turned off makes every mutual-TLS connect wait this long. Not shorter: on a
+/// loaded machine a refusal can come hundreds of milliseconds after the handshake, and taken as
+/// acceptance it would fail the first command instead of the connect.
+inline constexpr std::chrono::milliseconds verdict_wait{1000};
 
 }  // namespace beanpole::detail

@@ -113,7 +113,6 @@ std::unique_ptr<tls_session> tls_session::handshake(int fd, const endpoint& ep,
   std::unique_ptr<tls_session> session(new tls_session(ssl));
   handshake_watch watch;
   watch_handshake(ssl, &watch);
-  const auto started = coarse_clock::now();
 
   const auto failed = [&](std::error_code why) {
     ec = why;
@@ -150,7 +149,7 @@ std::unique_ptr<tls_session> tls_session::handshake(int fd, const endpoint& ep,
 
   // The server's verdict on the client certificate (see handshake_watch).
   if (verdict_pending(ssl, watch)) {
-    deadline limit = coarse_clock::now() + verdict_wait(coarse_clock::now() - started);
+    deadline limit = coarse_clock::now() + verdict_wait;
     if (until && *until < *limit) limit = until;
     char byte = 0;
     timed_out = false;

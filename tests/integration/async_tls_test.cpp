@@ -11,6 +11,7 @@
 #include "async_test_support.hpp"
 #include "beanpole/async_client.hpp"
 #include "beanpole/worker.hpp"
+#include "late_refusal_tls_server.hpp"
 #include "server_test.hpp"
 #include "test_helpers.hpp"
 #include "tls_terminator.hpp"
@@ -129,6 +130,18 @@ TEST_F(async_tls, a_missing_client_certificate_fails_the_connect_as_in_the_block
   c.close();
 }
 
+TEST_F(async_tls, a_refusal_half_a_second_after_the_handshake_still_fails_the_connect) {
+  // As in the blocking client: the wait for the verdict outlasts a late refusal.
+  late_refusal_tls_server late(*certs_, 500ms);
+  io_threads io;
+  async_client c(io.executor(), late.tls_endpoint(certs_->with_client_certificate()),
+                 test_client_options());
+  const std::error_code ec = error_of(c.async_connect(asio::use_future));
+  EXPECT_EQ(ec, errc::tls_handshake_failed) << ec.message();
+  EXPECT_EQ(late.refusals(), 1);
+  c.close();
+}
+
 TEST_F(async_tls, an_accepted_client_certificate_leaves_the_connection_usable) {
   // The wait for the verdict reads from the TLS stream before the first command: the commands
   // after it must still get their replies.
@@ -160,9 +173,11 @@ TEST_F(async_tls, reconnects_after_the_terminator_restarts) {
   o.reconnect.enabled = true;
   std::atomic<int> reconnected{0};
   std::atomic<int> disconnected{0};
+  std::atomic<int> attempts{0};
   o.on_event = [&](const client_event& e) {
     if (e.what == client_event::kind::reconnected) ++reconnected;
     if (e.what == client_event::kind::disconnected) ++disconnected;
+    if (e.what == client_event::kind::reconnecting) ++attempts;
   };
   async_client c(io.executor(), tls_endpoint(), o);
   connect_to_tube(c, tube());
@@ -170,7 +185,9 @@ TEST_F(async_tls, reconnects_after_the_terminator_restarts) {
   mutual_->stop();
   ASSERT_TRUE(eventually([&] { return disconnected.load() > 0; }, 5s));
   mutual_->restart();
-  ASSERT_TRUE(eventually([&] { return reconnected.load() > 0; }, 10s));
+  ASSERT_TRUE(eventually([&] { return reconnected.load() > 0; }, 10s))
+      << attempts.load() << " attempts; stunnel's log:\n"
+      << mutual_->log();
   value_of(c.async_put("after", {}, asio::use_future));
   EXPECT_EQ(make_client().stats_tube(tube()).current_jobs_ready, 2u);
   c.close();

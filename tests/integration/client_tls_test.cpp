@@ -13,6 +13,7 @@
 
 #include "beanpole/client.hpp"
 #include "beanpole/error.hpp"
+#include "late_refusal_tls_server.hpp"
 #include "server_test.hpp"
 #include "tls_terminator.hpp"
 
@@ -99,6 +100,18 @@ TEST_F(client_tls, missing_client_certificate_when_one_is_required_fails_the_con
   EXPECT_EQ(connect_error(mutual_->tls_endpoint(certs_->trusting()), &detail),
             errc::tls_handshake_failed);
   EXPECT_NE(detail.find("certificate"), std::string::npos) << detail;
+}
+
+TEST_F(client_tls, a_refusal_half_a_second_after_the_handshake_still_fails_the_connect) {
+  // A loaded terminator judges the certificate late. The wait for its verdict was twice the
+  // handshake's time plus 100 ms: this refusal came after it, the connect succeeded and the
+  // first command failed instead.
+  late_refusal_tls_server late(*certs_, 500ms);
+  std::string detail;
+  EXPECT_EQ(connect_error(late.tls_endpoint(certs_->with_client_certificate()), &detail),
+            errc::tls_handshake_failed);
+  EXPECT_EQ(late.refusals(), 1);
+  EXPECT_NE(detail.find("unknown ca"), std::string::npos) << detail;
 }
 
 TEST_F(client_tls, a_server_certificate_from_another_ca_is_not_verified) {
