@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "beanpole/backoff.hpp"
+#include "beanpole/detail/async_completion.hpp"
 #include "beanpole/detail/async_core.hpp"
-#include "beanpole/detail/async_op.hpp"
 #include "beanpole/endpoint.hpp"
 #include "beanpole/error.hpp"
 #include "beanpole/options.hpp"
@@ -180,9 +180,11 @@ class async_client {
   /// - Threads: may be called from any thread; the handler runs on its associated executor.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_connect(Token&& token = {}) {
-    return initiate<detail::connect_request>(
-        [](detail::async_core& core, detail::op_base* op) { detail::connect(core, op); },
-        detail::connect_request{}, std::forward<Token>(token));
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [core = core_](auto handler) {
+          detail::connect(*core, make_completion<void(std::error_code)>(std::move(handler), *core));
+        },
+        token);
   }
 
   /// Closes every connection now; pending operations complete with `operation_aborted`.
@@ -497,28 +499,26 @@ class async_client {
   }
 
  private:
-  template <class Command, class Start, class Token>
-  auto initiate(Start start, Command&& cmd, Token&& token, detail::op_route route = {},
-                job_id job = {}, bool is_put = false) {
-    return asio::async_initiate<Token, detail::signature_t<Command>>(
-        [core = core_, start, route, job, is_put](auto handler, Command&& c) {
-          using handler_t = std::decay_t<decltype(handler)>;
-          auto* node = new detail::op<Command, handler_t, executor_type>(
-              std::move(c), std::move(handler), detail::executor_of(*core));
-          node->route = route;
-          node->job = job;
-          node->is_put = is_put;
-          start(*core, node);
-        },
-        token, std::move(cmd));
+  /// The user's handler, type-erased (the library sees only its signature).
+  template <class Signature, class Handler>
+  static detail::completion<Signature>* make_completion(Handler&& handler,
+                                                        const detail::async_core& core) {
+    using handler_t = std::decay_t<Handler>;
+    return detail::completion_for<handler_t, executor_type, Signature>::make(
+        std::forward<Handler>(handler), detail::executor_of(core));
   }
 
   template <class Command, class Token>
   auto submit(Command cmd, Token&& token, detail::op_route route = detail::op_route::main,
               job_id job = {}, bool is_put = false) {
-    return initiate<Command>(
-        [](detail::async_core& core, detail::op_base* op) { detail::submit(core, op); },
-        std::move(cmd), std::forward<Token>(token), route, job, is_put);
+    using signature = detail::signature_t<Command>;
+    return asio::async_initiate<Token, signature>(
+        [core = core_, route, job, is_put](auto handler, Command&& c) {
+          detail::submit<Command>(*core, std::move(c),
+                                  make_completion<signature>(std::move(handler), *core), route, job,
+                                  is_put);
+        },
+        token, std::move(cmd));
   }
 
   executor_type executor_;

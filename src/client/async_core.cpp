@@ -97,8 +97,9 @@ class probe_op final : public op_base {
 };
 
 /// Whether the calling thread runs the client's executor, where blocking would deadlock. Not
-/// `runs_here` (detail/async_op.hpp), which asks whether a handler may run inline: for a strand
-/// that means "inside the strand", while here any thread of the strand's context would stall it.
+/// `runs_here` (detail/async_completion.hpp), which asks whether a handler may run inline: for a
+/// strand that means "inside the strand", while here any thread of the strand's context would stall
+/// it.
 bool on_executor_thread(const asio::any_io_executor& ex) {
   using io_ex = asio::io_context::executor_type;
   using pool_ex = asio::thread_pool::executor_type;
@@ -854,10 +855,10 @@ std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, end
 const asio::any_io_executor& executor_of(const async_core& core) noexcept {
   return core.user_executor();
 }
-void submit(async_core& core, op_base* op) {
+void submit_op(async_core& core, op_base* op) {
   core.submit(op);
 }
-void connect(async_core& core, op_base* op) {
+void connect_op(async_core& core, op_base* op) {
   core.connect(op);
 }
 void shutdown(async_core& core) {

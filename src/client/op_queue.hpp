@@ -1,7 +1,7 @@
 // The async driver's queue of operations: a conn::fifo linked through `op_base::next`.
 #pragma once
 
-#include "beanpole/detail/async_op.hpp"
+#include "client/async_op.hpp"
 #include "conn/fifo.hpp"
 
 namespace beanpole::detail {

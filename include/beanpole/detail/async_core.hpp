@@ -8,10 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "beanpole/detail/async_op.hpp"
+#include "beanpole/detail/async_completion.hpp"
 #include "beanpole/endpoint.hpp"
 #include "beanpole/error.hpp"
+#include "beanpole/proto/commands.hpp"
 #include "beanpole/put_body.hpp"
+#include "beanpole/types.hpp"
 
 namespace beanpole {
 struct async_client_options;
@@ -29,12 +31,16 @@ std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, end
 /// the core, which outlives every operation it completes.
 const asio::any_io_executor& executor_of(const async_core& core) noexcept;
 
-/// Hands an operation to the core; the core completes it exactly once. Safe from any thread.
-/// May block the calling thread for back-pressure (see `async_client_options::max_in_flight`).
-void submit(async_core& core, op_base* op);
+/// Issues `cmd` (routed by `route`; `job` is the job a job action acts on; `is_put` when a lost
+/// reply means "outcome unknown"); the core calls `done` exactly once. Safe from any thread. May
+/// block the calling thread for back-pressure (see `async_client_options::max_in_flight`).
+/// Defined in the library for every command the client issues (src/client/async_submit.cpp).
+template <class Command>
+void submit(async_core& core, Command&& cmd, completion<signature_t<Command>>* done, op_route route,
+            job_id job, bool is_put);
 
-/// Starts connecting (if not connected or connecting) and completes `op` once connected or failed.
-void connect(async_core& core, op_base* op);
+/// Starts connecting (if not connected or connecting) and calls `done` once connected or failed.
+void connect(async_core& core, completion<void(std::error_code)>* done);
 
 /// Closes every connection; pending operations complete with `asio::error::operation_aborted`.
 void shutdown(async_core& core);
@@ -69,14 +75,6 @@ struct owned_put_command {
   result_type interpret(proto::reply&& r, std::error_code& ec) const {
     return proto::put_command{}.interpret(std::move(r), ec);
   }
-};
-
-/// A command with no wire form, used to complete `async_connect` through the same op machinery.
-struct connect_request {
-  using result_type = void;
-  static constexpr proto::command_traits traits{.has_reply = false};
-  std::error_code encode(std::string&) const { return {}; }
-  void interpret(proto::reply&&, std::error_code&) const {}
 };
 
 }  // namespace beanpole::detail

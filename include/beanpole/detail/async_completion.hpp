@@ -1,5 +1,7 @@
-// The type-erased operation node of the async client: what the public templates create and the
-// non-template core moves between queues, writes and completes. Internal: no stability promise.
+// The user's handler of an async operation, type-erased: the one part of an operation that must
+// be built where the handler's type is known (the public templates). The operation itself (its
+// command, queue links, deadlines) lives inside the library (src/client/async_op.hpp) and only
+// ever sees a `completion`. Internal: no stability promise.
 #pragma once
 
 #include <asio/associated_cancellation_slot.hpp>
@@ -9,18 +11,13 @@
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/io_context.hpp>
 #include <asio/prefer.hpp>
-#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <new>
-#include <optional>
-#include <string>
-#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
-
-#include "beanpole/proto/commands.hpp"
-#include "beanpole/proto/reply.hpp"
 
 namespace beanpole::detail {
 
@@ -31,9 +28,9 @@ enum class op_route : std::uint8_t {
   job_action,  ///< delete/release/bury/touch: goes to the connection that holds the job
 };
 
-/// Memory for operation nodes, recycled per thread: a pipelined put allocates one node and frees
-/// it a moment later, and malloc/free were a tenth of its instructions. Nodes up to
-/// `op_block_size` bytes come from a thread-local free list (bounded; beyond it, back to the heap).
+/// Memory for operations and their completions, recycled per thread: a pipelined put allocates
+/// both and frees them a moment later, and malloc/free were a tenth of its instructions. Blocks up
+/// to `op_block_size` bytes come from a thread-local free list (bounded; beyond it, the heap).
 inline constexpr std::size_t op_block_size = 512;
 
 struct op_block_cache {
@@ -69,57 +66,6 @@ inline void deallocate_op(void* p, std::size_t size) noexcept {
   }
   ::operator delete(p);
 }
-
-/// How a command changes the tube state the client keeps for every connection.
-enum class tube_effect : std::uint8_t { none, use, watch, ignore };
-
-/// One command in flight. The core owns it from `submit` until it calls `complete` (exactly once),
-/// which interprets the reply, frees the node and hands the result to the user's handler on the
-/// handler's own executor.
-class op_base {
- public:
-  op_base(const op_base&) = delete;
-  op_base& operator=(const op_base&) = delete;
-
-  /// Appends the request to `out`; a local-misuse error means nothing may be sent. A command may
-  /// leave out a large body it owns: `body` is then set to it, and the request is what was
-  /// appended, then `body` (written from where it is), then CRLF.
-  virtual std::error_code encode_request(std::string& out, std::string_view& body) const = 0;
-  /// Appends the whole request to `out`, a body left out by `encode_request` included.
-  std::error_code encode(std::string& out) const {
-    std::string_view body;
-    auto ec = encode_request(out, body);
-    if (!ec && !body.empty()) {
-      out += body;
-      out += "\r\n";
-    }
-    return ec;
-  }
-  /// Completes with `reply` (or, when `reply` is null, with `ec`) and destroys the node. Returns
-  /// the error the handler gets, so the core can tell a protocol violation in the reply.
-  virtual std::error_code complete(std::error_code ec, proto::reply* reply) = 0;
-  /// The handler's cancellation slot (unconnected when the handler has none).
-  virtual asio::cancellation_slot cancellation_slot() const noexcept = 0;
-
-  proto::command_traits traits;
-  proto::server_wait wait;
-  op_route route = op_route::main;
-  bool is_put = false;    ///< a lost reply means "outcome unknown", never "failed"
-  bool internal = false;  ///< sent by the client itself (state restore): no user handler
-  job_id job;             ///< for job actions: the job acted on
-  /// Reply deadline, set when written; while the command waits unwritten for a connection, the
-  /// time it stops waiting. Zero: none.
-  std::chrono::steady_clock::time_point deadline{};
-  std::size_t wire_size = 0;  ///< bytes of its request in the client's unwritten buffer
-  std::uint64_t serial = 0;   ///< unique per core: lets a cancellation find its op safely
-  tube_effect effect = tube_effect::none;  ///< use / watch / ignore
-  const tube_name* tube = nullptr;         ///< their tube (points into the node's command)
-  op_base* next = nullptr;  ///< intrusive queue link (owned by whichever queue holds the op)
-
- protected:
-  op_base() = default;
-  ~op_base() = default;
-};
 
 /// Whether a handler whose executor is `ex` may run right here, as `asio::dispatch` would run
 /// it: the calling thread runs `ex`'s context. Checked directly because dispatching through
@@ -200,70 +146,86 @@ struct handler_target<Handler, IoExecutor, true> {
   work_type work;
 };
 
-/// The concrete node for one command and one handler.
-template <class Command, class Handler, class IoExecutor>
-class op final : public op_base {
+/// How an operation ends: the user's handler, behind a signature-only interface. The library
+/// calls `complete` exactly once; it frees the completion and runs the handler.
+template <class Signature>
+class completion;
+
+template <class... Results>
+class completion<void(std::error_code, Results...)> {
  public:
-  op(Command&& cmd, Handler&& handler, const IoExecutor& io_ex)
-      : cmd_(std::move(cmd)), handler_(std::move(handler)), target_(handler_, io_ex) {
-    traits = Command::traits;
-    wait = proto::wait_of(cmd_);
-    if constexpr (std::is_same_v<Command, proto::use_command>) {
-      effect = tube_effect::use;
-    } else if constexpr (std::is_same_v<Command, proto::watch_command>) {
-      effect = tube_effect::watch;
-    } else if constexpr (std::is_same_v<Command, proto::ignore_command>) {
-      effect = tube_effect::ignore;
-    }
-    if constexpr (requires { cmd_.tube; }) tube = &cmd_.tube;
+  completion(const completion&) = delete;
+  completion& operator=(const completion&) = delete;
+
+  /// Frees this object, then runs the handler with `ec` and `results` on the handler's executor.
+  virtual void complete(std::error_code ec, Results... results) = 0;
+  /// The handler's cancellation slot (unconnected when the handler has none).
+  virtual asio::cancellation_slot cancellation_slot() const noexcept = 0;
+
+  /// Room for `size` bytes aligned to `align` in this completion's own memory block, or null.
+  /// The library builds the operation there, so that an operation costs one block from the
+  /// thread's cache, not two; what it builds there must be destroyed before `complete`, which
+  /// frees the block.
+  void* spare_room(std::size_t size, std::size_t align) noexcept {
+    void* p = spare_;
+    std::size_t room = spare_size_;
+    return std::align(align, size, p, room);
   }
 
-  std::error_code encode_request(std::string& out, std::string_view& body) const override {
-    if constexpr (requires { cmd_.encode(out, body); }) {
-      return cmd_.encode(out, body);
-    } else {
-      return cmd_.encode(out);
-    }
-  }
+ protected:
+  completion() = default;
+  ~completion() = default;
 
-  static void* operator new(std::size_t size) { return allocate_op(size); }
-  static void operator delete(void* p, std::size_t size) noexcept { deallocate_op(p, size); }
+  void* spare_ = nullptr;       // the block's bytes after this object
+  std::size_t spare_size_ = 0;  // how many
+};
+
+/// The completion for one handler type.
+template <class Handler, class IoExecutor, class Signature>
+class completion_for;
+
+template <class Handler, class IoExecutor, class... Results>
+class completion_for<Handler, IoExecutor, void(std::error_code, Results...)> final
+    : public completion<void(std::error_code, Results...)> {
+ public:
+  /// A completion in a block of its own from the thread's cache, with the rest of the block
+  /// left as spare room for the operation.
+  static completion_for* make(Handler&& handler, const IoExecutor& io_ex) {
+    void* block = allocate_op(block_size);
+    auto* self = ::new (block) completion_for(std::move(handler), io_ex);
+    if constexpr (block_size == op_block_size) {
+      self->spare_ = static_cast<std::byte*>(block) + sizeof(completion_for);
+      self->spare_size_ = op_block_size - sizeof(completion_for);
+    }
+    return self;
+  }
 
   asio::cancellation_slot cancellation_slot() const noexcept override {
     return asio::get_associated_cancellation_slot(handler_);
   }
 
-  std::error_code complete(std::error_code ec, proto::reply* reply) override {
-    using result = typename Command::result_type;
-    if constexpr (std::is_void_v<result>) {
-      if (reply != nullptr) cmd_.interpret(std::move(*reply), ec);
-      finish(ec);
+  /// Frees the completion, then runs the handler on its executor: right here when this thread
+  /// runs that executor, as `asio::dispatch` would (dispatching through an `any_io_executor`
+  /// allocates a function object on every completion).
+  void complete(std::error_code ec, Results... results) override {
+    auto handler = std::move(handler_);
+    auto target = std::move(target_);  // its work is released once the handler ran or was queued
+    this->~completion_for();
+    deallocate_op(this, block_size);
+    if constexpr (has_own_executor<Handler>) {
+      run(target.executor, handler, ec, std::move(results)...);
     } else {
-      result value{};
-      if (reply != nullptr) value = cmd_.interpret(std::move(*reply), ec);
-      finish(ec, std::move(value));
+      run(*target.client, handler, ec, std::move(results)...);
     }
-    return ec;
   }
 
  private:
-  ~op() = default;
-  friend class op_base;
+  static constexpr std::size_t block_size =
+      sizeof(completion_for) <= op_block_size ? op_block_size : sizeof(completion_for);
 
-  /// Frees the node, then runs the handler with `args` on its executor: right here when this
-  /// thread runs that executor, as `asio::dispatch` would (dispatching through an
-  /// `any_io_executor` allocates a function object on every completion).
-  template <class... Args>
-  void finish(Args&&... args) {
-    auto handler = std::move(handler_);
-    auto target = std::move(target_);  // its work is released once the handler ran or was queued
-    delete this;
-    if constexpr (has_own_executor<Handler>) {
-      run(target.executor, handler, std::forward<Args>(args)...);
-    } else {
-      run(*target.client, handler, std::forward<Args>(args)...);
-    }
-  }
+  completion_for(Handler&& handler, const IoExecutor& io_ex)
+      : handler_(std::move(handler)), target_(handler_, io_ex) {}
+  ~completion_for() = default;
 
   template <class Executor, class... Args>
   static void run(const Executor& ex, Handler& handler, Args&&... args) {
@@ -285,7 +247,6 @@ class op final : public op_base {
     std::move(h)(std::forward<Args>(args)...);
   }
 
-  Command cmd_;
   Handler handler_;
   handler_target<Handler, IoExecutor> target_;
 };
