@@ -11,10 +11,10 @@
 #include "async_test_support.hpp"
 #include "beanpole/async_client.hpp"
 #include "beanpole/worker.hpp"
-#include "late_refusal_tls_server.hpp"
 #include "server_test.hpp"
 #include "test_helpers.hpp"
 #include "tls_terminator.hpp"
+#include "verdict_tls_server.hpp"
 #include "worker_test_support.hpp"
 
 namespace beanpole::testing {
@@ -132,13 +132,26 @@ TEST_F(async_tls, a_missing_client_certificate_fails_the_connect_as_in_the_block
 
 TEST_F(async_tls, a_refusal_half_a_second_after_the_handshake_still_fails_the_connect) {
   // As in the blocking client: the wait for the verdict outlasts a late refusal.
-  late_refusal_tls_server late(*certs_, 500ms);
+  verdict_tls_server late(*certs_, verdict_tls_server::verdict::refuse_late, 500ms);
   io_threads io;
   async_client c(io.executor(), late.tls_endpoint(certs_->with_client_certificate()),
                  test_client_options());
   const std::error_code ec = error_of(c.async_connect(asio::use_future));
   EXPECT_EQ(ec, errc::tls_handshake_failed) << ec.message();
   EXPECT_EQ(late.refusals(), 1);
+  c.close();
+}
+
+TEST_F(async_tls, a_terminator_without_session_tickets_is_taken_as_accepting_after_a_second) {
+  verdict_tls_server silent(*certs_, verdict_tls_server::verdict::accept_without_ticket);
+  io_threads io;
+  async_client c(io.executor(), silent.tls_endpoint(certs_->with_client_certificate()),
+                 tls_client_options());
+  const auto start = std::chrono::steady_clock::now();
+  const std::error_code ec = error_of(c.async_connect(asio::use_future));
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 950ms);
+  EXPECT_EQ(silent.accepted(), 1);
   c.close();
 }
 

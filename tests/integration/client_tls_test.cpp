@@ -13,9 +13,9 @@
 
 #include "beanpole/client.hpp"
 #include "beanpole/error.hpp"
-#include "late_refusal_tls_server.hpp"
 #include "server_test.hpp"
 #include "tls_terminator.hpp"
+#include "verdict_tls_server.hpp"
 
 namespace beanpole::testing {
 namespace {
@@ -106,12 +106,26 @@ TEST_F(client_tls, a_refusal_half_a_second_after_the_handshake_still_fails_the_c
   // A loaded terminator judges the certificate late. The wait for its verdict was twice the
   // handshake's time plus 100 ms: this refusal came after it, the connect succeeded and the
   // first command failed instead.
-  late_refusal_tls_server late(*certs_, 500ms);
+  verdict_tls_server late(*certs_, verdict_tls_server::verdict::refuse_late, 500ms);
   std::string detail;
   EXPECT_EQ(connect_error(late.tls_endpoint(certs_->with_client_certificate()), &detail),
             errc::tls_handshake_failed);
   EXPECT_EQ(late.refusals(), 1);
   EXPECT_NE(detail.find("unknown ca"), std::string::npos) << detail;
+}
+
+TEST_F(client_tls, a_terminator_without_session_tickets_is_taken_as_accepting_after_a_second) {
+  // No ticket and no alert: the verdict wait runs out (1 s) and the silence counts as accepted.
+  verdict_tls_server silent(*certs_, verdict_tls_server::verdict::accept_without_ticket);
+  connection_options o = client_options();
+  o.connect_timeout = 10s;
+  client c(o);
+  const auto start = std::chrono::steady_clock::now();
+  std::error_code ec;
+  c.connect(silent.tls_endpoint(certs_->with_client_certificate()), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 950ms);
+  EXPECT_EQ(silent.accepted(), 1);
 }
 
 TEST_F(client_tls, a_server_certificate_from_another_ca_is_not_verified) {
