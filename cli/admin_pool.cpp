@@ -32,6 +32,7 @@ std::vector<Part> on_each(const context& ctx, const Options& opts, Op op) {
       part.asked = true;
       try {
         client c = connect_for(ctx, job_ref{{}, server});
+        part.connected = true;
         Options mine = opts;
         if (opts.limit) mine.limit = *opts.limit - done;
         part.result = op(c, mine, done);
@@ -74,6 +75,17 @@ std::vector<server_flush> flush_on_each(const context& ctx, const tube_name& tub
     }
     return flush_tube(c, tube, mine);
   });
+}
+
+std::string failure_of(const server_move& part, const tube_name& from, const tube_name& to) {
+  if (!part.connected) return describe(part.result.ec, "move: cannot connect to " + part.server);
+  return move_failure(part.result, from, to, part.server);
+}
+
+std::string failure_of(const server_flush& part, const tube_name& tube) {
+  if (!part.connected) return describe(part.result.ec, "flush: cannot connect to " + part.server);
+  return describe(part.result.ec, fmt::format("flush {} on {} stopped after {} jobs", tube.str(),
+                                              part.server, part.result.deleted));
 }
 
 std::string move_failure(const move_result& r, const tube_name& from, const tube_name& to,

@@ -19,6 +19,7 @@ namespace beanpole::cli {
 struct server_move {
   std::string server;  ///< as given with -a
   bool asked = false;
+  bool connected = false;  ///< false with `result.ec` set: the connect failed
   move_result result;
 };
 
@@ -31,12 +32,18 @@ std::vector<server_move> move_on_each(const context& ctx, const tube_name& from,
 struct server_flush {
   std::string server;
   bool asked = false;
+  bool connected = false;
   flush_result result;
 };
 
 /// `flush_tube` on each server of the context (as `move_on_each`).
 std::vector<server_flush> flush_on_each(const context& ctx, const tube_name& tube,
                                         const flush_options& opts);
+
+/// Why this server's part failed (its `result.ec` is set), naming the server and any job as
+/// `ADDR/ID`.
+std::string failure_of(const server_move& part, const tube_name& from, const tube_name& to);
+std::string failure_of(const server_flush& part, const tube_name& tube);
 
 /// Why a move stopped (`r.ec` set), naming the jobs in hand: as `ADDR/ID` when `server` is
 /// given (several servers), as bare ids when it is empty (one server). The CLI prints it; the

@@ -124,7 +124,7 @@ int run_move_pool(const context& ctx, const tube_name& from, const tube_name& to
     stopped = stopped || p.result.stopped;
     json one{{"moved", p.result.moved}};
     if (p.result.ec) {
-      one["error"] = move_failure(p.result, from, to, p.server);
+      one["error"] = failure_of(p, from, to);
       if (p.result.source) {
         one["source"] = pool_job_id{p.server, *p.result.source}.to_string();
         one["copy"] =
@@ -143,7 +143,7 @@ int run_move_pool(const context& ctx, const tube_name& from, const tube_name& to
   const std::string failed = failed_servers(parts);
   if (failed.empty()) return exit_ok;
   for (const auto& p : parts) {
-    if (p.result.ec) print_error(move_failure(p.result, from, to, p.server));
+    if (p.result.ec) print_error(failure_of(p, from, to));
   }
   print_error(fmt::format("move: not completed on {} (done on the other servers)", failed));
   return exit_failure;
@@ -239,8 +239,7 @@ int run_flush_pool(const context& ctx, const tube_name& tube, const flush_args& 
     stopped = stopped || p.result.stopped;
     json one{{"deleted", p.result.deleted}};
     if (p.result.ec) {
-      errors.push_back(describe(p.result.ec, fmt::format("flush {} on {} stopped after {} jobs",
-                                                         tube.str(), p.server, p.result.deleted)));
+      errors.push_back(failure_of(p, tube));
       one["error"] = errors.back();
     }
     servers[p.server] = std::move(one);

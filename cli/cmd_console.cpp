@@ -651,7 +651,7 @@ class console_app {
       moved += p.result.moved;
       servers[p.server] = p.result.moved;
       if (p.result.ec) {
-        errors += (errors.empty() ? "" : "; ") + move_failure(p.result, from, to, p.server);
+        errors += (errors.empty() ? "" : "; ") + failure_of(p, from, to);
       }
     }
     json out{{"moved", moved}, {"servers", servers}};
@@ -668,9 +668,7 @@ class console_app {
       deleted += p.result.deleted;
       servers[p.server] = p.result.deleted;
       if (p.result.ec) {
-        errors += (errors.empty() ? "" : "; ") +
-                  describe(p.result.ec, fmt::format("flush on {} stopped after {} jobs", p.server,
-                                                    p.result.deleted));
+        errors += (errors.empty() ? "" : "; ") + failure_of(p, tube);
       }
     }
     json out{{"deleted", deleted}, {"servers", servers}};
