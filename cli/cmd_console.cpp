@@ -385,10 +385,11 @@ class console_app {
     return json{{"kicked", kicked}};
   }
 
-  /// An action on one job by id (`b["id"]`): `act(client, id, ec)`; answers {key: id}.
-  template <class F>
-  json on_job(const json& b, const char* command, const char* key, F act) const {
-    if (several_) return on_pool_job(b, command, key);
+  /// An action on one job by id (`b["id"]`): `act(client, id, ec)`; answers {key: id}. With
+  /// several servers, by `b["job"]` (ADDR/ID): `pool_act(pool, id)`; answers {key: "ADDR/ID"}.
+  template <class F, class G>
+  json on_job(const json& b, const char* command, const char* key, F act, G pool_act) const {
+    if (several_) return on_pool_job(b, command, key, pool_act);
     const job_id id{number_arg(b, "id", 0, ~std::uint64_t{0})};
     client c = connect();
     std::error_code ec;
@@ -398,13 +399,16 @@ class console_app {
   }
 
   json kick_job(const json& b) const {
-    return on_job(b, "kick-job", "kicked",
-                  [](client& c, job_id id, std::error_code& ec) { c.kick_job(id, ec); });
+    return on_job(
+        b, "kick-job", "kicked",
+        [](client& c, job_id id, std::error_code& ec) { c.kick_job(id, ec); },
+        [](pool& p, const pool_job_id& id) { p.kick_job(id); });
   }
 
   json remove(const json& b) const {
-    return on_job(b, "delete", "deleted",
-                  [](client& c, job_id id, std::error_code& ec) { c.remove(id, ec); });
+    return on_job(
+        b, "delete", "deleted", [](client& c, job_id id, std::error_code& ec) { c.remove(id, ec); },
+        [](pool& p, const pool_job_id& id) { p.remove(id); });
   }
 
   json pause(const json& b) const {
@@ -513,7 +517,8 @@ class console_app {
     if (!out.contains("servers")) {
       json servers = json::array();
       for (const auto& n : names_) {
-        servers.push_back(json{{"address", n}, {"up", false}, {"state", "down"}});
+        servers.push_back(
+            json{{"address", n}, {"up", false}, {"state", "down"}, {"error", out["error"]}});
       }
       out["servers"] = std::move(servers);
     }
@@ -624,21 +629,15 @@ class console_app {
     return out;
   }
 
-  /// delete or kick-job of the job `b["job"]` (ADDR/ID); answers {key: "ADDR/ID"}.
-  json on_pool_job(const json& b, const char* command, const char* key) const {
+  template <class G>
+  json on_pool_job(const json& b, const char* command, const char* key, G pool_act) const {
     pool_job_id id;
     if (pool_job_id::parse(string_arg(b, "job"), id)) {
       throw api_error(400, "job must be ADDR/ID with several servers");
     }
     (void)known_server(id.server);
     pool& p = the_pool();
-    pool_api(fmt::format("{} {}", command, id.to_string()), [&] {
-      if (std::string_view(command) == "delete") {
-        p.remove(id);
-      } else {
-        p.kick_job(id);
-      }
-    });
+    pool_api(fmt::format("{} {}", command, id.to_string()), [&] { pool_act(p, id); });
     return json{{key, id.to_string()}};
   }
 
