@@ -270,7 +270,8 @@ async function poolOfTwo() {
   await page.goto(url);
   await page.waitForSelector('#tubes tbody tr[data-tube="onlyb"]');
   await page.waitForSelector(`#servers tbody tr[data-server="${B}"]`);
-  assert.equal(await page.$eval('#servers-panel', (e) => e.hidden), false);
+  assert.equal(await page.$eval('#servers-panel', (e) => e.hidden), false,
+    'the breakdown is shown');
 
   // The per-server breakdown matches each server; the totals are their sums.
   const stats = {};
@@ -290,15 +291,16 @@ async function poolOfTwo() {
   }
   // The tubes table sums the servers, and lists a tube that only one of them has.
   const jobsRow = await rowCells(page, 'jobs');
-  assert.equal(Number(jobsRow.ready), 3);
-  assert.equal(Number(jobsRow.delayed), 1);
-  assert.equal(Number((await rowCells(page, 'onlyb')).ready), 1);
+  assert.equal(Number(jobsRow.ready), 3, 'jobs ready over both');
+  assert.equal(Number(jobsRow.delayed), 1, 'jobs delayed over both');
+  assert.equal(Number((await rowCells(page, 'onlyb')).ready), 1, 'a tube on B only');
 
   // Peek over both servers: the most urgent ready job is B's, named B/ID; delete it by that.
   await page.getByRole('button', { name: 'Open tube jobs' }).click();
   await page.getByRole('button', { name: 'Peek ready' }).click();
   await waitFor(page, () => document.getElementById('job-body').textContent === 'urgent on B');
-  assert.equal(await page.$eval('#job-id', (e) => e.textContent), `${B}/${urgentOnB} (ready)`);
+  assert.equal(await page.$eval('#job-id', (e) => e.textContent), `${B}/${urgentOnB} (ready)`,
+    'the peeked job names its server');
   await page.waitForTimeout(2200);  // one refresh later: rates are shown
   await page.screenshot({ path: path.join(SHOTS, 'console-pool.png'), fullPage: true });
   await page.getByRole('button', { name: 'Delete this job' }).click();
@@ -309,7 +311,7 @@ async function poolOfTwo() {
   await waitFor(page, () => document.getElementById('job-body').textContent === 'later on B');
   await page.getByRole('button', { name: 'Kick this job' }).click();
   await waitFor(page, () => /is ready/.test(document.getElementById('status').textContent));
-  assert.equal(JSON.parse(on(B, '--json', 'stats-job', delayedOnB)).state, 'ready');
+  assert.equal(JSON.parse(on(B, '--json', 'stats-job', delayedOnB)).state, 'ready', 'kicked on B');
 
   // Move and flush act on both servers; each job stays on its server.
   await page.getByLabel('Move').selectOption('ready');
@@ -317,8 +319,8 @@ async function poolOfTwo() {
   await page.getByRole('button', { name: 'Move jobs' }).click();
   await waitFor(page, () => /Move: 3 jobs moved to moved\.$/.test(
     document.getElementById('status').textContent));
-  assert.equal(tubeStatsOn(A, 'moved')['current-jobs-ready'], 2);
-  assert.equal(tubeStatsOn(B, 'moved')['current-jobs-ready'], 1);
+  assert.equal(tubeStatsOn(A, 'moved')['current-jobs-ready'], 2, 'moved on A');
+  assert.equal(tubeStatsOn(B, 'moved')['current-jobs-ready'], 1, 'moved on B');
   await page.waitForSelector('#tubes tbody tr[data-tube="moved"]');
   await page.getByRole('button', { name: 'Open tube moved' }).click();
   await page.getByLabel('Delete', { exact: true }).selectOption('all');
@@ -337,8 +339,8 @@ async function poolOfTwo() {
   await page.getByRole('button', { name: 'Put job' }).click();
   await waitFor(page, (b) => new RegExp(`^Put: job \\d+ put on ${b} `).test(
     document.getElementById('status').textContent), B);
-  assert.equal(tubeStatsOn(B, 'picked')['current-jobs-ready'], 1);
-  assert.equal(tubeStatsOn(A, 'picked'), null);
+  assert.equal(tubeStatsOn(B, 'picked')['current-jobs-ready'], 1, 'put on B');
+  assert.equal(tubeStatsOn(A, 'picked'), null, 'nothing put on A');
   await page.getByLabel('Server', { exact: true }).selectOption(A);
   await page.getByRole('button', { name: 'Put job' }).click();
   await waitFor(page, (a) => new RegExp(`^Put: job \\d+ put on ${a} `).test(
@@ -349,7 +351,7 @@ async function poolOfTwo() {
     document.getElementById('status').textContent));
   const got = (await page.$eval('#status', (e) => e.textContent)).match(/ put on (\S+) /)[1];
   assert.ok(got === A || got === B, `round-robin put on ${got}`);
-  assert.equal(tubeStatsOn(got, 'picked')['current-jobs-ready'], 2);
+  assert.equal(tubeStatsOn(got, 'picked')['current-jobs-ready'], 2, 'round-robin put');
 
   // Pause reaches both servers.
   await page.waitForSelector('#tubes tbody tr[data-tube="picked"]');
@@ -364,24 +366,25 @@ async function poolOfTwo() {
   const b = serverProcesses.get(B);
   b.kill('SIGTERM');
   await waitFor(page, (addr) => {
-    const td = document.querySelector(`#servers tbody tr[data-server="${addr}"] td[data-col="state"]`);
+    const row = document.querySelector(`#servers tbody tr[data-server="${addr}"]`);
+    const td = row && row.querySelector('td[data-col="state"]');
     return td && td.textContent.startsWith('down');
   }, B);
   await waitFor(page, (n) => document.querySelector('[data-total="current-jobs-ready"]')
     .textContent === String(n), JSON.parse(on(A, '--json', 'stats'))['current-jobs-ready']);
-  assert.equal((await serverRow(page, A)).state, 'up');
+  assert.equal((await serverRow(page, A)).state, 'up', 'A still up');
   assert.match(await page.$eval('#server-line', (e) => e.textContent), /Pool of 2 servers, 1 up/);
   await page.getByLabel('Tube', { exact: true }).fill('after');
   await page.getByRole('button', { name: 'Put job' }).click();
-  await waitFor(page, (a) => document.getElementById('status').textContent.includes(` put on ${a} `),
-    A);
+  await waitFor(page,
+    (a) => document.getElementById('status').textContent.includes(` put on ${a} `), A);
   await page.waitForSelector('#tubes tbody tr[data-tube="after"]');
   await page.getByRole('button', { name: 'Open tube after' }).click();
   await page.getByRole('button', { name: 'Move jobs' }).click();  // A: done, B: named
   await waitFor(page, (addr) => /^Move: 1 jobs moved to moved, then: /.test(
     document.getElementById('status').textContent) &&
     document.getElementById('status').textContent.includes(addr), B);
-  assert.equal(tubeStatsOn(A, 'moved')['current-jobs-ready'], 1);
+  assert.equal(tubeStatsOn(A, 'moved')['current-jobs-ready'], 1, 'moved on A with B down');
 
   assert.deepEqual(errors, []);
   await page.close();
