@@ -346,9 +346,12 @@ async function poolOfTwo() {
   await waitFor(page, (a) => new RegExp(`^Put: job \\d+ put on ${a} `).test(
     document.getElementById('status').textContent), A);
   await page.getByLabel('Server', { exact: true }).selectOption('');
+  const putOnA = await page.$eval('#status', (e) => e.textContent);
   await page.getByRole('button', { name: 'Put job' }).click();
-  await waitFor(page, () => /^Put: job \d+ put on /.test(
-    document.getElementById('status').textContent));
+  await waitFor(page, (before) => {
+    const now = document.getElementById('status').textContent;
+    return now !== before && /^Put: job \d+ put on /.test(now);
+  }, putOnA);
   const got = (await page.$eval('#status', (e) => e.textContent)).match(/ put on (\S+) /)[1];
   assert.ok(got === A || got === B, `round-robin put on ${got}`);
   assert.equal(tubeStatsOn(got, 'picked')['current-jobs-ready'], 2, 'round-robin put');
