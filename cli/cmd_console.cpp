@@ -1,6 +1,10 @@
 // console: the web console, served by the binary itself. Assets are embedded (console_assets);
 // the page talks to a small JSON API below, which acts through the blocking client and the
-// admin layer (move, flush) and `top`'s sampling, so the console and the CLI agree.
+// admin layer (move, flush) and `top`'s sampling, so the console and the CLI agree. With several
+// servers (-a A,B) it acts through one blocking pool kept for the console's life (it retries a
+// down server by itself), as the pool commands of the CLI do: totals with a per-server
+// breakdown, jobs named ADDR/ID, kick/pause/move/flush on every server, put round-robin or on
+// the server the user picks.
 //
 // Safety: every change is a POST carrying the session's CSRF token in X-CSRF-Token (the page
 // reads it from GET /api/session, which another origin cannot read); a loopback console only
@@ -12,6 +16,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,11 +30,14 @@
 #include <beanpole/error.hpp>
 #include <beanpole/version.hpp>
 
+#include "admin_pool.hpp"
 #include "commands.hpp"
 #include "console_assets.hpp"
 #include "errors.hpp"
 #include "http_serve.hpp"
 #include "json_body.hpp"
+#include "pool_mode.hpp"
+#include "top_pool.hpp"
 #include "top_view.hpp"
 
 namespace beanpole::cli {
@@ -138,11 +146,59 @@ void fail_on(std::error_code ec, const std::string& what) {
   if (ec) throw api_error(502, describe(ec, what));
 }
 
+/// Runs `f` (a call of the blocking pool), its failure as a 502 naming `what`.
+template <class F>
+auto pool_api(const std::string& what, F f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::system_error& e) {
+    throw api_error(502, describe(e.code(), what));
+  }
+}
+
+/// Every integer field of `stats`: the page's totals panel.
+json integer_fields(const proto::server_stats& stats) {
+  json out = json::object();
+  for (const auto& f : proto::fields_of(stats)) {
+    if (const auto* n = std::get_if<std::uint64_t>(&f.value)) out[std::string(f.key)] = *n;
+  }
+  return out;
+}
+
+/// A peeked job for the page: its id, size, `stats-job` figures when `st` is given, and its body
+/// (text when valid UTF-8, else base64; the page also shows it as hex).
+json job_json(job_id id, const std::string& body, const proto::job_stats* st) {
+  json j{{"id", id.value}, {"size", body.size()}};
+  if (st != nullptr) {
+    j["state"] = st->state;
+    j["pri"] = st->pri;
+    j["ttr"] = st->ttr;
+    j["age"] = st->age;
+    j["delay"] = st->delay;
+    j["time_left"] = st->time_left;
+    j["reserves"] = st->reserves;
+    j["buries"] = st->buries;
+    j["kicks"] = st->kicks;
+  }
+  set_body(j, body);
+  return j;
+}
+
+/// "A, B".
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 class console_app {
  public:
   console_app(const context& ctx, std::vector<std::string> credentials, bool loopback,
               std::string listen_host)
-      : server_(ctx.server()),
+      : ctx_(ctx),
+        names_(ctx.addresses()),
+        several_(ctx.several()),
+        server_(several_ ? endpoint{} : ctx.server()),
         options_(ctx.connection()),
         csrf_(random_token()),
         credentials_(std::move(credentials)),
@@ -171,6 +227,9 @@ class console_app {
       });
     }
     get(http, "/api/session", [this](const httplib::Request&) {
+      if (several_) {
+        return json{{"csrf", csrf_}, {"servers", names_}, {"pool", true}, {"version", version}};
+      }
       return json{{"csrf", csrf_}, {"server", server_.to_string()}, {"version", version}};
     });
     get(http, "/api/overview", [this](const httplib::Request&) { return overview(); });
@@ -260,14 +319,12 @@ class console_app {
   /// rates, computed against the previous overview any page asked for), plus every integer
   /// field of `stats` under "totals".
   json overview() {
+    if (several_) return pool_overview();
     json out{{"address", server_.to_string()}, {"up", false}};
     try {
       client c = connect();
       top_sample cur = take_sample(c, {});
-      json totals = json::object();
-      for (const auto& f : proto::fields_of(cur.server)) {
-        if (const auto* n = std::get_if<std::uint64_t>(&f.value)) totals[std::string(f.key)] = *n;
-      }
+      json totals = integer_fields(cur.server);
       const std::lock_guard lock(previous_mutex_);
       out.update(top_json(cur, previous_ ? &*previous_ : nullptr));
       out["totals"] = std::move(totals);
@@ -284,6 +341,7 @@ class console_app {
   json peek(const httplib::Request& req) const {
     const tube_name tube = tube_arg(req.get_param_value("tube"));
     const job_state state = state_arg(req.get_param_value("state"));
+    if (several_) return pool_peek(tube, state);
     client c = connect();
     std::error_code ec;
     c.use(tube, ec);
@@ -294,21 +352,7 @@ class console_app {
     fail_on(ec, fmt::format("peek-{}", to_string(state)));
     if (!found) return json{{"job", nullptr}};
     const auto st = c.stats_job(found->id, ec);
-    json j{{"id", found->id.value}, {"size", found->body.size()}};
-    if (!ec) {
-      j["state"] = st.state;
-      j["pri"] = st.pri;
-      j["ttr"] = st.ttr;
-      j["age"] = st.age;
-      j["delay"] = st.delay;
-      j["time_left"] = st.time_left;
-      j["reserves"] = st.reserves;
-      j["buries"] = st.buries;
-      j["kicks"] = st.kicks;
-    }
-    // Text when the body is valid UTF-8, else base64 (the page also shows it as hex).
-    set_body(j, found->body);
-    return json{{"job", j}};
+    return json{{"job", job_json(found->id, found->body, ec ? nullptr : &st)}};
   }
 
   json put(const json& b) const {
@@ -318,6 +362,7 @@ class console_app {
     opts.pri = static_cast<priority>(number_arg(b, "pri", default_priority, 0xFFFFFFFFu));
     opts.delay = std::chrono::seconds(number_arg(b, "delay", 0, 0xFFFFFFFFu));
     opts.ttr = std::chrono::seconds(number_arg(b, "ttr", 60, 0xFFFFFFFFu));
+    if (several_) return pool_put(tube, body, opts, b);
     client c = connect();
     std::error_code ec;
     c.use(tube, ec);
@@ -330,6 +375,7 @@ class console_app {
   json kick(const json& b) const {
     const tube_name tube = tube_arg(string_arg(b, "tube"));
     const std::uint64_t bound = number_arg(b, "bound", 1, 0xFFFFFFFFu);
+    if (several_) return pool_kick(tube, bound);
     client c = connect();
     std::error_code ec;
     c.use(tube, ec);
@@ -339,9 +385,11 @@ class console_app {
     return json{{"kicked", kicked}};
   }
 
-  /// An action on one job by id (`b["id"]`): `act(client, id, ec)`; answers {key: id}.
-  template <class F>
-  json on_job(const json& b, const char* command, const char* key, F act) const {
+  /// An action on one job by id (`b["id"]`): `act(client, id, ec)`; answers {key: id}. With
+  /// several servers, by `b["job"]` (ADDR/ID): `pool_act(pool, id)`; answers {key: "ADDR/ID"}.
+  template <class F, class G>
+  json on_job(const json& b, const char* command, const char* key, F act, G pool_act) const {
+    if (several_) return on_pool_job(b, command, key, pool_act);
     const job_id id{number_arg(b, "id", 0, ~std::uint64_t{0})};
     client c = connect();
     std::error_code ec;
@@ -351,18 +399,22 @@ class console_app {
   }
 
   json kick_job(const json& b) const {
-    return on_job(b, "kick-job", "kicked",
-                  [](client& c, job_id id, std::error_code& ec) { c.kick_job(id, ec); });
+    return on_job(
+        b, "kick-job", "kicked",
+        [](client& c, job_id id, std::error_code& ec) { c.kick_job(id, ec); },
+        [](pool& p, const pool_job_id& id) { p.kick_job(id); });
   }
 
   json remove(const json& b) const {
-    return on_job(b, "delete", "deleted",
-                  [](client& c, job_id id, std::error_code& ec) { c.remove(id, ec); });
+    return on_job(
+        b, "delete", "deleted", [](client& c, job_id id, std::error_code& ec) { c.remove(id, ec); },
+        [](pool& p, const pool_job_id& id) { p.remove(id); });
   }
 
   json pause(const json& b) const {
     const tube_name tube = tube_arg(string_arg(b, "tube"));
     const auto seconds = number_arg(b, "seconds", 0, 0xFFFFFFFFu);
+    if (several_) return pool_pause(tube, seconds);
     client c = connect();
     std::error_code ec;
     c.pause_tube(tube, std::chrono::seconds(seconds), ec);
@@ -379,6 +431,7 @@ class console_app {
     if (b.contains("limit") && !b["limit"].is_null() && b["limit"] != "") {
       opts.limit = number_arg(b, "limit", 0, ~std::uint64_t{0});
     }
+    if (several_) return pool_move(from, to, opts);
     client c = connect();
     const move_result r = move_jobs(c, from, to, opts);
     json out{{"moved", r.moved}};
@@ -395,6 +448,7 @@ class console_app {
     flush_options opts;
     const std::string state = string_arg(b, "state");
     if (state != "all") opts.states = {state_arg(state)};
+    if (several_) return pool_flush(tube, opts);
     client c = connect();
     const flush_result r = flush_tube(c, tube, opts);
     json out{{"deleted", r.deleted}};
@@ -402,14 +456,239 @@ class console_app {
     return out;
   }
 
-  endpoint server_;
+  // ------------------------------------------------------------------- several servers
+
+  /// The console's pool, opened at the first request that needs it (and again after a failed
+  /// open: every server was down).
+  pool& the_pool() const {
+    const std::lock_guard lock(pool_mutex_);
+    if (!pool_) {
+      try {
+        pool_ = open_pool(ctx_);
+      } catch (const command_failure& e) {
+        throw api_error(502, describe(e.ec, e.what()));
+      }
+    }
+    return *pool_;
+  }
+
+  /// `server` if it is one of the servers given with -a; 400 otherwise.
+  const std::string& known_server(const std::string& server) const {
+    for (const auto& n : names_) {
+      if (n == server) return n;
+    }
+    throw api_error(400, "'" + server + "' is not one of the console's servers");
+  }
+
+  /// As `overview`, over every server: the tubes table and totals summed over the servers that
+  /// answered (a tube on any server is listed), and "servers": each server's address, state
+  /// and key figures (`top --json`'s per-server part), or why it did not answer.
+  json pool_overview() {
+    json out{{"address", joined(names_)}, {"up", false}, {"pool", true}};
+    try {
+      pool& p = the_pool();
+      pool_top_sample cur = take_pool_sample(p, {});
+      std::map<std::string, std::string> states;
+      for (const auto& s : p.servers()) states[s.name] = std::string(to_string(s.state));
+      const std::lock_guard lock(previous_mutex_);
+      json view = pool_top_json(cur, previous_pool_ ? &*previous_pool_ : nullptr);
+      out["time"] = view["time"];
+      out.update(view["total"]);
+      out["totals"] = integer_fields(cur.total.server);
+      json servers = json::array();
+      for (std::size_t i = 0; i < cur.names.size(); ++i) {
+        const std::string& name = cur.names[i];
+        json one{{"address", name}, {"up", cur.servers[i].has_value()}, {"state", states[name]}};
+        if (cur.servers[i]) {
+          one["server"] = view["servers"][name]["server"];
+        } else {
+          one["error"] = cur.errors[i];
+        }
+        servers.push_back(std::move(one));
+      }
+      out["servers"] = std::move(servers);
+      out["up"] = true;
+      previous_pool_ = std::move(cur);
+    } catch (const api_error& e) {
+      out["error"] = e.what();
+    } catch (const command_failure& e) {
+      out["error"] = describe(e.ec, e.what());
+    }
+    if (!out.contains("servers")) {
+      json servers = json::array();
+      for (const auto& n : names_) {
+        servers.push_back(
+            json{{"address", n}, {"up", false}, {"state", "down"}, {"error", out["error"]}});
+      }
+      out["servers"] = std::move(servers);
+    }
+    return out;
+  }
+
+  /// The next job of `state` over every server: the most urgent ready one (lowest priority,
+  /// then oldest), the delayed one due first, the buried one buried longest (kick's order).
+  json pool_peek(const tube_name& tube, job_state state) const {
+    pool& p = the_pool();
+    const auto replies = pool_api(fmt::format("peek-{}", to_string(state)),
+                                  [&] { return p.peek_state(tube, state); });
+    json best = nullptr;
+    std::vector<std::string> unanswered;
+    const auto before = [state](const proto::job_stats& a, const proto::job_stats& b) {
+      if (state == job_state::ready) return a.pri < b.pri || (a.pri == b.pri && a.age > b.age);
+      if (state == job_state::delayed) return a.time_left < b.time_left;
+      return a.age > b.age;
+    };
+    std::optional<proto::job_stats> best_stats;
+    for (const auto& r : replies) {
+      if (r.error) {
+        unanswered.push_back(r.server);
+        continue;
+      }
+      if (!r.value) continue;
+      const pool_job_id id{r.server, r.value->id};
+      std::optional<proto::job_stats> st;
+      try {
+        st = p.stats_job(id);
+      } catch (const std::system_error&) {
+        // Gone since the peek, or its server went away: show it without figures.
+      }
+      if (!best.is_null() && (!st || !best_stats || !before(*st, *best_stats))) continue;
+      best = job_json(r.value->id, r.value->body, st ? &*st : nullptr);
+      best["server"] = r.server;
+      best["job"] = id.to_string();
+      best_stats = st;
+    }
+    json out{{"job", best}};
+    if (!unanswered.empty()) out["unanswered"] = unanswered;
+    return out;
+  }
+
+  json pool_put(const tube_name& tube, const std::string& body, const put_options& opts,
+                const json& b) const {
+    const auto chosen = b.find("server");
+    if (chosen == b.end() || chosen->is_null() || *chosen == "") {
+      pool& p = the_pool();
+      std::error_code ec;
+      const pool_job_id id = p.put(tube, body, opts, ec);
+      fail_on(ec, id.server.empty() ? "put" : "put on " + id.server);
+      return json{{"id", id.id.value}, {"server", id.server}, {"job", id.to_string()}};
+    }
+    const std::string& server = known_server(string_arg(b, "server"));
+    client c = server_client(server);
+    std::error_code ec;
+    c.use(tube, ec);
+    fail_on(ec, "use " + tube.str() + " on " + server);
+    const job_id id = c.put(body, opts, ec);
+    fail_on(ec, "put on " + server);
+    return json{{"id", id.value}, {"server", server}, {"job", pool_job_id{server, id}.to_string()}};
+  }
+
+  client server_client(const std::string& server) const {
+    try {
+      return connect_for(ctx_, job_ref{{}, server});
+    } catch (const command_failure& e) {
+      throw api_error(502, describe(e.ec, e.what()));
+    }
+  }
+
+  /// Every server that failed in `replies`, as "not applied on A (why); B (why)"; empty when
+  /// none did. NOT_FOUND is no failure where `not_found_ok` (a tube that one server lacks).
+  template <class T>
+  static std::string failures(const std::vector<server_reply<T>>& replies, const char* what,
+                              bool not_found_ok) {
+    std::string out;
+    for (const auto& r : replies) {
+      if (!r.error || (not_found_ok && r.error == errc::not_found)) continue;
+      out += (out.empty() ? "not applied on " : "; ") + describe(r.error, r.server);
+    }
+    if (!out.empty()) out = fmt::format("{} {}", what, out);
+    return out;
+  }
+
+  json pool_kick(const tube_name& tube, std::uint64_t bound) const {
+    pool& p = the_pool();
+    const auto replies = pool_api("kick", [&] { return p.kick(tube, bound); });
+    std::uint64_t total = 0;
+    for (const auto& r : replies) total += r.error ? 0 : r.value;
+    json out{{"kicked", total}};
+    if (const auto failed = failures(replies, "kick", false); !failed.empty()) {
+      out["error"] = failed;
+    }
+    return out;
+  }
+
+  json pool_pause(const tube_name& tube, std::uint64_t seconds) const {
+    pool& p = the_pool();
+    const auto replies = pool_api("pause-tube " + tube.str(), [&] {
+      return p.pause_tube(tube, std::chrono::seconds(seconds));
+    });
+    json out{{"paused", seconds}};
+    if (const auto failed = failures(replies, "pause-tube", true); !failed.empty()) {
+      out["error"] = failed;
+    }
+    return out;
+  }
+
+  template <class G>
+  json on_pool_job(const json& b, const char* command, const char* key, G pool_act) const {
+    pool_job_id id;
+    if (pool_job_id::parse(string_arg(b, "job"), id)) {
+      throw api_error(400, "job must be ADDR/ID with several servers");
+    }
+    (void)known_server(id.server);
+    pool& p = the_pool();
+    pool_api(fmt::format("{} {}", command, id.to_string()), [&] { pool_act(p, id); });
+    return json{{key, id.to_string()}};
+  }
+
+  json pool_move(const tube_name& from, const tube_name& to, const move_options& opts) const {
+    const auto parts = move_on_each(ctx_, from, to, opts);
+    std::uint64_t moved = 0;
+    json servers = json::object();
+    std::string errors;
+    for (const auto& p : parts) {
+      moved += p.result.moved;
+      servers[p.server] = p.result.moved;
+      if (p.result.ec) {
+        errors += (errors.empty() ? "" : "; ") + failure_of(p, from, to);
+      }
+    }
+    json out{{"moved", moved}, {"servers", servers}};
+    if (!errors.empty()) out["error"] = errors;
+    return out;
+  }
+
+  json pool_flush(const tube_name& tube, const flush_options& opts) const {
+    const auto parts = flush_on_each(ctx_, tube, opts);
+    std::uint64_t deleted = 0;
+    json servers = json::object();
+    std::string errors;
+    for (const auto& p : parts) {
+      deleted += p.result.deleted;
+      servers[p.server] = p.result.deleted;
+      if (p.result.ec) {
+        errors += (errors.empty() ? "" : "; ") + failure_of(p, tube);
+      }
+    }
+    json out{{"deleted", deleted}, {"servers", servers}};
+    if (!errors.empty()) out["error"] = errors;
+    return out;
+  }
+
+  const context& ctx_;
+  std::vector<std::string> names_;  ///< the servers as given with -a
+  bool several_;
+  endpoint server_;  ///< with one server
   connection_options options_;
   std::string csrf_;
   std::vector<std::string> credentials_;
   bool loopback_;
   std::string listen_host_;
   std::mutex previous_mutex_;
-  std::optional<top_sample> previous_;  ///< the last overview's sample, for rates
+  std::optional<top_sample> previous_;            ///< the last overview's sample, for rates
+  std::optional<pool_top_sample> previous_pool_;  ///< the same with several servers
+  mutable std::mutex pool_mutex_;
+  mutable std::unique_ptr<pool> pool_;  ///< with several servers; see the_pool()
 };
 
 int run_console(const context& ctx, const console_args& a) {
@@ -419,7 +698,7 @@ int run_console(const context& ctx, const console_args& a) {
   }
   std::vector<std::string> credentials;
   if (!a.auth_file.empty()) credentials = read_auth_file(a.auth_file);
-  ctx.validate();
+  validate_servers(ctx);
   console_app app(ctx, std::move(credentials), where.loopback, where.host);
   httplib::Server http;
   app.install(http);
@@ -435,7 +714,9 @@ void add_console_command(CLI::App& app, context& ctx) {
   cmd->footer(
       "A web console for the server of -a: a live table of the tubes, peek at the next\n"
       "ready, delayed and buried job, kick, delete, pause, move, flush and put, and the\n"
-      "server's totals. Every asset is inside the binary (no CDN: works offline).\n"
+      "server's totals. With several servers (-a A,B): totals over them and a per-server\n"
+      "breakdown, jobs named ADDR/ID, actions on every server, puts round-robin or on the\n"
+      "server picked. Every asset is inside the binary (no CDN: works offline).\n"
       "Listens on 127.0.0.1:8080 by default. A non-loopback --listen needs both\n"
       "--allow-remote and --auth-file FILE (lines of user:password, HTTP Basic; use it\n"
       "behind TLS), exit 2 otherwise. Port 0 picks a free port; the address is printed\n"

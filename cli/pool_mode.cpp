@@ -37,6 +37,12 @@ std::vector<pool_server> pool_servers(const context& ctx) {
   return out;
 }
 
+void validate_servers(const context& ctx) {
+  if (!ctx.several()) return ctx.validate();
+  (void)pool_servers(ctx);
+  (void)ctx.connection();
+}
+
 placement_policy parse_placement(const std::string& text) {
   if (text == "round-robin") return placement_policy::round_robin;
   if (text == "tube") return placement_policy::by_tube;

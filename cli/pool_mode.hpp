@@ -21,6 +21,10 @@ namespace beanpole::cli {
 /// invalid address or one given twice.
 std::vector<pool_server> pool_servers(const context& ctx);
 
+/// Checks the global options before anything is sent: each address with several servers (as
+/// `pool_servers`), else as `context::validate`. usage_error.
+void validate_servers(const context& ctx);
+
 /// Parses --placement (round-robin or tube). usage_error otherwise.
 placement_policy parse_placement(const std::string& text);
 

@@ -4,6 +4,7 @@
 
 const state = {
   csrf: '',
+  pool: false,       // several servers: jobs are ADDR/ID, the breakdown is shown
   tube: null,        // the selected tube's name
   job: null,         // the peeked job
   timer: null,
@@ -106,15 +107,56 @@ function renderTubes(view) {
   for (const gone of rows.values()) gone.remove();
 }
 
+const SERVER_COLUMNS = ['state', 'ready', 'reserved', 'delayed', 'buried', 'urgent', 'workers',
+  'connections', 'put_rate', 'delete_rate'];
+
+function serverCell(s, column) {
+  if (column === 'state') return s.up ? 'up' : 'down (' + (s.error || s.state) + ')';
+  if (!s.up) return '–';
+  if (column === 'put_rate' || column === 'delete_rate') return rate(s.server[column]);
+  return String(s.server[column]);
+}
+
+// The per-server breakdown, updated in place like the tubes table.
+function renderServers(servers) {
+  const body = $('servers').tBodies[0];
+  const rows = new Map([...body.rows].map((tr) => [tr.dataset.server, tr]));
+  for (const s of servers) {
+    let tr = rows.get(s.address);
+    if (!tr) {
+      tr = el('tr', null, { 'data-server': s.address });
+      tr.append(el('th', s.address, { scope: 'row' }));
+      for (const column of SERVER_COLUMNS) {
+        tr.append(el('td', null, { 'data-col': column, class: column === 'state' ? '' : 'num' }));
+      }
+      body.append(tr);
+    }
+    tr.className = s.up ? '' : 'down';
+    for (const td of tr.querySelectorAll('td[data-col]')) {
+      const text = serverCell(s, td.dataset.col);
+      if (td.textContent !== text) td.textContent = text;
+    }
+  }
+}
+
+function serverLine(view) {
+  const updated = ' · updated ' + new Date(view.time * 1000).toLocaleTimeString();
+  if (!state.pool) return 'Server ' + view.address + ', beanstalkd ' + view.server.version + updated;
+  const up = view.servers.filter((s) => s.up).length;
+  return 'Pool of ' + view.servers.length + ' servers, ' + up + ' up, beanstalkd ' +
+    view.server.version + updated;
+}
+
 async function refresh() {
   try {
     const view = await api('/api/overview');
+    if (state.pool) renderServers(view.servers);
     if (!view.up) {
-      $('server-line').textContent = 'Server ' + view.address + ': down (' + view.error + ')';
+      $('server-line').textContent = (state.pool ? 'Pool ' : 'Server ') + view.address +
+        ': down (' + view.error + ')';
       return;
     }
-    $('server-line').textContent = 'Server ' + view.address + ', beanstalkd ' +
-      view.server.version + ' · updated ' + new Date(view.time * 1000).toLocaleTimeString();
+    $('server-line').textContent = serverLine(view);
     renderTotals(view.totals);
     renderTubes(view);
   } catch (e) {
@@ -186,10 +228,10 @@ async function peek(which) {
       return;
     }
     state.job = data.job;
-    $('job-id').textContent = data.job.id + ' (' + which + ')';
+    $('job-id').textContent = jobName(data.job) + ' (' + which + ')';
     const dl = $('job-stats');
     dl.replaceChildren();
-    for (const k of ['state', 'pri', 'ttr', 'age', 'delay', 'time_left', 'reserves', 'buries',
+    for (const k of ['server', 'state', 'pri', 'ttr', 'age', 'delay', 'time_left', 'reserves', 'buries',
       'kicks', 'size']) {
       if (!(k in data.job)) continue;
       const div = el('div');
@@ -202,13 +244,22 @@ async function peek(which) {
     showBody();
     $('job').hidden = false;
     $('job-kick').hidden = which === 'ready';
-    say('Peeked job ' + data.job.id + '.');
+    say('Peeked job ' + jobName(data.job) + '.' + (data.unanswered ?
+      ' Not answered: ' + data.unanswered.join(', ') + '.' : ''));
   } catch (e) {
     say('Peek failed: ' + e.message, 'error');
   }
 }
 
 // --------------------------------------------------------------------------------- actions
+
+// A job as the user knows it: ADDR/ID on a pool, else its id.
+function jobName(job) { return job.job || String(job.id); }
+
+// The body naming a job for /api/delete and /api/kick-job.
+function jobRef(job) { return state.pool ? { job: job.job } : { id: job.id }; }
+
+const everywhere = () => (state.pool ? ' on every server' : '');
 
 async function act(label, path, body, done) {
   try {
@@ -230,16 +281,16 @@ function wire() {
     r.addEventListener('change', showBody));
 
   $('job-delete').addEventListener('click', async () => {
-    if (!state.job || !confirm('Delete job ' + state.job.id + '?')) return;
-    const id = state.job.id;
-    await act('Delete', '/api/delete', { id }, () => 'job ' + id + ' deleted');
+    if (!state.job || !confirm('Delete job ' + jobName(state.job) + '?')) return;
+    const name = jobName(state.job);
+    await act('Delete', '/api/delete', jobRef(state.job), () => 'job ' + name + ' deleted');
     state.job = null;
     $('job').hidden = true;
   });
   $('job-kick').addEventListener('click', async () => {
     if (!state.job) return;
-    const id = state.job.id;
-    await act('Kick', '/api/kick-job', { id }, () => 'job ' + id + ' is ready');
+    const name = jobName(state.job);
+    await act('Kick', '/api/kick-job', jobRef(state.job), () => 'job ' + name + ' is ready');
   });
 
   $('kick-form').addEventListener('submit', (ev) => {
@@ -259,7 +310,7 @@ function wire() {
     const st = value(f, 'state');
     const limit = value(f, 'limit');
     const what = (limit ? 'up to ' + limit : 'all') + ' ' + st + ' jobs of ' + state.tube;
-    if (!confirm('Move ' + what + ' to ' + to + '?')) return;
+    if (!confirm('Move ' + what + ' to ' + to + everywhere() + '?')) return;
     act('Move', '/api/move', { from: state.tube, to, state: st, limit: limit || null },
       (d) => d.moved + ' jobs moved to ' + to +
         (d.source !== undefined ? ' (stopped at job ' + d.source + ', copy ' +
@@ -269,7 +320,8 @@ function wire() {
     ev.preventDefault();
     const st = value(ev.target, 'state');
     const what = st === 'all' ? 'ready, delayed and buried' : st;
-    if (!confirm('Delete the ' + what + ' jobs of tube ' + state.tube + '? This cannot be undone.')) {
+    if (!confirm('Delete the ' + what + ' jobs of tube ' + state.tube + everywhere() +
+      '? This cannot be undone.')) {
       return;
     }
     act('Flush', '/api/flush', { tube: state.tube, state: st }, (d) => d.deleted + ' jobs deleted');
@@ -277,10 +329,13 @@ function wire() {
   $('put-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const f = ev.target;
-    act('Put', '/api/put', {
+    const job = {
       tube: value(f, 'tube'), body: f.elements.body.value, pri: value(f, 'pri'),
       delay: value(f, 'delay'), ttr: value(f, 'ttr'),
-    }, (d) => 'job ' + d.id + ' put');
+    };
+    if (state.pool) job.server = value(f, 'server');
+    act('Put', '/api/put', job,
+      (d) => 'job ' + d.id + ' put' + (d.server ? ' on ' + d.server + ' (' + d.job + ')' : ''));
   });
   $('auto-refresh').addEventListener('change', (ev) => {
     clearInterval(state.timer);
@@ -288,11 +343,22 @@ function wire() {
   });
 }
 
+// Several servers: the breakdown table, the totals titled as such, the put form's server choice.
+function startPool(servers) {
+  $('servers-panel').hidden = false;
+  $('totals-heading').textContent = 'Totals over ' + servers.length + ' servers';
+  const select = $('put-server');
+  for (const s of servers) select.append(el('option', s, { value: s }));
+  $('put-server-row').hidden = false;
+}
+
 async function start() {
   wire();
   try {
     const session = await api('/api/session');
     state.csrf = session.csrf;
+    state.pool = !!session.pool;
+    if (state.pool) startPool(session.servers);
   } catch (e) {
     say('Cannot start: ' + e.message, 'error');
     return;

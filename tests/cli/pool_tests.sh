@@ -388,6 +388,103 @@ test_top_terminal_on_several_servers() {
   tmux -S "$sock" kill-server
 }
 
+# ------------------------------------------------------------------------------ move / flush
+
+# ready JOBS of TUBE on SERVER (0 when the tube does not exist).
+ready_on() {
+  local out
+  out=$(on "$1" --json stats-tube "$2" 2>/dev/null) || { echo 0; return; }
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["current-jobs-ready"])' <<<"$out"
+}
+
+test_move_within_each_server_with_a_total_limit() {
+  start_server A && start_server B || fail "servers"
+  local i
+  for i in 1 2 3; do on "$A" put -t mv "a$i" >/dev/null; done
+  for i in 1 2; do on "$B" put -t mv "b$i" >/dev/null; done
+  run "$BP" -a "$A,$B" move --from mv --to mv_dst --limit 4
+  expect_rc 0
+  expect_out 4
+  assert_eq "$(($(ready_on "$A" mv_dst) + $(ready_on "$B" mv_dst)))" 4 "moved in all"
+  assert_eq "$(($(ready_on "$A" mv) + $(ready_on "$B" mv)))" 1 "left in mv"
+  run "$BP" -a "$A" -a "$B" --json move --from mv --to mv_dst
+  expect_rc 0
+  json_check "d['moved'] == 1 and sum(s['moved'] for s in d['servers'].values()) == 1" <"$T/out"
+  # Each job's copy is on the server it came from.
+  assert_eq "$(ready_on "$A" mv_dst)" 3 "copies on A"
+  assert_eq "$(ready_on "$B" mv_dst)" 2 "copies on B"
+  run on "$B" peek-ready -t mv_dst
+  expect_out b1
+}
+
+test_move_with_a_server_down_moves_on_the_others_and_exits_3() {
+  start_server A || fail "server"
+  local dead
+  dead=$(dead_addr)
+  on "$A" put -t mvd one >/dev/null
+  on "$A" put -t mvd two >/dev/null
+  run "$BP" -a "$dead,$A" move --from mvd --to mvd_dst
+  expect_rc 3
+  expect_out 2
+  expect_err_has "$dead"
+  assert_eq "$(ready_on "$A" mvd_dst)" 2 "moved on the server that is up"
+  assert_eq "$(ready_on "$A" mvd)" 0 "nothing left on A"
+}
+
+test_move_unknown_outcome_names_both_jobs_as_addr_id() {
+  start_server A && start_server B || fail "servers"
+  local proxy id
+  on "$A" put -t mvu a1 >/dev/null
+  id=$(on "$B" put -t mvu b1)
+  start_cut_proxy proxy "$B" "put "
+  run "$BP" -a "$A,$proxy" move --from mvu --to mvu_dst
+  expect_rc 3
+  expect_out 1
+  expect_err_has "source job $proxy/$id is still in mvu"
+  expect_err_has "copy job unknown (it may exist in mvu_dst on $proxy"
+  assert_eq "$(ready_on "$A" mvu_dst)" 1 "A's job moved"
+  sleep 0.2
+  run on "$B" --json stats-job "$id"
+  expect_rc 0
+  json_check "d['tube'] == 'mvu' and d['state'] == 'ready'" <"$T/out"
+}
+
+test_flush_every_server_and_a_server_down() {
+  start_server A && start_server B || fail "servers"
+  local dead
+  dead=$(dead_addr)
+  on "$A" put -t fl one >/dev/null
+  on "$A" put -t fl two >/dev/null
+  on "$B" put -t fl three >/dev/null
+  on "$B" put -t fl -d 600 later >/dev/null
+  run "$BP" -a "$A,$B" flush fl --state ready
+  expect_rc 2 "no --yes without a terminal"
+  assert_eq "$(($(ready_on "$A" fl) + $(ready_on "$B" fl)))" 3 "nothing deleted"
+  run "$BP" -a "$A,$B" --json flush fl --state ready --yes
+  expect_rc 0
+  json_check "d['deleted'] == 3 and d['servers']['$A']['deleted'] == 2" <"$T/out"
+  on "$A" put -t fl four >/dev/null
+  run "$BP" -a "$A,$dead,$B" flush fl --yes
+  expect_rc 3
+  expect_out 2
+  expect_err_has "$dead"
+  run on "$B" --json stats-tube fl
+  [[ $RC != 0 ]] || json_check "d['current-jobs-delayed'] == 0" <"$T/out"
+  assert_eq "$(ready_on "$A" fl)" 0 "A flushed"
+}
+
+test_flush_asks_once_for_every_server() {
+  command -v script >/dev/null || fail "script(1) is needed for this test"
+  start_server A && start_server B || fail "servers"
+  on "$A" put -t fla one >/dev/null
+  on "$B" put -t fla two >/dev/null
+  printf 'n\n' | script -qec "'$BP' -a '$A,$B' flush fla; echo \"rc=\$?\"" "$T/ts" >/dev/null
+  grep -aq "Delete the 2 ready, delayed and buried jobs of tube fla on $A, $B" "$T/ts" ||
+    fail "question: $(cat -v "$T/ts")"
+  grep -aq 'rc=1' "$T/ts" || fail "declined: $(cat -v "$T/ts")"
+  assert_eq "$(($(ready_on "$A" fla) + $(ready_on "$B" fla)))" 2 "nothing deleted"
+}
+
 # -------------------------------------------------------------------------------------- main
 
 if [[ "${1:-}" == "--run-one" ]]; then

@@ -1599,44 +1599,6 @@ EOF
 
 # ------------------------------------------------------------------------------- move / flush
 
-# start_cut_proxy VAR UPSTREAM PREFIX: a loopback proxy to UPSTREAM (HOST:PORT) that forwards
-# the first client write starting with PREFIX to the server, then closes the connection before
-# the reply: the command took effect, the client never hears so. VAR gets its address.
-start_cut_proxy() {
-  local var=$1 upstream=$2 prefix=$3 port
-  port=$(free_port)
-  python3 - "$port" "${upstream##*:}" "$prefix" <<'EOF' &
-import select, socket, sys, time
-port, upstream, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
-ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", port)); ls.listen(8)
-pairs, clients, armed = {}, set(), True
-while True:
-    r, _, _ = select.select([ls] + list(pairs), [], [])
-    for s in r:
-        if s is ls:
-            c, _ = ls.accept(); u = socket.create_connection(("127.0.0.1", upstream))
-            pairs[c] = u; pairs[u] = c; clients.add(c)
-            continue
-        if s not in pairs: continue
-        data = s.recv(65536); other = pairs[s]
-        if not data:
-            for x in (s, other): pairs.pop(x, None); x.close()
-            continue
-        other.sendall(data)
-        if armed and s in clients and data.startswith(prefix):
-            armed = False; time.sleep(0.05)
-            for x in (s, other): pairs.pop(x, None); x.close()
-EOF
-  SERVER_PIDS+=("$!")
-  local i
-  for i in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.05
-  done
-  printf -v "$var" '127.0.0.1:%s' "$port"
-}
-
 test_move_ready_keeps_priority_and_ttr() {
   local a b
   a=$(bp put -t t_mv_src -p 7 -r 42 "first")

@@ -1,7 +1,10 @@
 // The web console in a real browser: Debian's chromium driven by playwright-core, against a real
 // beanstalkd and the real `beanpole console`. Checks the tubes table against the server, that a
 // job body holding <script> is shown as text, moves and flushes through the buttons (checked on
-// the server), puts a job, and saves screenshots.
+// the server), puts a job, and saves screenshots. Then the same console on a pool of two
+// servers: the per-server breakdown and the totals against each server, a peek naming its
+// server, job actions by ADDR/ID, move, flush, pause and put checked on both servers, and one
+// server stopped: shown as down while the console goes on with the other.
 //
 //   node console.test.mjs BEANPOLE BEANSTALKD SCREENSHOT_DIR
 import { spawn, execFileSync } from 'node:child_process';
@@ -37,13 +40,18 @@ function canConnect(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+const serverProcesses = new Map();  // address → its beanstalkd, to stop one by its pid
+
 async function startServer() {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const p = spawn(BEANSTALKD, ['-l', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     children.push(p);
     for (let i = 0; i < 100; i++) {
-      if (await canConnect(port)) return `127.0.0.1:${port}`;
+      if (await canConnect(port)) {
+        serverProcesses.set(`127.0.0.1:${port}`, p);
+        return `127.0.0.1:${port}`;
+      }
       if (p.exitCode !== null) break;
       await sleep(50);
     }
@@ -53,18 +61,21 @@ async function startServer() {
 }
 
 let ADDR = '';
-const bp = (...args) => execFileSync(BEANPOLE, ['-a', ADDR, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-const tubeStats = (t) => {
+// beanpole on one server.
+const on = (addr, ...args) => execFileSync(BEANPOLE, ['-a', addr, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const bp = (...args) => on(ADDR, ...args);
+const tubeStatsOn = (addr, t) => {
   try {
-    return JSON.parse(bp('--json', 'stats-tube', t));
+    return JSON.parse(on(addr, '--json', 'stats-tube', t));
   } catch (e) {
     return null;  // NOT_FOUND: the tube is gone (empty and unused)
   }
 };
+const tubeStats = (t) => tubeStatsOn(ADDR, t);
 
-function startConsole() {
+function startConsole(addr = ADDR) {
   return new Promise((resolve, reject) => {
-    const p = spawn(BEANPOLE, ['-a', ADDR, 'console', '--listen', '127.0.0.1:0'],
+    const p = spawn(BEANPOLE, ['-a', addr, 'console', '--listen', '127.0.0.1:0'],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(p);
     let err = '';
@@ -227,7 +238,159 @@ async function main() {
   await page.screenshot({ path: path.join(SHOTS, 'console-narrow.png'), fullPage: true });
 
   assert.deepEqual(errors, []);
+  await page.close();
+  await poolOfTwo();
   console.log('console test passed');
+}
+
+async function serverRow(page, addr) {
+  return page.$eval(`#servers tbody tr[data-server="${addr}"]`, (tr) => {
+    const out = {};
+    for (const td of tr.querySelectorAll('td[data-col]')) out[td.dataset.col] = td.textContent;
+    return out;
+  });
+}
+
+// The console on two servers (-a A,B).
+async function poolOfTwo() {
+  const A = await startServer();
+  const B = await startServer();
+  on(A, 'put', '-t', 'jobs', 'a1');
+  on(A, 'put', '-t', 'jobs', 'a2');
+  const urgentOnB = on(B, 'put', '-t', 'jobs', '-p', '0', 'urgent on B');
+  const delayedOnB = on(B, 'put', '-t', 'jobs', '-d', '600', 'later on B');
+  on(B, 'put', '-t', 'onlyb', 'b');
+  const url = await startConsole(`${A},${B}`);
+
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('dialog', (d) => d.accept());
+  await page.goto(url);
+  await page.waitForSelector('#tubes tbody tr[data-tube="onlyb"]');
+  await page.waitForSelector(`#servers tbody tr[data-server="${B}"]`);
+  assert.equal(await page.$eval('#servers-panel', (e) => e.hidden), false,
+    'the breakdown is shown');
+
+  // The per-server breakdown matches each server; the totals are their sums.
+  const stats = {};
+  for (const s of [A, B]) {
+    stats[s] = JSON.parse(on(s, '--json', 'stats'));
+    const cells = await serverRow(page, s);
+    assert.equal(cells.state, 'up', `${s} state`);
+    for (const [col, key] of [['ready', 'current-jobs-ready'], ['reserved', 'current-jobs-reserved'],
+      ['delayed', 'current-jobs-delayed'], ['buried', 'current-jobs-buried'],
+      ['urgent', 'current-jobs-urgent'], ['workers', 'current-workers']]) {
+      assert.equal(Number(cells[col]), stats[s][key], `${s} ${col}`);
+    }
+  }
+  for (const key of ['current-jobs-ready', 'current-jobs-delayed', 'current-jobs-urgent']) {
+    const shown = await page.$eval(`[data-total="${key}"]`, (e) => e.textContent);
+    assert.equal(Number(shown), stats[A][key] + stats[B][key], `total ${key}`);
+  }
+  // The tubes table sums the servers, and lists a tube that only one of them has.
+  const jobsRow = await rowCells(page, 'jobs');
+  assert.equal(Number(jobsRow.ready), 3, 'jobs ready over both');
+  assert.equal(Number(jobsRow.delayed), 1, 'jobs delayed over both');
+  assert.equal(Number((await rowCells(page, 'onlyb')).ready), 1, 'a tube on B only');
+
+  // Peek over both servers: the most urgent ready job is B's, named B/ID; delete it by that.
+  await page.getByRole('button', { name: 'Open tube jobs' }).click();
+  await page.getByRole('button', { name: 'Peek ready' }).click();
+  await waitFor(page, () => document.getElementById('job-body').textContent === 'urgent on B');
+  assert.equal(await page.$eval('#job-id', (e) => e.textContent), `${B}/${urgentOnB} (ready)`,
+    'the peeked job names its server');
+  await page.waitForTimeout(2200);  // one refresh later: rates are shown
+  await page.screenshot({ path: path.join(SHOTS, 'console-pool.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Delete this job' }).click();
+  await waitFor(page, (name) => document.getElementById('status').textContent ===
+    `Delete: job ${name} deleted.`, `${B}/${urgentOnB}`);
+  assert.throws(() => on(B, 'stats-job', urgentOnB), 'the job is deleted on B');
+  await page.getByRole('button', { name: 'Peek delayed' }).click();
+  await waitFor(page, () => document.getElementById('job-body').textContent === 'later on B');
+  await page.getByRole('button', { name: 'Kick this job' }).click();
+  await waitFor(page, () => /is ready/.test(document.getElementById('status').textContent));
+  assert.equal(JSON.parse(on(B, '--json', 'stats-job', delayedOnB)).state, 'ready', 'kicked on B');
+
+  // Move and flush act on both servers; each job stays on its server.
+  await page.getByLabel('Move').selectOption('ready');
+  await page.getByLabel('jobs to tube').fill('moved');
+  await page.getByRole('button', { name: 'Move jobs' }).click();
+  await waitFor(page, () => /Move: 3 jobs moved to moved\.$/.test(
+    document.getElementById('status').textContent));
+  assert.equal(tubeStatsOn(A, 'moved')['current-jobs-ready'], 2, 'moved on A');
+  assert.equal(tubeStatsOn(B, 'moved')['current-jobs-ready'], 1, 'moved on B');
+  await page.waitForSelector('#tubes tbody tr[data-tube="moved"]');
+  await page.getByRole('button', { name: 'Open tube moved' }).click();
+  await page.getByLabel('Delete', { exact: true }).selectOption('all');
+  await page.getByRole('button', { name: 'Flush tube' }).click();
+  await waitFor(page, () => /Flush: 3 jobs deleted\.$/.test(
+    document.getElementById('status').textContent));
+  for (const s of [A, B]) {
+    const moved = tubeStatsOn(s, 'moved');
+    assert.ok(moved === null || moved['current-jobs-ready'] === 0, `moved flushed on ${s}`);
+  }
+
+  // Put on a chosen server, then on any (round-robin): the status names the server.
+  await page.getByLabel('Tube', { exact: true }).fill('picked');
+  await page.getByLabel('Body', { exact: true }).fill('for B');
+  await page.getByLabel('Server', { exact: true }).selectOption(B);
+  await page.getByRole('button', { name: 'Put job' }).click();
+  await waitFor(page, (b) => new RegExp(`^Put: job \\d+ put on ${b} `).test(
+    document.getElementById('status').textContent), B);
+  assert.equal(tubeStatsOn(B, 'picked')['current-jobs-ready'], 1, 'put on B');
+  assert.equal(tubeStatsOn(A, 'picked'), null, 'nothing put on A');
+  await page.getByLabel('Server', { exact: true }).selectOption(A);
+  await page.getByRole('button', { name: 'Put job' }).click();
+  await waitFor(page, (a) => new RegExp(`^Put: job \\d+ put on ${a} `).test(
+    document.getElementById('status').textContent), A);
+  await page.getByLabel('Server', { exact: true }).selectOption('');
+  const putOnA = await page.$eval('#status', (e) => e.textContent);
+  await page.getByRole('button', { name: 'Put job' }).click();
+  await waitFor(page, (before) => {
+    const now = document.getElementById('status').textContent;
+    return now !== before && /^Put: job \d+ put on /.test(now);
+  }, putOnA);
+  const got = (await page.$eval('#status', (e) => e.textContent)).match(/ put on (\S+) /)[1];
+  assert.ok(got === A || got === B, `round-robin put on ${got}`);
+  assert.equal(tubeStatsOn(got, 'picked')['current-jobs-ready'], 2, 'round-robin put');
+
+  // Pause reaches both servers.
+  await page.waitForSelector('#tubes tbody tr[data-tube="picked"]');
+  await page.getByRole('button', { name: 'Open tube picked' }).click();
+  await page.getByLabel('Pause for (seconds)').fill('120');
+  await page.getByRole('button', { name: 'Pause tube' }).click();
+  await waitFor(page, () => /^Pause: paused for 120 s\.$/.test(
+    document.getElementById('status').textContent));
+  for (const s of [A, B]) assert.ok(tubeStatsOn(s, 'picked')['pause-time-left'] > 100, s);
+
+  // B stops: shown as down, the console goes on with A.
+  const b = serverProcesses.get(B);
+  b.kill('SIGTERM');
+  await waitFor(page, (addr) => {
+    const row = document.querySelector(`#servers tbody tr[data-server="${addr}"]`);
+    const td = row && row.querySelector('td[data-col="state"]');
+    return td && td.textContent.startsWith('down');
+  }, B);
+  await waitFor(page, (n) => document.querySelector('[data-total="current-jobs-ready"]')
+    .textContent === String(n), JSON.parse(on(A, '--json', 'stats'))['current-jobs-ready']);
+  assert.equal((await serverRow(page, A)).state, 'up', 'A still up');
+  assert.match(await page.$eval('#server-line', (e) => e.textContent), /Pool of 2 servers, 1 up/);
+  await page.getByLabel('Tube', { exact: true }).fill('after');
+  await page.getByRole('button', { name: 'Put job' }).click();
+  await waitFor(page,
+    (a) => document.getElementById('status').textContent.includes(` put on ${a} `), A);
+  await page.waitForSelector('#tubes tbody tr[data-tube="after"]');
+  await page.getByRole('button', { name: 'Open tube after' }).click();
+  await page.getByRole('button', { name: 'Move jobs' }).click();  // A: done, B: named
+  await waitFor(page, (addr) => /^Move: 1 jobs moved to moved, then: /.test(
+    document.getElementById('status').textContent) &&
+    document.getElementById('status').textContent.includes(addr), B);
+  assert.equal(tubeStatsOn(A, 'moved')['current-jobs-ready'], 1, 'moved on A with B down');
+
+  assert.deepEqual(errors, []);
+  await page.close();
 }
 
 try {
