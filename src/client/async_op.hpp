@@ -151,8 +151,9 @@ class op final : public op_base {
 
 class async_core;
 
-// The core's entry points for nodes (async_core.cpp); the public ones (detail/async_core.hpp)
-// build a node around the user's completion and call these.
+// The core's entry points for nodes (submit_op in async_core_pipeline.cpp, connect_op in
+// async_core_entry.cpp); the public ones (detail/async_core.hpp) build a node around the user's
+// completion and call these.
 void submit_op(async_core& core, op_base* op);
 void connect_op(async_core& core, op_base* op);
 
