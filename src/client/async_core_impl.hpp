@@ -185,6 +185,11 @@ class async_core final : public connection_listener,
   conn::tube_state tubes_;
   conn::pipeline<op_base> pipeline_;     // `answered` is called without mu_
   std::atomic<std::size_t> waiters_{0};  // producers blocked on a full pipeline
+  // Set (for good) by the first waiting reserve, before it reaches the strand. Until then no
+  // reserve connection exists, so no job can be held anywhere but on the main connection, and a
+  // job action goes there without asking the reserve machine on the strand (a post, an
+  // allocation and a strand dispatch: about 450 instructions of a pipelined reserve+delete).
+  std::atomic<bool> lanes_used_{false};
   bool gave_up_ = false;  // reconnecting stopped: say so once the waiters have heard why
   std::uint64_t next_serial_ = 1;
   failure_info last_failure_;

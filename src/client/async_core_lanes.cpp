@@ -10,6 +10,7 @@
 namespace beanpole::detail {
 
 void async_core::submit_waiting_reserve(op_base* op) {
+  lanes_used_.store(true, std::memory_order_release);
   {
     std::lock_guard lock(mu_);
     op->serial = next_serial_++;

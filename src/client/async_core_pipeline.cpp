@@ -18,9 +18,14 @@ inline void async_core::submit(op_base* op) {
       submit_waiting_reserve(op);
       return;
     case op_route::job_action:
-      // Where a job's action goes is the reserve machine's to say, on the strand.
-      asio::post(strand_, [self = shared_from_this(), op] { self->route_job_action(op); });
-      return;
+      // Where a job's action goes is the reserve machine's to say, on the strand, once a reserve
+      // connection may hold jobs (acquire: a job handed out by one was reserved after the flag
+      // was set, and the caller learned its id from that completion).
+      if (lanes_used_.load(std::memory_order_acquire)) {
+        asio::post(strand_, [self = shared_from_this(), op] { self->route_job_action(op); });
+        return;
+      }
+      break;
     case op_route::main:
       break;
   }
