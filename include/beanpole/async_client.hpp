@@ -220,6 +220,23 @@ class async_client {
                   std::forward<Token>(token), detail::op_route::main, {}, true);
   }
 
+  /// `put` into `tube`: `use tube` then `put`, as one. No other command of this client comes
+  /// between the two, so threads putting into different tubes at the same time each reach their
+  /// own tube (separate `async_use` and `async_put` calls from two threads can interleave). The
+  /// `use` is sent only when the client's used tube is another, and `tube` stays the used tube
+  /// afterwards. Otherwise as `async_put` above.
+  /// - Completion: `void(std::error_code, job_id)`.
+  /// - Cancellation: none (see `async_put`).
+  /// - Must outlive the operation: nothing the caller passes (see `async_put`).
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_put(const tube_name& tube, put_body body, const put_options& opts = {},
+                 Token&& token = {}) {
+    return submit_in(tube,
+                     detail::owned_put_command{opts.pri, opts.delay, opts.ttr, std::move(body)},
+                     std::forward<Token>(token), true);
+  }
+
   /// `use`: later puts, peek-ready/-delayed/-buried and kicks act on `tube`.
   /// - Completion: `void(std::error_code)`.
   /// - Cancellation: none: the command is on the wire as soon as it is issued (`close()` completes
@@ -385,6 +402,16 @@ class async_client {
   auto async_peek_state(proto::job_state state, Token&& token = {}) {
     return submit(proto::peek_state_command{state}, std::forward<Token>(token));
   }
+  /// `peek-ready` / `peek-delayed` / `peek-buried` in `tube`: `use tube` then the peek, as one
+  /// (see the `async_put` that takes a tube).
+  /// - Completion: `void(std::error_code, std::optional<job>)`.
+  /// - Cancellation: none (see `async_peek_state` above).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied.
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_peek_state(const tube_name& tube, proto::job_state state, Token&& token = {}) {
+    return submit_in(tube, proto::peek_state_command{state}, std::forward<Token>(token));
+  }
 
   /// `kick`.
   /// - Completion: `void(std::error_code, std::uint64_t)`.
@@ -397,6 +424,15 @@ class async_client {
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_kick(std::uint64_t bound, Token&& token = {}) {
     return submit(proto::kick_command{bound}, std::forward<Token>(token));
+  }
+  /// `kick` in `tube`: `use tube` then `kick`, as one (see the `async_put` that takes a tube).
+  /// - Completion: `void(std::error_code, std::uint64_t)`.
+  /// - Cancellation: none (see `async_kick` above).
+  /// - Must outlive the operation: nothing the caller passes: arguments are copied.
+  /// - Threads: may be called from any thread; the handler runs on its associated executor.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_kick(const tube_name& tube, std::uint64_t bound, Token&& token = {}) {
+    return submit_in(tube, proto::kick_command{bound}, std::forward<Token>(token));
   }
   /// `kick-job`.
   /// - Completion: `void(std::error_code)`.
@@ -519,6 +555,21 @@ class async_client {
                                   is_put);
         },
         token, std::move(cmd));
+  }
+
+  // A command that must run in `tube` (a `use` goes right before it when needed). The tube is
+  // read while the initiation runs, so it is passed through `async_initiate`: a deferred
+  // operation keeps its own copy.
+  template <class Command, class Token>
+  auto submit_in(const tube_name& tube, Command cmd, Token&& token, bool is_put = false) {
+    using signature = detail::signature_t<Command>;
+    return asio::async_initiate<Token, signature>(
+        [core = core_, is_put](auto handler, const tube_name& t, Command&& c) {
+          detail::submit<Command>(*core, std::move(c),
+                                  make_completion<signature>(std::move(handler), *core),
+                                  detail::op_route::main, {}, is_put, &t);
+        },
+        token, tube, std::move(cmd));
   }
 
   executor_type executor_;

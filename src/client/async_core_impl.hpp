@@ -91,6 +91,9 @@ class async_core final : public connection_listener,
   /// Records a use/watch/ignore (under `mu_`). Returns the answer when the command would change
   /// nothing (or must be refused) and so is not sent.
   std::optional<proto::reply> record_tube_change(const op_base& op);
+  /// For a command that must run in a tube: queues the `use` that brings the main connection's
+  /// record there, if any. Called under `mu_`, right before the command is queued.
+  conn::submission submit_use_first(op_base& op, conn::link_state link, clock::time_point now);
   /// Hands what was submitted to the main connection, unless a write is running (it will call
   /// `on_writable`, and everything submitted meanwhile leaves in one write).
   void flush();

@@ -47,7 +47,7 @@ void async_core::submit_main(op_base* op) {
     complete_later(op, ec);
     return;
   }
-  if (op->effect != tube_effect::none) {
+  if (op->effect != tube_effect::none && op->effect != tube_effect::use_first) {
     if (auto answer = record_tube_change(*op)) {  // nothing to send: answered from the record
       lock.unlock();
       answer_later(op, std::move(*answer));
@@ -64,7 +64,12 @@ void async_core::submit_main(op_base* op) {
   // a pipelined put's instructions).
   const auto link = keeper_.current();
   const auto now = link == state::up ? clock::time_point{} : clock::now();
-  const auto s = pipeline_.submit(*op, link, now);
+  conn::submission s;
+  if (op->effect == tube_effect::use_first) s = submit_use_first(*op, link, now);
+  const auto own = pipeline_.submit(*op, link, now);
+  s.refused = own.refused;
+  s.flush |= own.flush;
+  s.arm_deadline_timer |= own.arm_deadline_timer;
   if (s.refused) {
     lock.unlock();
     complete_later(op, s.refused);
@@ -85,6 +90,19 @@ void async_core::submit_main(op_base* op) {
   asio::post(strand_, [self = shared_from_this()] { self->flush(); });
 }
 
+// Under the same hold of `mu_` as the submission of `op` itself, so that no other command comes
+// between the `use` and `op` (another thread's `use` would send `op` to the wrong tube).
+conn::submission async_core::submit_use_first(op_base& op, conn::link_state link,
+                                              clock::time_point now) {
+  const tube_name& tube = *std::exchange(op.tube, nullptr);
+  op.effect = tube_effect::none;
+  if (!tubes_.switch_use(tube)) return {};
+  auto* use = new tube_op(proto::use_command{tube});  // internal: not counted in the window
+  auto s = pipeline_.submit(*use, link, now);
+  if (s.refused) use->complete(s.refused, nullptr);  // and `op` is refused the same way
+  return s;
+}
+
 std::optional<proto::reply> async_core::record_tube_change(const op_base& op) {
   switch (op.effect) {
     case tube_effect::use:
@@ -94,6 +112,7 @@ std::optional<proto::reply> async_core::record_tube_change(const op_base& op) {
     case tube_effect::ignore:
       return tubes_.ignore(*op.tube);
     case tube_effect::none:
+    case tube_effect::use_first:
       break;
   }
   return std::nullopt;

@@ -25,8 +25,10 @@ struct connect_request {
   void interpret(proto::reply&&, std::error_code&) const {}
 };
 
-/// How a command changes the tube state the client keeps for every connection.
-enum class tube_effect : std::uint8_t { none, use, watch, ignore };
+/// How a command changes the tube state the client keeps for every connection. `use_first`: the
+/// command must run in `tube`, so the core sends `use` right before it when the client's used tube
+/// differs (a put into a tube, from any thread, with nothing between the two).
+enum class tube_effect : std::uint8_t { none, use, watch, ignore, use_first };
 
 /// One command in flight. The core owns it from `submit` until it calls `complete` (exactly once),
 /// which interprets the reply, frees the node and hands the result to the completion.
@@ -66,8 +68,9 @@ class op_base {
   std::chrono::steady_clock::time_point deadline{};
   std::size_t wire_size = 0;  ///< bytes of its request in the client's unwritten buffer
   std::uint64_t serial = 0;   ///< unique per core: lets a cancellation find its op safely
-  tube_effect effect = tube_effect::none;  ///< use / watch / ignore
-  const tube_name* tube = nullptr;         ///< their tube (points into the node's command)
+  tube_effect effect = tube_effect::none;  ///< use / watch / ignore / use_first
+  /// Their tube: in the node's command, or for `use_first` the caller's, read only in `submit`.
+  const tube_name* tube = nullptr;
   op_base* next = nullptr;  ///< intrusive queue link (owned by whichever queue holds the op)
 
  protected:

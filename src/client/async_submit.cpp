@@ -8,11 +8,15 @@ namespace beanpole::detail {
 
 template <class Command>
 void submit(async_core& core, Command&& cmd, completion<signature_t<Command>>* done, op_route route,
-            job_id job, bool is_put) {
+            job_id job, bool is_put, const tube_name* in_tube) {
   auto* node = op<Command>::make(std::move(cmd), done);
   node->route = route;
   node->job = job;
   node->is_put = is_put;
+  if (in_tube != nullptr) {
+    node->effect = tube_effect::use_first;
+    node->tube = in_tube;
+  }
   submit_op(core, node);
 }
 
@@ -22,7 +26,7 @@ void connect(async_core& core, completion<void(std::error_code)>* done) {
 
 #define BEANPOLE_SUBMIT(Command)                                                           \
   template void submit<Command>(async_core&, Command&&, completion<signature_t<Command>>*, \
-                                op_route, job_id, bool);
+                                op_route, job_id, bool, const tube_name*);
 
 BEANPOLE_SUBMIT(owned_put_command)
 BEANPOLE_SUBMIT(proto::use_command)

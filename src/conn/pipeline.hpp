@@ -9,6 +9,7 @@
 //   std::chrono::steady_clock::time_point deadline;  // zero: none
 //   std::size_t wire_size;                           // bytes of its request
 //   bool is_put;                                     // a lost reply means "outcome unknown"
+//   bool internal;                                   // the driver's own: not in the window
 //   std::error_code encode_request(std::string& out, std::string_view& body) const;
 //                                                    // appends its request; may leave out a
 //                                                    // large body it owns (then: body, CRLF)
@@ -85,7 +86,7 @@ class pipeline {
     }
     op.wire_size = bytes.size() - before + body.size();
     ops_.push_back(&op);
-    outstanding_.fetch_add(1, std::memory_order_relaxed);
+    if (!op.internal) outstanding_.fetch_add(1, std::memory_order_relaxed);
     if (link != link_state::up) {
       s.arm_deadline_timer = start_waiting(op, now);
     } else if (!flush_scheduled_) {

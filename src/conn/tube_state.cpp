@@ -20,15 +20,18 @@ bool contains(const std::vector<tube_name>& tubes, const tube_name& tube) {
 }  // namespace
 
 std::optional<proto::reply> tube_state::use(const tube_name& tube) {
-  if (tube == used_) {
-    proto::reply r;
-    r.kind = proto::reply_kind::using_tube;
-    r.body = tube.str();
-    return r;
-  }
+  if (switch_use(tube)) return std::nullopt;
+  proto::reply r;
+  r.kind = proto::reply_kind::using_tube;
+  r.body = tube.str();
+  return r;
+}
+
+bool tube_state::switch_use(const tube_name& tube) {
+  if (tube == used_) return false;
   used_ = tube;
   ++version_;
-  return std::nullopt;
+  return true;
 }
 
 std::optional<proto::reply> tube_state::watch(const tube_name& tube) {

@@ -32,6 +32,8 @@ class tube_state {
  public:
   /// Records `use tube`. Returns the answer when nothing needs sending (already used).
   std::optional<proto::reply> use(const tube_name& tube);
+  /// Records `use tube`; returns whether that changed the record (a `use` must then be sent).
+  bool switch_use(const tube_name& tube);
   /// Records `watch tube`. Returns the answer (the watch count) when already watched.
   std::optional<proto::reply> watch(const tube_name& tube);
   /// Records `ignore tube`. Returns the answer when nothing needs sending: the watch count when

@@ -162,6 +162,71 @@ TEST_F(async_threads, four_threads_put_with_futures_then_reserve_and_delete) {
   EXPECT_EQ(stats.cmd_delete, producers * per_producer);
 }
 
+// Four threads put into four tubes at once through the put that takes a tube, on ONE client
+// with a small cap (so producers block and wake): every job lands in its own thread's tube, even
+// though the client's used tube keeps changing under them. Separate `async_use` + `async_put`
+// calls from the threads would interleave and send jobs to each other's tubes.
+TEST_F(async_threads, puts_into_different_tubes_from_four_threads_each_reach_their_tube) {
+  io_threads runner(2);
+  auto opts = options();
+  opts.max_in_flight = 16;
+  async_client c(runner.executor(), server().endpoint(), opts);
+  value_of(c.async_connect(asio::use_future));
+  const auto tube_of = [&](std::size_t t) {
+    return tube_name(tube().str() + "-" + std::to_string(t));
+  };
+  put_outcomes out;
+  {
+    thread_group group;
+    for (std::size_t t = 0; t < producers; ++t) {
+      group.spawn([&, t] {
+        const tube_name mine = tube_of(t);
+        for (std::size_t i = 0; i < per_producer; ++i) {
+          c.async_put(mine, mine.str(), {}, [&out](std::error_code e, job_id) {
+            {
+              std::lock_guard lock(out.mu);
+              out.errors.push_back(e);
+            }
+            ++out.done;
+          });
+        }
+      });
+    }
+    ASSERT_TRUE(group.finish_within(30s));
+  }
+  ASSERT_TRUE(eventually([&] { return out.done.load() == producers * per_producer; }, 20s));
+  for (const auto& e : out.errors) ASSERT_FALSE(e) << e.message();
+  for (std::size_t t = 0; t < producers; ++t) {
+    const auto stats = value_of(c.async_stats_tube(tube_of(t), asio::use_future));
+    EXPECT_EQ(stats.current_jobs_ready, per_producer) << tube_of(t).str();
+    // Every job in the tube says it is this tube's: drain it with peek-ready + delete.
+    std::size_t seen = 0;
+    while (auto j = value_of(
+               c.async_peek_state(tube_of(t), proto::job_state::ready, asio::use_future))) {
+      ASSERT_EQ(j->body, tube_of(t).str()) << "job " << j->id << " in the wrong tube";
+      value_of(c.async_remove(j->id, asio::use_future));
+      ++seen;
+    }
+    EXPECT_EQ(seen, per_producer);
+  }
+}
+
+// The put that takes a tube sends `use` only when the client's used tube is another one: 100
+// puts into one tube cost one `use`, and a kick in that tube none.
+TEST_F(async_threads, a_put_into_the_used_tube_sends_no_use) {
+  io_threads runner(1);
+  async_client c(runner.executor(), server().endpoint(), options());
+  value_of(c.async_connect(asio::use_future));
+  const auto before = value_of(c.async_stats(asio::use_future)).cmd_use;
+  std::vector<std::future<job_id>> puts;
+  for (int i = 0; i < 100; ++i) puts.push_back(c.async_put(tube(), "x", {}, asio::use_future));
+  for (auto& f : puts) value_of(std::move(f));
+  EXPECT_EQ(value_of(c.async_kick(tube(), 10, asio::use_future)), 0u);
+  EXPECT_EQ(value_of(c.async_stats(asio::use_future)).cmd_use - before, 1u);
+  EXPECT_EQ(value_of(c.async_list_tube_used(asio::use_future)), tube().str());
+  EXPECT_EQ(value_of(c.async_stats_tube(tube(), asio::use_future)).current_jobs_ready, 100u);
+}
+
 // The same with callbacks and a small in-flight cap, so that the producers keep blocking and
 // being woken while handlers run on both io threads.
 TEST_F(async_threads, four_threads_put_with_callbacks_under_a_small_cap) {

@@ -27,6 +27,7 @@ struct fake_op {
 
   std::string request;
   bool is_put = false;
+  bool internal = false;
   bool invalid = false;
   fake_op* next = nullptr;
   time_point deadline{};
@@ -101,6 +102,22 @@ TEST(Pipeline, TheWindowFillsAndProducersAreWokenOnceHalfIsFree) {
   EXPECT_TRUE(p.has_room());
   EXPECT_TRUE(p.answered());  // 2 left: wake the producers
   EXPECT_EQ(p.outstanding(), 2u);
+}
+
+// The driver's own commands (a `use` sent before a put into a tube) go out in order with the
+// others but take no room in the window: they have no handler to wake a producer.
+TEST(Pipeline, TheDriversOwnCommandsAreSentInOrderButNotCounted) {
+  pipeline p(2, 3s, aborted);
+  fake_op use{"use t\r\n"}, put{"put a\r\n"};
+  use.internal = true;
+  EXPECT_TRUE(p.submit(use, link_state::up, t0).flush);
+  EXPECT_EQ(p.outstanding(), 0u);
+  EXPECT_FALSE(p.submit(put, link_state::up, t0).flush);
+  EXPECT_EQ(p.outstanding(), 1u);
+  request_buffer bytes;
+  fifo<fake_op> ops;
+  ASSERT_TRUE(p.take(bytes, ops));
+  EXPECT_EQ(bytes.bytes(), "use t\r\nput a\r\n");
 }
 
 TEST(Pipeline, ACommandWaitsForAConnectionAtMostTheWaitLimit) {
