@@ -6,9 +6,11 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
+#include <asio/associator.hpp>
 #include <asio/async_result.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/error.hpp>
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/prefer.hpp>
 #include <chrono>
@@ -115,10 +117,40 @@ class pool_completion<void(Args...)> {
   std::unique_ptr<concept_t> fn_;
 };
 
+/// The client of a pool's server, and the server's name, for an operation that goes straight to
+/// it (see `pool_access::sole_server`). `client` is null when the operation cannot.
+struct pool_target {
+  async_client* client = nullptr;     ///< the server's client, owned by the pool
+  const std::string* name = nullptr;  ///< the server's name; lives as long as the pool's core
+};
+
+/// A handler that turns a member client's completion into the pool's with `Adapt`, keeping every
+/// associated characteristic of `Handler` (executor, allocator, cancellation slot).
+template <class Handler, class Adapt>
+struct pool_adapted {
+  Handler handler;  ///< the caller's
+  Adapt adapt;      ///< called with `handler` and the client's completion arguments
+  /// Completes the caller's handler through `adapt`.
+  template <class... Args>
+  void operator()(Args&&... args) {
+    adapt(std::move(handler), std::forward<Args>(args)...);
+  }
+};
+
 /// Starts the pool's operations (src/pool/async_pool.cpp).
 struct pool_access {
+  /// For a pool of one server: that server, when a put (`for_puts`: it takes puts) or a look
+  /// that never waits (`reserve-with-timeout 0`: it is connected) can go straight to its client
+  /// with nothing for the pool to decide; else an empty target, and the pool's own path decides
+  /// (and says why not). The fast path of the benchmark's "pool over one server" rows.
+  static pool_target sole_server(const pool_core& core, bool for_puts) noexcept;
+  /// The client of the server named `server`; null when the pool has no such server.
+  static async_client* client_of(const pool_core& core, std::string_view server) noexcept;
+  /// Server `index` answered a put with DRAINING: no more puts for it until it reconnects.
+  static void answered_draining(pool_core& core, std::size_t index);
+
   static void connect(pool_core& core, pool_completion<void(std::error_code)> done);
-  static void put(pool_core& core, const tube_name& tube, std::string body, const put_options& opts,
+  static void put(pool_core& core, const tube_name& tube, put_body body, const put_options& opts,
                   pool_completion<void(std::error_code, pool_job_id)> done);
   static void reserve(pool_core& core, std::optional<std::chrono::seconds> timeout,
                       asio::cancellation_slot slot,
@@ -152,6 +184,52 @@ struct pool_access {
       pool_completion<void(std::error_code, std::vector<server_reply<std::vector<std::string>>>)>
           done);
 };
+
+/// A put sent straight to a one-server pool's client: names the job's server, and tells the pool
+/// when the server answered DRAINING (as the pool's own path does).
+struct sole_put_reply {
+  std::shared_ptr<pool_core> core;  ///< keeps `name` alive until the handler has run
+  const std::string* name;          ///< the server's
+  /// Completes `h` with the pool's result.
+  template <class Handler>
+  void operator()(Handler&& h, std::error_code ec, job_id id) const {
+    if (ec && ec == errc::draining) pool_access::answered_draining(*core, 0);
+    std::move(h)(ec, pool_job_id{*name, id});
+  }
+};
+
+/// A `reserve-with-timeout 0` sent straight to a one-server pool's client. As on the pool's own
+/// path, a server that fails to answer has simply had its look: no job, no error (only the pool
+/// closing is an error).
+struct sole_look_reply {
+  std::shared_ptr<pool_core> core;  ///< keeps `name` alive until the handler has run
+  const std::string* name;          ///< the server's
+  /// Completes `h` with the pool's result.
+  template <class Handler>
+  void operator()(Handler&& h, std::error_code ec, std::optional<job> j) const {
+    if (j) return std::move(h)(std::error_code{}, pool_job{{*name, j->id}, std::move(j->body)});
+    if (ec != asio::error::operation_aborted) ec = {};
+    std::move(h)(ec, std::optional<pool_job>{});
+  }
+};
+
+/// Sends a job's action to its server's client, with the caller's handler as it is.
+template <class Handler>
+void start_job_action(async_client& c, job_id id, job_action_kind kind, priority pri,
+                      std::chrono::seconds delay, Handler&& handler) {
+  switch (kind) {
+    case job_action_kind::remove:
+      return c.async_remove(id, std::forward<Handler>(handler));
+    case job_action_kind::release:
+      return c.async_release(id, pri, delay, std::forward<Handler>(handler));
+    case job_action_kind::bury:
+      return c.async_bury(id, pri, std::forward<Handler>(handler));
+    case job_action_kind::touch:
+      return c.async_touch(id, std::forward<Handler>(handler));
+    case job_action_kind::kick_job:
+      return c.async_kick_job(id, std::forward<Handler>(handler));
+  }
+}
 }  // namespace detail
 
 /// Several beanstalkd servers used as one queue, asynchronously (Asio).
@@ -228,13 +306,21 @@ class async_pool {
   ///   `errc::buried` and `errc::outcome_unknown` too (see the class comment);
   ///   `errc::not_connected` when no server is up.
   /// - Cancellation: none.
-  /// - Must outlive the operation: nothing the caller passes (the body is owned).
+  /// - Must outlive the operation: nothing the caller passes: the operation owns the body (see
+  ///   `put_body`: a `std::string` passed with `std::move` is taken without a copy, a small body
+  ///   is copied without an allocation).
   /// - Threads: may be called from any thread.
   template <class Token = asio::default_completion_token_t<executor_type>>
-  auto async_put(const tube_name& tube, std::string body, const put_options& opts = {},
+  auto async_put(const tube_name& tube, put_body body, const put_options& opts = {},
                  Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, pool_job_id)>(
-        [this](auto handler, const tube_name& t, std::string b, const put_options& o) {
+        [this](auto handler, const tube_name& t, auto&& b, const put_options& o) {
+          if (const auto one = detail::pool_access::sole_server(*core_, true); one.client) {
+            one.client->async_put(t, std::move(b), o,
+                                  detail::pool_adapted<decltype(handler), detail::sole_put_reply>{
+                                      std::move(handler), {core_, one.name}});
+            return;
+          }
           detail::pool_access::put(*core_, t, std::move(b), o, {std::move(handler), executor_});
         },
         token, tube, std::move(body), opts);
@@ -297,6 +383,14 @@ class async_pool {
   auto async_reserve_with_timeout(std::chrono::seconds timeout, Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, std::optional<pool_job>)>(
         [this](auto handler, std::chrono::seconds t) {
+          if (t.count() == 0) {
+            if (const auto one = detail::pool_access::sole_server(*core_, false); one.client) {
+              one.client->async_reserve_with_timeout(
+                  t, detail::pool_adapted<decltype(handler), detail::sole_look_reply>{
+                         std::move(handler), {core_, one.name}});
+              return;
+            }
+          }
           auto slot = asio::get_associated_cancellation_slot(handler);
           detail::pool_access::reserve(*core_, t, slot, {std::move(handler), executor_});
         },
@@ -354,6 +448,9 @@ class async_pool {
   auto async_stats_job(const pool_job_id& id, Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, proto::job_stats)>(
         [this](auto handler, const pool_job_id& j) {
+          if (auto* c = detail::pool_access::client_of(*core_, j.server)) {
+            return c->async_stats_job(j.id, std::move(handler));
+          }
           detail::pool_access::stats_job(*core_, j, {std::move(handler), executor_});
         },
         token, id);
@@ -458,6 +555,10 @@ class async_pool {
     return asio::async_initiate<Token, void(std::error_code)>(
         [this](auto handler, const pool_job_id& j, detail::job_action_kind k, priority p,
                std::chrono::seconds d) {
+          // Straight to the job's server; the pool's own path only reports an unknown server.
+          if (auto* c = detail::pool_access::client_of(*core_, j.server)) {
+            return detail::start_job_action(*c, j.id, k, p, d, std::move(handler));
+          }
           detail::pool_access::job_action(*core_, j, k, p, d, {std::move(handler), executor_});
         },
         token, id, kind, pri, delay);
@@ -552,3 +653,18 @@ proto::server_stats sum_counts(const std::vector<server_reply<proto::server_stat
 proto::tube_stats sum_counts(const std::vector<server_reply<proto::tube_stats>>& r);
 
 }  // namespace beanpole
+
+namespace asio {
+/// A pool's adapted handler has the associated executor, allocator and cancellation slot of the
+/// handler it wraps.
+template <template <class, class> class Associator, class Handler, class Adapt, class Default>
+struct associator<Associator, beanpole::detail::pool_adapted<Handler, Adapt>, Default> {
+  /// What `Handler` has.
+  using type = typename Associator<Handler, Default>::type;
+  /// `Handler`'s.
+  static type get(const beanpole::detail::pool_adapted<Handler, Adapt>& h,
+                  const Default& d = Default()) noexcept {
+    return Associator<Handler, Default>::get(h.handler, d);
+  }
+};
+}  // namespace asio

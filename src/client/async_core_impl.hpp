@@ -94,6 +94,8 @@ class async_core final : public connection_listener,
   /// For a command that must run in a tube: queues the `use` that brings the main connection's
   /// record there, if any. Called under `mu_`, right before the command is queued.
   conn::submission submit_use_first(op_base& op, conn::link_state link, clock::time_point now);
+  /// Queues the client's own `use tube` (out of line: only a change of tube needs it).
+  conn::submission submit_use(const tube_name& tube, conn::link_state link, clock::time_point now);
   /// Hands what was submitted to the main connection, unless a write is running (it will call
   /// `on_writable`, and everything submitted meanwhile leaves in one write).
   void flush();

@@ -39,6 +39,25 @@ void submit_op(async_core& core, op_base* op) {
 
 // ------------------------------------------------------------ main connection: submit
 
+// Under the same hold of `mu_` as the submission of `op` itself, so that no other command comes
+// between the `use` and `op` (another thread's `use` would send `op` to the wrong tube).
+inline conn::submission async_core::submit_use_first(op_base& op, conn::link_state link,
+                                                     clock::time_point now) {
+  const tube_name& tube = *op.tube;
+  op.effect = tube_effect::none;
+  op.tube = nullptr;
+  if (!tubes_.switch_use(tube)) return {};
+  return submit_use(tube, link, now);
+}
+
+conn::submission async_core::submit_use(const tube_name& tube, conn::link_state link,
+                                        clock::time_point now) {
+  auto* use = new tube_op(proto::use_command{tube});  // internal: not counted in the window
+  auto s = pipeline_.submit(*use, link, now);
+  if (s.refused) use->complete(s.refused, nullptr);  // and the command is refused the same way
+  return s;
+}
+
 void async_core::submit_main(op_base* op) {
   std::unique_lock lock(mu_);
   op->serial = next_serial_++;
@@ -88,19 +107,6 @@ void async_core::submit_main(op_base* op) {
   }
   lock.unlock();
   asio::post(strand_, [self = shared_from_this()] { self->flush(); });
-}
-
-// Under the same hold of `mu_` as the submission of `op` itself, so that no other command comes
-// between the `use` and `op` (another thread's `use` would send `op` to the wrong tube).
-conn::submission async_core::submit_use_first(op_base& op, conn::link_state link,
-                                              clock::time_point now) {
-  const tube_name& tube = *std::exchange(op.tube, nullptr);
-  op.effect = tube_effect::none;
-  if (!tubes_.switch_use(tube)) return {};
-  auto* use = new tube_op(proto::use_command{tube});  // internal: not counted in the window
-  auto s = pipeline_.submit(*use, link, now);
-  if (s.refused) use->complete(s.refused, nullptr);  // and `op` is refused the same way
-  return s;
 }
 
 std::optional<proto::reply> async_core::record_tube_change(const op_base& op) {

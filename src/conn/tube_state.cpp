@@ -27,13 +27,6 @@ std::optional<proto::reply> tube_state::use(const tube_name& tube) {
   return r;
 }
 
-bool tube_state::switch_use(const tube_name& tube) {
-  if (tube == used_) return false;
-  used_ = tube;
-  ++version_;
-  return true;
-}
-
 std::optional<proto::reply> tube_state::watch(const tube_name& tube) {
   if (contains(watched_, tube)) return watching(watched_.size());
   watched_.push_back(tube);

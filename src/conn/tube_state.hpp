@@ -33,7 +33,12 @@ class tube_state {
   /// Records `use tube`. Returns the answer when nothing needs sending (already used).
   std::optional<proto::reply> use(const tube_name& tube);
   /// Records `use tube`; returns whether that changed the record (a `use` must then be sent).
-  bool switch_use(const tube_name& tube);
+  bool switch_use(const tube_name& tube) {  // inline: a put into a tube asks this every time
+    if (tube == used_) return false;
+    used_ = tube;
+    ++version_;
+    return true;
+  }
   /// Records `watch tube`. Returns the answer (the watch count) when already watched.
   std::optional<proto::reply> watch(const tube_name& tube);
   /// Records `ignore tube`. Returns the answer when nothing needs sending: the watch count when

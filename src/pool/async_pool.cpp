@@ -2,12 +2,12 @@
 // cross-server reserve) are the pure machines beside this file.
 //
 // Concurrency: the members' health and the placement are guarded by one mutex, never held while
-// a client or a user handler is called. A put and the `use` before it are submitted from the
-// member's strand, so that two puts to different tubes from different threads cannot interleave
-// as use A, use B, put, put (the client's use state applies in the order commands are sent).
-// Each reserve runs on a strand of its own, where its cancellation signal is emitted and its
-// client replies arrive (the client clears a reserve's cancellation slot on the handler's
-// executor, so the two never race).
+// a client or a user handler is called; each member also mirrors its health in two atomics, read
+// without the lock by the one-server fast path (pool.hpp). A put goes to its client as "put into
+// this tube", which the client sends as `use` and `put` with nothing between them, so puts to
+// different tubes from different threads never reach each other's tube. Each reserve runs on a
+// strand of its own, where its cancellation signal is emitted and its client replies arrive (the
+// client clears a reserve's cancellation slot on the handler's executor, so the two never race).
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/post.hpp>
@@ -39,14 +39,22 @@ std::error_code not_connected() {
 }  // namespace
 
 struct pool_member {
-  pool_member(asio::any_io_executor ex, pool_server s)
-      : name(std::move(s.name)), address(std::move(s.address)), strand(asio::make_strand(ex)) {}
+  explicit pool_member(pool_server s) : name(std::move(s.name)), address(std::move(s.address)) {}
   std::string name;
   endpoint address;
-  asio::strand<asio::any_io_executor> strand;
   std::unique_ptr<async_client> client;
   pool_rules::health_machine health;  // under pool_core::mu_
-  std::optional<tube_name> used;      // on `strand`: the tube the pool last sent `use` for
+  // `health` as the fast path reads it, without the lock (set under it, after every change).
+  std::atomic<bool> takes_puts{false};
+  std::atomic<bool> connected{false};
+};
+
+// Finds a server by a name that is not a std::string, without making one.
+struct name_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
 };
 
 class pool_core : public std::enable_shared_from_this<pool_core> {
@@ -61,7 +69,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
       if (!index_.emplace(s.name, members_.size()).second) {
         throw error(make_error_code(errc::invalid_address), "pool: duplicate server " + s.name);
       }
-      members_.push_back(std::make_unique<pool_member>(executor_, std::move(s)));
+      members_.push_back(std::make_unique<pool_member>(std::move(s)));
     }
   }
 
@@ -113,6 +121,8 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
       ev.previous = h.state();
       if (!h.on(e)) return;
       ev.state = h.state();
+      members_[i]->takes_puts.store(h.takes_puts(), std::memory_order_relaxed);
+      members_[i]->connected.store(h.connected(), std::memory_order_relaxed);
     }
     ev.server = members_[i]->name;
     ev.index = i;
@@ -137,18 +147,26 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
   }
 
   bool drain(std::string_view name, bool on) {
-    const auto it = index_.find(std::string(name));
-    if (it == index_.end()) return false;
+    const auto i = find(name);
+    if (!i) return false;
     apply(
-        it->second,
+        *i,
         on ? pool_rules::health_event::drain_requested : pool_rules::health_event::drain_cancelled,
         {});
     return true;
   }
 
   async_client* client(std::string_view name) const noexcept {
-    const auto it = index_.find(std::string(name));
-    return it == index_.end() ? nullptr : members_[it->second]->client.get();
+    const auto i = find(name);
+    return i ? members_[*i]->client.get() : nullptr;
+  }
+
+  pool_target sole_server(bool for_puts) const noexcept {
+    if (members_.size() != 1 || closed_.load(std::memory_order_relaxed)) return {};
+    const auto& m = *members_.front();
+    const auto& ready = for_puts ? m.takes_puts : m.connected;
+    if (!ready.load(std::memory_order_relaxed)) return {};
+    return {m.client.get(), &m.name};
   }
 
   void close() {
@@ -192,8 +210,9 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
   // ------------------------------------------------------------------------ put
 
   struct put_state {
+    put_state(const tube_name& t, put_body b) : tube(t), body(std::move(b)) {}
     tube_name tube;
-    std::string body;
+    put_body body;
     put_options opts;
     std::vector<bool> tried;
     std::error_code last;  // why the previous server did not take it
@@ -213,20 +232,14 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     }
     const std::size_t i = *chosen;
     st->tried[i] = true;
-    asio::dispatch(
-        members_[i]->strand, [self = shared_from_this(), st = std::move(st), i]() mutable {
-          auto& m = *self->members_[i];
-          if (m.used != st->tube) {
-            m.client->async_use(st->tube, [](std::error_code) {});  // a failure fails the put too
-            m.used = st->tube;
-          }
-          // Only a body that may have to go to another server is copied.
-          std::string body = self->members_.size() > 1 ? st->body : std::move(st->body);
-          const put_options opts = st->opts;
-          m.client->async_put(std::move(body), opts,
-                              [self, st = std::move(st), i](std::error_code ec, job_id id) mutable {
-                                self->on_put_reply(std::move(st), i, ec, id);
-                              });
+    // Only a body that may have to go to another server is copied.
+    put_body body = members_.size() > 1 ? put_body(st->body) : std::move(st->body);
+    const tube_name tube = st->tube;
+    const put_options opts = st->opts;
+    members_[i]->client->async_put(
+        tube, std::move(body), opts,
+        [self = shared_from_this(), st = std::move(st), i](std::error_code ec, job_id id) mutable {
+          self->on_put_reply(std::move(st), i, ec, id);
         });
   }
 
@@ -363,7 +376,11 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 
   // ------------------------------------------------------------------------ one job
 
-  std::optional<std::size_t> find(const std::string& name) const {
+  std::optional<std::size_t> find(std::string_view name) const {
+    if (members_.size() == 1) {  // no hashing for the common one-server lookup
+      if (members_.front()->name == name) return 0;
+      return std::nullopt;
+    }
     const auto it = index_.find(name);
     if (it == index_.end()) return std::nullopt;
     return it->second;
@@ -455,22 +472,8 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     }
   }
 
-  // Runs `send(client)` on member i's strand after `use tube` (see put).
-  template <class Send>
-  void with_tube(std::size_t i, const tube_name& tube, Send send) {
-    asio::dispatch(members_[i]->strand,
-                   [self = shared_from_this(), i, tube, send = std::move(send)]() mutable {
-                     auto& m = *self->members_[i];
-                     if (m.used != tube) {
-                       m.client->async_use(tube, [](std::error_code) {});
-                       m.used = tube;
-                     }
-                     send(*m.client);
-                   });
-  }
-
   std::vector<std::unique_ptr<pool_member>> members_;
-  std::unordered_map<std::string, std::size_t> index_;
+  std::unordered_map<std::string, std::size_t, name_hash, std::equal_to<>> index_;
   asio::any_io_executor executor_;
   pool_options options_;
 
@@ -493,16 +496,26 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 
 // ---------------------------------------------------------------------------- pool_access
 
+pool_target pool_access::sole_server(const pool_core& core, bool for_puts) noexcept {
+  return core.sole_server(for_puts);
+}
+
+async_client* pool_access::client_of(const pool_core& core, std::string_view server) noexcept {
+  return core.client(server);
+}
+
+void pool_access::answered_draining(pool_core& core, std::size_t index) {
+  core.apply(index, pool_rules::health_event::answered_draining, make_error_code(errc::draining));
+}
+
 void pool_access::connect(pool_core& core, pool_completion<void(std::error_code)> done) {
   core.connect(std::move(done));
 }
 
-void pool_access::put(pool_core& core, const tube_name& tube, std::string body,
+void pool_access::put(pool_core& core, const tube_name& tube, put_body body,
                       const put_options& opts,
                       pool_completion<void(std::error_code, pool_job_id)> done) {
-  auto st = std::make_shared<pool_core::put_state>();
-  st->tube = tube;
-  st->body = std::move(body);
+  auto st = std::make_shared<pool_core::put_state>(tube, std::move(body));
   st->opts = opts;
   st->tried.assign(core.members_.size(), false);
   st->done = std::move(done);
@@ -568,9 +581,8 @@ void pool_access::peek_state(
     pool_core& core, const tube_name& tube, proto::job_state state,
     pool_completion<void(std::error_code, std::vector<server_reply<std::optional<job>>>)> done) {
   core.fan_out<std::optional<job>>(std::move(done), [&core, tube, state](std::size_t i, auto d) {
-    core.with_tube(i, tube, [state, d](async_client& c) {
-      c.async_peek_state(state, [d](std::error_code ec, std::optional<job> j) { d(ec, j); });
-    });
+    core.members_[i]->client->async_peek_state(
+        tube, state, [d](std::error_code ec, std::optional<job> j) { d(ec, std::move(j)); });
   });
 }
 
@@ -578,9 +590,8 @@ void pool_access::kick(
     pool_core& core, const tube_name& tube, std::uint64_t bound,
     pool_completion<void(std::error_code, std::vector<server_reply<std::uint64_t>>)> done) {
   core.fan_out<std::uint64_t>(std::move(done), [&core, tube, bound](std::size_t i, auto d) {
-    core.with_tube(i, tube, [bound, d](async_client& c) {
-      c.async_kick(bound, [d](std::error_code ec, std::uint64_t n) { d(ec, n); });
-    });
+    core.members_[i]->client->async_kick(tube, bound,
+                                         [d](std::error_code ec, std::uint64_t n) { d(ec, n); });
   });
 }
 

@@ -6,6 +6,7 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <future>
@@ -352,6 +353,91 @@ TEST_F(pool_test, a_draining_server_takes_no_puts_but_is_still_reserved_from) {
     p.remove(j->id);
   }
   EXPECT_EQ(from.size(), 2u);
+}
+
+// Puts from several threads into several tubes at once: each job reaches its caller's tube, on a
+// pool of one server (puts go straight to the client) and of two (through the placement). The
+// pool sends `use` and `put` as one client command, so another thread's `use` cannot come between.
+TEST_F(pool_test, puts_from_many_threads_into_many_tubes_each_reach_their_tube) {
+  start(2);
+  for (const std::size_t servers : {std::size_t{1}, std::size_t{2}}) {
+    SCOPED_TRACE(std::to_string(servers) + " server(s)");
+    pool p(list(servers), options());
+    constexpr int threads = 4;
+    constexpr int each = 300;
+    const auto tube_of = [servers](int t) {
+      return tube_name("mt" + std::to_string(servers) + "-" + std::to_string(t));
+    };
+    std::vector<std::thread> producers;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < threads; ++t) {
+      producers.emplace_back([&, t] {
+        for (int i = 0; i < each; ++i) {
+          std::error_code ec;
+          p.put(tube_of(t), tube_of(t).str(), {}, ec);
+          if (ec) ++failed;
+        }
+      });
+    }
+    for (auto& th : producers) th.join();
+    EXPECT_EQ(failed.load(), 0);
+    for (int t = 0; t < threads; ++t) {
+      int seen = 0;
+      for (std::size_t i = 0; i < servers; ++i) {
+        auto c = direct(i);
+        c.use(tube_of(t));
+        while (auto j = c.peek_ready()) {
+          ASSERT_EQ(j->body, tube_of(t).str()) << "job " << j->id << " in the wrong tube";
+          c.remove(j->id);
+          ++seen;
+        }
+      }
+      EXPECT_EQ(seen, each) << tube_of(t).str();
+    }
+  }
+}
+
+// A pool of one server takes the short path for puts, zero-second reserves and job commands:
+// the same answers as the pool's own path, DRAINING included.
+TEST_F(pool_test, a_pool_of_one_server_answers_as_the_pool_does) {
+  start(1);
+  pool p(list(), options());
+  const tube_name tube("one");
+  p.watch(tube);
+  const auto id = p.put(tube, "a");
+  EXPECT_EQ(id.server, name(0));
+  EXPECT_EQ(p.stats_job(id).tube, "one");
+  auto j = p.reserve_with_timeout(0s);
+  ASSERT_TRUE(j.has_value());
+  EXPECT_EQ(j->id, id);
+  EXPECT_EQ(j->body, "a");
+  p.release(j->id, 5, 0s);
+  EXPECT_EQ(p.stats_job(id).pri, 5u);
+  p.remove(id);
+  EXPECT_FALSE(p.reserve_with_timeout(0s).has_value());
+  try {
+    p.remove(pool_job_id{"nowhere:1", job_id{1}});
+    FAIL() << "no error";
+  } catch (const beanpole::error& e) {
+    EXPECT_EQ(e.code(), beanpole::errc::invalid_address);
+  }
+  // Drain mode: the first put hears DRAINING, which marks the server draining; the next one is
+  // refused without being sent (no server takes puts).
+  servers_[0]->signal(SIGUSR1);
+  std::this_thread::sleep_for(100ms);
+  std::error_code ec;
+  const auto refused = p.put(tube, "x", {}, ec);
+  EXPECT_EQ(ec, beanpole::errc::draining);
+  EXPECT_EQ(refused.server, name(0));
+  EXPECT_EQ(p.servers()[0].state, server_state::draining);
+  p.put(tube, "y", {}, ec);
+  EXPECT_EQ(ec, beanpole::errc::not_connected);
+  // The server gone: a zero-second reserve has had its look and finds nothing, without an error.
+  servers_[0]->kill();
+  for (int i = 0; i < 50 && p.servers()[0].state == server_state::draining; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_FALSE(p.reserve_with_timeout(0s).has_value());
 }
 
 TEST_F(pool_test, a_put_whose_reply_was_lost_is_outcome_unknown_and_never_sent_elsewhere) {
