@@ -12,6 +12,9 @@
 #   blocking   beanpole-bench -m sync-put (blocking client) bsdrive -m put-sync   limit 1.8x
 #   pipelined reserve+delete (10,000 jobs put first)
 #              beanpole-bench -m pipe-rd (async client)     bsdrive -m rd-pipe    limit 1.8x
+#   and the pool over one server against the async client's count (in the "raw" column):
+#   pool1 put  beanpole-bench -m pool-put                   -m pipe-put           limit 1.25x
+#   pool1 rd   beanpole-bench -m pool-rd                    -m pipe-rd            limit 1.2x
 # A missing harness folder is a failure, never a skip.
 #   usage: bench/instructions.sh BUILD_DIR
 #   env:   BEANPOLE_SHARED_BENCH  the harness folder (default: ../shared/bench beside the project)
@@ -47,7 +50,7 @@ build_bsdrive() {
 # ------------------------------------------------------------------------------- the guard
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
-  [ $# -eq 1 ] || { sed -n '2,16p' "$0"; exit 2; }
+  [ $# -eq 1 ] || { sed -n '2,19p' "$0"; exit 2; }
   build=$(cd "$1" && pwd)
   root=$(cd "$(dirname "$0")/.." && pwd)
   shared=${BEANPOLE_SHARED_BENCH:-$root/../shared/bench}
@@ -95,18 +98,38 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     local mode=$1 limit=$2 raw bp verdict
     raw=$(measure "raw-$3" "$build/bsdrive" -p '{PORT}' -m "$3" -n "$n") || exit 1
     bp=$(measure "beanpole-$4" "$bench" -p '{PORT}' -m "$4" -n "$n") || exit 1
-    verdict=$(awk -v r="$raw" -v b="$bp" -v l="$limit" 'BEGIN { print (b <= l * r ? "ok" : "FAIL") }')
-    awk -v m="$mode" -v r="$raw" -v b="$bp" -v n="$n" -v l="$limit" -v v="$verdict" 'BEGIN {
+    verdict "$mode" "$limit" "$raw" "$bp"
+    last_beanpole=$bp
+  }
+  # verdict MODE LIMIT BASE MEASURED: prints the row and fails when MEASURED > LIMIT x BASE.
+  verdict() {
+    local mode=$1 limit=$2 raw=$3 bp=$4 v
+    v=$(awk -v r="$raw" -v b="$bp" -v l="$limit" 'BEGIN { print (b <= l * r ? "ok" : "FAIL") }')
+    awk -v m="$mode" -v r="$raw" -v b="$bp" -v n="$n" -v l="$limit" -v v="$v" 'BEGIN {
       printf "%-14s %14d %14d %10.0f %10.0f %6.2fx %5.2fx %s\n", m, r, b, r / n, b / n, b / r, l, v }'
-    [ "$verdict" = ok ] || failed=1
+    [ "$v" = ok ] || failed=1
+  }
+  # check_pool MODE LIMIT POOL_MODE: the pool over one server against the async client's count
+  # just measured (`last_beanpole`, in the "raw" column).
+  check_pool() {
+    local pool
+    pool=$(measure "beanpole-$3" "$bench" -p '{PORT}' -m "$3" -n "$n") || exit 1
+    verdict "$1" "$2" "$last_beanpole" "$pool"
   }
   # 1,130-1,190 per op (2.2-2.3x) since a deep pipeline waits for readiness before it reads
   # (bench/NOTES.md): before, runs that fell into small reads cost up to 1,680.
   check "pipelined put" 2.5 put-pipe pipe-put
+  # The pool over one server against the async client: 1,440 per put (1.15x: the tube every put
+  # names, the server every id names, the pool's reference held until the reply) since puts go
+  # straight to the client; 5,470 (4.6x) before (bench/NOTES.md, "The pool").
+  check_pool "pool1 put" 1.25 pool-put
   check "blocking put" 1.8 put-sync sync-put
   # 2,630-2,680 per pair (1.5x) since a job action skips the strand while no reserve connection
   # exists; 3,640-3,690 (2.1x) before.
   PRELOAD=1 check "pipelined rd" 1.8 rd-pipe pipe-rd
+  # 3,030-3,050 per pair (1.1x) since zero-second reserves and deletes go straight to the client;
+  # 13,994 (5.3x) before.
+  PRELOAD=1 check_pool "pool1 rd" 1.2 pool-rd
   echo "instructions: valgrind --tool=callgrind, user space, $n operations each, process start-up included;" \
     "profiles in $work"
   [ "$failed" -eq 0 ] || { echo "FAILED: beanpole is above its limit (ratio column)"; exit 1; }

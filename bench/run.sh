@@ -153,14 +153,22 @@ pool_rows() {
   done
   pool_drain() { for p in "${ports[@]}"; do "$BSD" -q -p "$p" -m drain >/dev/null 2>&1 || true; done; }
   printf 'client\tservers\tmode\tops_per_s\tcpu_us_per_op\n' >"$POOL_TSV"
-  for k in 0 1 2 3; do  # 0: the async client alone, the baseline
-    extra=()
-    [ "$k" -gt 1 ] && extra=(-P "$(IFS=,; echo "${ports[*]:1:k-1}")")
-    for mode in put rd; do
-      n=$(N 100000)
-      runs=$OUT/pool-$k-$mode.txt
-      : >"$runs"
-      for r in $(seq "$ROUNDS"); do
+  # field F of each RESULT line in FILE (ops/s: 1, CPU us/op: 2), its median
+  median() {
+    awk -v f="$1" '/^RESULT/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                     print (f == 1 ? v["ops"] / v["secs"] : v["cpu"] / v["ops"] * 1e6) }' "$2" |
+      sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+  }
+  for mode in put rd; do
+    n=$(N 100000)
+    for k in 0 1 2 3; do : >"$OUT/pool-$k-$mode.txt"; done
+    # Rounds outermost, so that a slow spell of the shared machine falls on every row alike: the
+    # pool over one server is compared with the async client (k = 0) run beside it.
+    for r in $(seq "$ROUNDS"); do
+      for k in 0 1 2 3; do
+        extra=()
+        [ "$k" -gt 1 ] && extra=(-P "$(IFS=,; echo "${ports[*]:1:k-1}")")
+        runs=$OUT/pool-$k-$mode.txt
         pool_drain
         if [ "$mode" = rd ]; then
           for p in "${ports[@]:0:$((k > 0 ? k : 1))}"; do
@@ -173,15 +181,12 @@ pool_rows() {
           "$BENCH" -p "$PORT" "${extra[@]}" -m "pool-$mode" -n "$n" >>"$runs"
         fi
       done
+    done
+    for k in 0 1 2 3; do
+      runs=$OUT/pool-$k-$mode.txt
       client=$([ "$k" = 0 ] && echo beanpole-pipe || echo "beanpole-pool$k")
-      # field F of each RESULT line (ops/s: 1, CPU us/op: 2), its median
-      median() {
-        awk -v f="$1" '/^RESULT/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-                         print (f == 1 ? v["ops"] / v["secs"] : v["cpu"] / v["ops"] * 1e6) }' "$runs" |
-          sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-      }
-      printf '%s\t%s\t%s\t%.0f\t%.2f\n' "$client" "$((k == 0 ? 1 : k))" "$mode" "$(median 1)" \
-        "$(median 2)" >>"$POOL_TSV"
+      printf '%s\t%s\t%s\t%.0f\t%.2f\n' "$client" "$((k == 0 ? 1 : k))" "$mode" \
+        "$(median 1 "$runs")" "$(median 2 "$runs")" >>"$POOL_TSV"
     done
   done
   pool_drain
@@ -201,9 +206,11 @@ pool_section() {
   echo "Puts placed round-robin and reserve-with-timeout 0 swept across the servers, then delete;"
   echo "beanpole-pipe is the async client alone on the first server. What bounds each figure: bench/NOTES.md."
   echo
-  echo "| client | servers | mode | ops/s | client CPU us/op |"
-  echo "|---|---:|---|---:|---:|"
-  awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$POOL_TSV"
+  echo "| client | servers | mode | ops/s | vs beanpole-pipe | client CPU us/op |"
+  echo "|---|---:|---|---:|---:|---:|"
+  awk -F'\t' 'NR > 1 { if ($1 == "beanpole-pipe") base[$3] = $4
+                 printf "| %s | %s | %s | %s | %.2fx | %s |\n", $1, $2, $3, $4, $4 / base[$3], $5 }' \
+    "$POOL_TSV"
 }
 log "the pool: 1, 2 and 3 servers"
 pool_rows

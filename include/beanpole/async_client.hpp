@@ -57,6 +57,8 @@ struct client_event {
     gave_up,           ///< reconnecting stopped (`reconnect_options` bounds); `error` says why
     reserve_queued,    ///< a waiting reserve waits for a reserve connection: all
                        ///< `max_reserve_connections` are taken (it still ends by its own timeout)
+    draining,          ///< the server answered a put DRAINING: it takes no puts until restarted
+                       ///< (emitted for each such reply, before the put completes)
   };
   /// What happened.
   kind what = kind::connected;
@@ -571,6 +573,10 @@ class async_client {
         },
         token, tube, std::move(cmd));
   }
+
+  // The pool sends a one-server pool's puts through `submit_in` itself, with the command built
+  // once (pool.hpp).
+  friend class async_pool;
 
   executor_type executor_;
   std::shared_ptr<detail::async_core> core_;

@@ -13,6 +13,7 @@
 #include <asio/error.hpp>
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/prefer.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -117,11 +118,20 @@ class pool_completion<void(Args...)> {
   std::unique_ptr<concept_t> fn_;
 };
 
-/// The client of a pool's server, and the server's name, for an operation that goes straight to
-/// it (see `pool_access::sole_server`). `client` is null when the operation cannot.
-struct pool_target {
-  async_client* client = nullptr;     ///< the server's client, owned by the pool
-  const std::string* name = nullptr;  ///< the server's name; lives as long as the pool's core
+/// The server of a pool of one, for the operations that go straight to its client with nothing
+/// for the pool to decide (see `async_pool::async_put`). Set once when the pool is made; all null
+/// for a pool of several servers. Points into the pool's core, which the pool owns.
+struct pool_sole_server {
+  async_client* client = nullptr;                 ///< the server's client
+  const std::string* name = nullptr;              ///< the server's name
+  const std::atomic<bool>* takes_puts = nullptr;  ///< up and not draining
+  const std::atomic<bool>* connected = nullptr;   ///< up (draining or not)
+  /// Whether a put (`for_puts`) or a look that never waits (`reserve-with-timeout 0`) can go
+  /// straight to the client now. Otherwise the pool's own path decides, and says why not.
+  bool ready(bool for_puts) const noexcept {
+    return client != nullptr &&
+           (for_puts ? takes_puts : connected)->load(std::memory_order_relaxed);
+  }
 };
 
 /// A handler that turns a member client's completion into the pool's with `Adapt`, keeping every
@@ -139,15 +149,11 @@ struct pool_adapted {
 
 /// Starts the pool's operations (src/pool/async_pool.cpp).
 struct pool_access {
-  /// For a pool of one server: that server, when a put (`for_puts`: it takes puts) or a look
-  /// that never waits (`reserve-with-timeout 0`: it is connected) can go straight to its client
-  /// with nothing for the pool to decide; else an empty target, and the pool's own path decides
-  /// (and says why not). The fast path of the benchmark's "pool over one server" rows.
-  static pool_target sole_server(const pool_core& core, bool for_puts) noexcept;
+  /// The server of a pool of one (the fast path of the benchmark's "pool over one server" rows);
+  /// all null for a pool of several.
+  static pool_sole_server sole_server(const pool_core& core) noexcept;
   /// The client of the server named `server`; null when the pool has no such server.
   static async_client* client_of(const pool_core& core, std::string_view server) noexcept;
-  /// Server `index` answered a put with DRAINING: no more puts for it until it reconnects.
-  static void answered_draining(pool_core& core, std::size_t index);
 
   static void connect(pool_core& core, pool_completion<void(std::error_code)> done);
   static void put(pool_core& core, const tube_name& tube, put_body body, const put_options& opts,
@@ -185,15 +191,16 @@ struct pool_access {
           done);
 };
 
-/// A put sent straight to a one-server pool's client: names the job's server, and tells the pool
-/// when the server answered DRAINING (as the pool's own path does).
+/// A put sent straight to a one-server pool's client: names the job's server. (A DRAINING reply
+/// has already marked the server draining, through the client's `draining` event.)
 struct sole_put_reply {
-  std::shared_ptr<pool_core> core;  ///< keeps `name` alive until the handler has run
-  const std::string* name;          ///< the server's
+  // A reference, not a copy of the name: the handler is moved several times before it runs, and a
+  // string moves out of line (a copy here cost 100 instructions a put).
+  std::shared_ptr<const pool_core> core;  ///< keeps `*name` alive until the handler has run
+  const std::string* name;                ///< the server's
   /// Completes `h` with the pool's result.
   template <class Handler>
-  void operator()(Handler&& h, std::error_code ec, job_id id) const {
-    if (ec && ec == errc::draining) pool_access::answered_draining(*core, 0);
+  void operator()(Handler&& h, std::error_code ec, job_id id) {
     std::move(h)(ec, pool_job_id{*name, id});
   }
 };
@@ -202,12 +209,16 @@ struct sole_put_reply {
 /// path, a server that fails to answer has simply had its look: no job, no error (only the pool
 /// closing is an error).
 struct sole_look_reply {
-  std::shared_ptr<pool_core> core;  ///< keeps `name` alive until the handler has run
-  const std::string* name;          ///< the server's
+  // A reference, not a copy of the name: the handler is moved several times before it runs, and a
+  // string moves out of line (a copy here cost 100 instructions a put).
+  std::shared_ptr<const pool_core> core;  ///< keeps `*name` alive until the handler has run
+  const std::string* name;                ///< the server's
   /// Completes `h` with the pool's result.
   template <class Handler>
-  void operator()(Handler&& h, std::error_code ec, std::optional<job> j) const {
-    if (j) return std::move(h)(std::error_code{}, pool_job{{*name, j->id}, std::move(j->body)});
+  void operator()(Handler&& h, std::error_code ec, std::optional<job> j) {
+    if (j) {
+      return std::move(h)(std::error_code{}, pool_job{{*name, j->id}, std::move(j->body)});
+    }
     if (ec != asio::error::operation_aborted) ec = {};
     std::move(h)(ec, std::optional<pool_job>{});
   }
@@ -315,10 +326,12 @@ class async_pool {
                  Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, pool_job_id)>(
         [this](auto handler, const tube_name& t, auto&& b, const put_options& o) {
-          if (const auto one = detail::pool_access::sole_server(*core_, true); one.client) {
-            one.client->async_put(t, std::move(b), o,
-                                  detail::pool_adapted<decltype(handler), detail::sole_put_reply>{
-                                      std::move(handler), {core_, one.name}});
+          if (sole_.ready(true)) {  // a pool of one: straight to its client
+            sole_.client->submit_in(t,
+                                    detail::owned_put_command{o.pri, o.delay, o.ttr, std::move(b)},
+                                    detail::pool_adapted<decltype(handler), detail::sole_put_reply>{
+                                        std::move(handler), {core_, sole_.name}},
+                                    true);
             return;
           }
           detail::pool_access::put(*core_, t, std::move(b), o, {std::move(handler), executor_});
@@ -383,13 +396,11 @@ class async_pool {
   auto async_reserve_with_timeout(std::chrono::seconds timeout, Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, std::optional<pool_job>)>(
         [this](auto handler, std::chrono::seconds t) {
-          if (t.count() == 0) {
-            if (const auto one = detail::pool_access::sole_server(*core_, false); one.client) {
-              one.client->async_reserve_with_timeout(
-                  t, detail::pool_adapted<decltype(handler), detail::sole_look_reply>{
-                         std::move(handler), {core_, one.name}});
-              return;
-            }
+          if (t.count() == 0 && sole_.ready(false)) {  // a pool of one: straight to its client
+            sole_.client->async_reserve_with_timeout(
+                t, detail::pool_adapted<decltype(handler), detail::sole_look_reply>{
+                       std::move(handler), {core_, sole_.name}});
+            return;
           }
           auto slot = asio::get_associated_cancellation_slot(handler);
           detail::pool_access::reserve(*core_, t, slot, {std::move(handler), executor_});
@@ -566,6 +577,7 @@ class async_pool {
 
   executor_type executor_;
   std::shared_ptr<detail::pool_core> core_;
+  detail::pool_sole_server sole_;  // set once, after core_
 };
 
 /// Several beanstalkd servers used as one queue, blocking: a thin layer over `async_pool`,

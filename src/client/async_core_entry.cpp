@@ -153,6 +153,8 @@ std::string_view to_string(client_event::kind what) noexcept {
       return "gave_up";
     case client_event::kind::reserve_queued:
       return "reserve_queued";
+    case client_event::kind::draining:
+      return "draining";
   }
   return "unknown";
 }

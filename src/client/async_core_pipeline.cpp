@@ -155,6 +155,10 @@ void async_core::on_reply(async_connection& conn, op_base* op, proto::reply& rep
   } else {
     track_lane(conn, *op, reply);
   }
+  // Before the put completes, so that whoever places puts (the pool) knows when it runs.
+  if (reply.kind == proto::reply_kind::draining) {
+    emit(make_client_event(client_event::kind::draining));
+  }
   const std::error_code ec = op->complete({}, &reply);  // `op` is gone after this
   // A reply that breaks the protocol, or a failed state restore, leaves the connection in an
   // unknown state: close it (and reconnect, if enabled).

@@ -108,6 +108,9 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
       case k::gave_up:
         apply(i, pool_rules::health_event::gave_up, e.error);
         break;
+      case k::draining:  // before the put that heard it completes
+        apply(i, pool_rules::health_event::answered_draining, make_error_code(errc::draining));
+        break;
       default:
         break;
     }
@@ -161,12 +164,10 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     return i ? members_[*i]->client.get() : nullptr;
   }
 
-  pool_target sole_server(bool for_puts) const noexcept {
-    if (members_.size() != 1 || closed_.load(std::memory_order_relaxed)) return {};
+  pool_sole_server sole_server() const noexcept {
+    if (members_.size() != 1) return {};
     const auto& m = *members_.front();
-    const auto& ready = for_puts ? m.takes_puts : m.connected;
-    if (!ready.load(std::memory_order_relaxed)) return {};
-    return {m.client.get(), &m.name};
+    return {m.client.get(), &m.name, &m.takes_puts, &m.connected};
   }
 
   void close() {
@@ -252,8 +253,8 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
   void on_put_reply(std::shared_ptr<put_state> st, std::size_t i, std::error_code ec, job_id id) {
     // Nothing was stored: DRAINING, or refused before it was sent. Anything else (a reply lost:
     // outcome_unknown; BURIED) may have stored the job and is never sent again.
+    // (DRAINING has already marked the server draining: see on_client_event.)
     const bool not_stored = ec == errc::draining || ec == errc::not_connected;
-    if (ec == errc::draining) apply(i, pool_rules::health_event::answered_draining, ec);
     if (not_stored && members_.size() > 1 && !closed_) {
       st->last = ec;
       put(std::move(st));
@@ -496,16 +497,12 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 
 // ---------------------------------------------------------------------------- pool_access
 
-pool_target pool_access::sole_server(const pool_core& core, bool for_puts) noexcept {
-  return core.sole_server(for_puts);
+pool_sole_server pool_access::sole_server(const pool_core& core) noexcept {
+  return core.sole_server();
 }
 
 async_client* pool_access::client_of(const pool_core& core, std::string_view server) noexcept {
   return core.client(server);
-}
-
-void pool_access::answered_draining(pool_core& core, std::size_t index) {
-  core.apply(index, pool_rules::health_event::answered_draining, make_error_code(errc::draining));
 }
 
 void pool_access::connect(pool_core& core, pool_completion<void(std::error_code)> done) {
@@ -641,6 +638,7 @@ async_pool::async_pool(executor_type ex, std::vector<pool_server> servers, pool_
       core_(std::make_shared<detail::pool_core>(std::move(ex), std::move(servers),
                                                 std::move(options))) {
   core_->make_clients();
+  sole_ = detail::pool_access::sole_server(*core_);
 }
 
 async_pool::~async_pool() {

@@ -16,6 +16,7 @@
 
 #include "async_test_support.hpp"
 #include "beanpole/async_client.hpp"
+#include "beanstalkd_server.hpp"
 #include "server_test.hpp"
 #include "test_helpers.hpp"
 
@@ -112,6 +113,34 @@ TEST_F(async_errors, server_answers_match_the_blocking_client) {
 
 // Arguments that do not fit the protocol are refused with value_out_of_range before anything is
 // sent: the server counts no such command, and the pipeline around them is undisturbed.
+// A put answered DRAINING: the client emits `draining` before the put completes, so that whoever
+// places puts (the pool) stops sending them there before it hears of the failure. A server of
+// its own: drain mode cannot be left.
+TEST_F(async_errors, a_put_answered_draining_emits_draining_before_it_completes) {
+  beanstalkd_server own;
+  io_threads runner;
+  auto opts = options();
+  std::atomic<int> drained{0};
+  opts.on_event = [&](const client_event& e) {
+    if (e.what == client_event::kind::draining) ++drained;
+  };
+  async_client c(runner.executor(), own.endpoint(), opts);
+  value_of(c.async_connect(asio::use_future));
+  value_of(c.async_put("before", {}, asio::use_future));
+  EXPECT_EQ(drained.load(), 0);
+  own.signal(SIGUSR1);
+  std::this_thread::sleep_for(100ms);
+  std::promise<int> seen_at_completion;
+  c.async_put("during", {}, [&](std::error_code ec, job_id) {
+    EXPECT_EQ(ec, errc::draining);
+    seen_at_completion.set_value(drained.load());
+  });
+  auto f = seen_at_completion.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(f.get(), 1);
+  EXPECT_EQ(to_string(client_event::kind::draining), "draining");
+}
+
 TEST_F(async_errors, invalid_arguments_are_refused_before_anything_is_sent) {
   io_threads runner;
   async_client c(runner.executor(), server().endpoint(), options());
