@@ -91,9 +91,9 @@ class async_core final : public connection_listener,
   /// Records a use/watch/ignore (under `mu_`). Returns the answer when the command would change
   /// nothing (or must be refused) and so is not sent.
   std::optional<proto::reply> record_tube_change(const op_base& op);
-  /// For a command that must run in a tube: queues the `use` that brings the main connection's
-  /// record there, if any. Called under `mu_`, right before the command is queued.
-  conn::submission submit_use_first(op_base& op, conn::link_state link, clock::time_point now);
+  /// Queues a command that must run in a tube, after the `use` that brings the client's record
+  /// there when it is another tube. Called under `mu_`.
+  conn::submission submit_in_tube(op_base& op, conn::link_state link, clock::time_point now);
   /// Queues the client's own `use tube` (out of line: only a change of tube needs it).
   conn::submission submit_use(const tube_name& tube, conn::link_state link, clock::time_point now);
   /// Hands what was submitted to the main connection, unless a write is running (it will call

@@ -39,15 +39,20 @@ void submit_op(async_core& core, op_base* op) {
 
 // ------------------------------------------------------------ main connection: submit
 
-// Under the same hold of `mu_` as the submission of `op` itself, so that no other command comes
-// between the `use` and `op` (another thread's `use` would send `op` to the wrong tube).
-inline conn::submission async_core::submit_use_first(op_base& op, conn::link_state link,
-                                                     clock::time_point now) {
+// Under one hold of `mu_` with the `use` before it, so that no other command comes between the
+// two (another thread's `use` would send `op` to the wrong tube).
+inline conn::submission async_core::submit_in_tube(op_base& op, conn::link_state link,
+                                                   clock::time_point now) {
   const tube_name& tube = *op.tube;
   op.effect = tube_effect::none;
   op.tube = nullptr;
-  if (!tubes_.switch_use(tube)) return {};
-  return submit_use(tube, link, now);
+  if (!tubes_.switch_use(tube)) return pipeline_.submit(op, link, now);
+  auto s = submit_use(tube, link, now);
+  const auto own = pipeline_.submit(op, link, now);
+  s.refused = own.refused;  // refused the same way as its `use`, if that was refused
+  s.flush |= own.flush;
+  s.arm_deadline_timer |= own.arm_deadline_timer;
+  return s;
 }
 
 conn::submission async_core::submit_use(const tube_name& tube, conn::link_state link,
@@ -83,12 +88,8 @@ void async_core::submit_main(op_base* op) {
   // a pipelined put's instructions).
   const auto link = keeper_.current();
   const auto now = link == state::up ? clock::time_point{} : clock::now();
-  conn::submission s;
-  if (op->effect == tube_effect::use_first) s = submit_use_first(*op, link, now);
-  const auto own = pipeline_.submit(*op, link, now);
-  s.refused = own.refused;
-  s.flush |= own.flush;
-  s.arm_deadline_timer |= own.arm_deadline_timer;
+  const auto s = op->effect == tube_effect::use_first ? submit_in_tube(*op, link, now)
+                                                      : pipeline_.submit(*op, link, now);
   if (s.refused) {
     lock.unlock();
     complete_later(op, s.refused);
