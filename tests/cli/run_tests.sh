@@ -823,6 +823,56 @@ wait_deleted() {
   fail "job $1 still there"
 }
 
+# A job torn by a server crash (killed, the job zeroed in its binlog, restarted on it: what
+# beanstalkd 1.12 replays after a SIGKILL): reserve names it and how to delete it, and work buries
+# it, says so, and runs the next job instead of getting the torn one back forever.
+test_torn_job_reserve_and_work() {
+  local srv port pid id good
+  mkdir "$T/binlog" "$T/o"
+  start_server srv -b "$T/binlog" || fail "server"
+  port=${srv##*:}
+  id=$("$BP" -a "$srv" put -t torn -p 5 "to be torn by the crash") || fail "put"
+  good=$("$BP" -a "$srv" put -t torn -p 100 "good") || fail "put"
+  kill_server "${SERVER_PIDS[-1]}"
+  python3 - "$T/binlog" <<'EOF2' || fail "tearing the job"
+import glob, os, sys
+needle = b"to be torn by the crash\r\n"
+for path in glob.glob(os.path.join(sys.argv[1], "binlog.*")):
+    data = bytearray(open(path, "rb").read())
+    at = data.find(needle)
+    if at >= 0:
+        os.chmod(path, 0o600)
+        data[at:at + len(needle)] = bytes(len(needle))
+        open(path, "wb").write(data)
+        sys.exit(0)
+sys.exit("not in the binlog")
+EOF2
+  start_server_on srv "$port" -b "$T/binlog" || fail "restart"
+  run "$BP" -a "$srv" reserve -w torn --delete
+  expect_rc 1 "reserve of a torn job"
+  expect_err_has "job $id is corrupt"
+  expect_err_has "beanpole delete $id"
+  assert_eq "$(job_field_at "$srv" "$id" state)" ready "the torn job, back"
+
+  "$BP" -a "$srv" work -w torn -- sh -c 'cat >"$1/$BEANPOLE_JOB_ID"' sh "$T/o" >"$T/out" \
+    2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  wait_file "$T/o/$good"
+  stop_work "$pid"
+  expect_rc 0 "work after SIGTERM"
+  expect_err_has "work: job $id (torn) is corrupt"
+  expect_err_has "beanpole delete $id"
+  [[ ! -e "$T/o/$id" ]] || fail "CMD ran on the torn job"
+  assert_eq "$(cat "$T/o/$good")" good "the good job"
+  assert_eq "$(job_field_at "$srv" "$id" state)" buried "the torn job"
+  assert_eq "$(job_field_at "$srv" "$id" pri)" 5 "its priority"
+  assert_eq "$(job_field_at "$srv" "$id" reserves)" 2 "reserves (reserve, then work)"
+  run "$BP" -a "$srv" delete "$id"
+  expect_rc 0 "delete the torn job"
+  stop_servers
+}
+
 test_work_runs_cmd_per_job() {
   local id1 id2 pid
   id1=$(all_bytes | bp put -t t_work) || fail "put"
