@@ -156,8 +156,7 @@ std::optional<pool_job> pool::peek(const pool_job_id& id) {
   auto [ec, j] = wait_for<std::optional<pool_job>>(
       [&](auto h) { impl_->async->async_peek(id, std::move(h)); });
   if (ec == errc::not_found) return std::nullopt;
-  check(ec, "peek");
-  return j;
+  return checked_job(std::pair{ec, std::move(j)}, "peek");
 }
 
 std::vector<server_reply<std::optional<job>>> pool::peek_state(const tube_name& tube,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "async_test_support.hpp"
+#include "beanpole/pool.hpp"
 #include "beanpole/worker.hpp"
 #include "server_test.hpp"
 #include "test_helpers.hpp"
@@ -211,6 +212,57 @@ TEST_F(torn_job, worker_buries_it_and_goes_on_with_other_jobs) {
   EXPECT_EQ(st.state, "buried");
   EXPECT_EQ(st.pri, torn_priority);
   EXPECT_EQ(st.reserves, 1U) << "the torn job was reserved again and again";
+}
+
+TEST_F(torn_job, pool_and_a_worker_over_a_pool_report_and_bury_it) {
+  const std::string name = server().endpoint().to_string();
+  {
+    pool p({{server().endpoint(), {}, 1}});
+    p.watch(tube());
+    p.ignore(tube_name("default"));
+    try {
+      (void)p.reserve_with_timeout(2s);
+      FAIL() << "reserve did not throw";
+    } catch (const error& e) {
+      EXPECT_EQ(e.code(), errc::corrupt_job) << e.what();
+      EXPECT_EQ(e.job(), torn_.value);
+      EXPECT_NE(std::string(e.what()).find("job " + name + "/" + std::to_string(torn_.value)),
+                std::string::npos)
+          << e.what();
+    }
+    p.bury({name, torn_}, torn_priority);  // the pool's reserving connection holds it
+    EXPECT_EQ(stats(torn_).state, "buried");
+    try {
+      (void)p.peek({name, torn_});
+      FAIL() << "peek did not throw";
+    } catch (const error& e) {
+      EXPECT_EQ(e.code(), errc::corrupt_job);
+      EXPECT_EQ(e.job(), torn_.value);
+    }
+    p.kick_job({name, torn_});
+  }
+
+  io_threads io;
+  auto options = test_options();
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  worker w(io.executor(), std::vector<pool_server>{{server().endpoint(), {}, 1}}, options);
+  w.handle(tube(), [&](job_context& ctx) {
+    std::lock_guard lock(mu);
+    bodies.emplace_back(ctx.body());
+  });
+  auto run = start_run(w);
+  const bool ran = eventually([&] { return w.metrics().total().deleted == 1; }, 10s);
+  w.stop();
+  EXPECT_TRUE(run_ends(run, 5s));
+  ASSERT_TRUE(ran) << "the good job never ran";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(bodies, std::vector<std::string>{"good"});
+  EXPECT_EQ(w.metrics().total().buried, 1U);
+  const auto st = stats(torn_);
+  EXPECT_EQ(st.state, "buried");
+  EXPECT_EQ(st.pri, torn_priority);
+  EXPECT_EQ(st.reserves, 2U);
 }
 
 }  // namespace
