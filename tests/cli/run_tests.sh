@@ -834,19 +834,7 @@ test_torn_job_reserve_and_work() {
   id=$("$BP" -a "$srv" put -t torn -p 5 "to be torn by the crash") || fail "put"
   good=$("$BP" -a "$srv" put -t torn -p 100 "good") || fail "put"
   kill_server "${SERVER_PIDS[-1]}"
-  python3 - "$T/binlog" <<'EOF2' || fail "tearing the job"
-import glob, os, sys
-needle = b"to be torn by the crash\r\n"
-for path in glob.glob(os.path.join(sys.argv[1], "binlog.*")):
-    data = bytearray(open(path, "rb").read())
-    at = data.find(needle)
-    if at >= 0:
-        os.chmod(path, 0o600)
-        data[at:at + len(needle)] = bytes(len(needle))
-        open(path, "wb").write(data)
-        sys.exit(0)
-sys.exit("not in the binlog")
-EOF2
+  tear_job_in_binlog "$T/binlog" "to be torn by the crash"
   start_server_on srv "$port" -b "$T/binlog" || fail "restart"
   run "$BP" -a "$srv" reserve -w torn --delete
   expect_rc 1 "reserve of a torn job"
