@@ -130,11 +130,11 @@ int run_exec(const context& ctx, job_actions& c, const job& j, const proto::job_
   if (run.signal != 0) {
     // Settled like any other run, now that the command is over; then end as the signal would
     // have ended us.
-    die_of(run.signal,
-           fmt::format("reserve --exec: {} passed on to the command, which exited with status "
-                       "{}; job {} {}",
-                       signal_name(run.signal), status, c.name,
-                       status == 0 ? "deleted" : "released"));
+    die_of(
+        run.signal,
+        fmt::format("reserve --exec: {} passed on to the command, which exited with status "
+                    "{}; job {} {}",
+                    signal_name(run.signal), status, c.name, status == 0 ? "deleted" : "released"));
   }
   if (status != 0) {
     throw plain_failure(exit_exec_failed,
@@ -143,6 +143,26 @@ int run_exec(const context& ctx, job_actions& c, const job& j, const proto::job_
                                     status, c.name));
   }
   return exit_ok;
+}
+
+/// A corrupt job (errc::corrupt_job) cannot be printed or run: exit naming it and how to remove
+/// it. The connection that reserved it closes on exit, so the server has it back at once.
+[[noreturn]] void corrupt_job_failure(const std::string& name) {
+  throw plain_failure(
+      exit_server_answer,
+      fmt::format("reserve: job {} is corrupt: the server sent its body without the closing CRLF "
+                  "(a put torn by a server crash and replayed from the binlog), so no client can "
+                  "read it; it is back in the queue. Remove it with `beanpole delete {}`",
+                  name, name));
+}
+
+/// Fails as `corrupt_job_failure` when the reserve got a corrupt job, else as `check`.
+void check_reserve(std::error_code ec, const job_handle* h, const std::string& name,
+                   std::string_view context) {
+  if (ec == errc::corrupt_job && h != nullptr) {
+    corrupt_job_failure(name.empty() ? std::to_string(h->job().id.value) : name);
+  }
+  check(ec, context);
 }
 
 /// Prints the job, then settles it as asked (release by default).
@@ -189,13 +209,25 @@ int run_reserve_pool(const context& ctx, const reserve_args& a, const std::vecto
   for (const auto& t : tubes) pool_call("watch " + t.str(), [&] { p->watch(t); });
   if (!keep_default) pool_call("ignore default", [&] { p->ignore(tube_name("default")); });
   std::optional<pool_job> got;
-  if (wait) {
-    got =
-        pool_call("reserve", [&] { return p->reserve_with_timeout(std::chrono::seconds(*wait)); });
-    if (!got) check(make_error_code(errc::timed_out), fmt::format("reserve --wait {}", *wait));
-  } else {
-    got = pool_call("reserve", [&] { return p->reserve(); });
+  try {
+    if (wait) {
+      got = p->reserve_with_timeout(std::chrono::seconds(*wait));
+    } else {
+      got = p->reserve();
+    }
+  } catch (const error& e) {
+    // The pool names the job "reserve: job ADDR/ID: ...".
+    const std::string_view what = e.what();
+    const auto from = what.find("job ");
+    const auto to = what.find(':', what.find('/', from));
+    if (e.code() == errc::corrupt_job && from != what.npos && to != what.npos) {
+      corrupt_job_failure(std::string(what.substr(from + 4, to - from - 4)));
+    }
+    throw command_failure(e.code(), "reserve");
+  } catch (const std::system_error& e) {
+    throw command_failure(e.code(), "reserve");
   }
+  if (!got) check(make_error_code(errc::timed_out), fmt::format("reserve --wait {}", *wait));
   const job j{got->id.id, std::move(got->body)};
   const auto st =
       pool_call("stats-job " + got->id.to_string(), [&] { return p->stats_job(got->id); });
@@ -240,7 +272,7 @@ int run_reserve(const context& ctx, const reserve_args& a, bool delay_given) {
   std::optional<job_handle> h;
   if (wanted) {
     h = c.reserve_job(wanted->id, ec);
-    check(ec, "reserve-job " + job_text(*wanted));
+    check_reserve(ec, h ? &*h : nullptr, job_text(*wanted), "reserve-job " + job_text(*wanted));
     if (!h) check(make_error_code(errc::not_found), "reserve-job " + job_text(*wanted));
   } else {
     const bool keep_default =
@@ -255,13 +287,13 @@ int run_reserve(const context& ctx, const reserve_args& a, bool delay_given) {
     }
     if (wait) {
       h = c.reserve_with_timeout(std::chrono::seconds(*wait), ec);
-      check(ec, "reserve");
+      check_reserve(ec, h ? &*h : nullptr, {}, "reserve");
       if (!h) {
         check(make_error_code(errc::timed_out), fmt::format("reserve --wait {}", *wait));
       }
     } else {
       h = c.reserve(ec);
-      check(ec, "reserve");
+      check_reserve(ec, &*h, {}, "reserve");
     }
   }
   const job& j = h->job();

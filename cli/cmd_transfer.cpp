@@ -3,8 +3,10 @@
 //
 // export takes each job by id (peek, then reserve-job), which works in paused tubes too and
 // leaves buried jobs out of other workers' reach while they are moved; it deletes a job only
-// after its line has been written, so an interrupted export loses nothing (at worst a job is
-// both in the file and still on the server).
+// after its line has been written, so an interrupted export loses nothing. A lost connection is
+// re-established and the export goes on: a job it held unwritten went back to the server, which
+// gives it again; a job written whose delete went unanswered is recognized when it comes back
+// (by id and body) and deleted without being written twice.
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,11 +14,15 @@
 #include <csignal>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <beanpole/backoff.hpp>
 #include <beanpole/error.hpp>
 
 #include "args.hpp"
@@ -39,7 +45,76 @@ struct export_args {
   bool buried = false;
   bool delayed = false;
   std::string output;
+  std::string retries = "5";
 };
+
+/// The connection to the server failed under export (it is closed): reconnect and go on.
+struct connection_drop {
+  std::error_code ec;
+  std::string what;
+};
+
+/// Whether `ec` ended the connection: lost, timed out, or closed after a reply that broke the
+/// protocol. Local I/O errors are not (they are thrown as `command_failure` by the writers).
+bool ends_connection(std::error_code ec) noexcept {
+  return ec == condition::connection_failure || ec == condition::protocol_violation;
+}
+
+/// `check` for the export's commands: a connection that ended is `connection_drop`.
+void check_command(std::error_code ec, std::string_view what) {
+  if (ec && ends_connection(ec)) throw connection_drop{ec, std::string(what)};
+  check(ec, what);
+}
+
+/// The jobs written to the output, by id, with a hash of their body: one that comes back (its
+/// delete was lost with the connection, or another worker had it) is deleted, not written again.
+/// The body tells it from a new job under the same id on a server restarted without a binlog.
+class written_jobs {
+ public:
+  void add(const job& j) { ids_[j.id.value] = std::hash<std::string>{}(j.body); }
+  bool contains(const job& j) const {
+    const auto it = ids_.find(j.id.value);
+    return it != ids_.end() && it->second == std::hash<std::string>{}(j.body);
+  }
+
+ private:
+  std::unordered_map<std::uint64_t, std::size_t> ids_;
+};
+
+/// Re-establishes the export's connection after `why`: up to `retries` attempts with the
+/// client's backoff, for no longer than --timeout (when not zero). When it cannot, exit 3 with
+/// what was written.
+void reconnect(client& c, const endpoint& ep, unsigned retries, std::error_code why,
+               std::uint64_t written, const std::string& output) {
+  const auto give_up = [&](std::error_code ec) {
+    throw plain_failure(
+        exit_failure,
+        fmt::format("export: connection lost ({}); {} jobs written to {}: the output is "
+                    "incomplete, the other jobs are still on the server (export again to move "
+                    "them)",
+                    ec.message(), written, output));
+  };
+  if (retries == 0) give_up(why);
+  print_error(fmt::format("export: connection lost ({}); reconnecting", why.message()));
+  const auto limit = c.options().reply_timeout;
+  const auto start = std::chrono::steady_clock::now();
+  std::minstd_rand rng(std::random_device{}());
+  const backoff rule;
+  for (unsigned attempt = 1; attempt <= retries; ++attempt) {
+    const auto pause = rule.delay(attempt, std::uniform_real_distribution<double>(0, 1)(rng));
+    if (limit.count() > 0 && std::chrono::steady_clock::now() + pause - start > limit) break;
+    std::this_thread::sleep_for(pause);
+    if (signal_watch::stop_signal() != 0) return;  // the loop reports the interruption
+    std::error_code ec;
+    c.connect(ep, ec);
+    if (!ec) {
+      print_error("export: reconnected");
+      return;
+    }
+    why = ec;
+  }
+  give_up(why);
+}
 
 struct import_args {
   std::string input;
@@ -47,15 +122,17 @@ struct import_args {
   std::string retries = "5";
 };
 
-/// Writes one job's line, then deletes the job. Returns false when the delete found the job
-/// gone (its TTR ran out and another worker took it): it is then in the output all the same.
-/// `delay_left` is set for a delayed job: the seconds it still had to wait (from a stats-job
-/// taken before it was reserved, since a reserved job's time-left counts down its TTR).
+/// Writes one job's line (counting it in `exported` and `written`), then deletes the job. Returns
+/// false when the delete found the job gone (its TTR ran out and another worker took it): it is
+/// then in the output all the same. `delay_left` is set for a delayed job: the seconds it still had
+/// to wait (from a stats-job taken before it was reserved, since a reserved job's time-left counts
+/// down its TTR).
 bool export_one(client& c, const file_arg& out, const job& j, const char* state,
-                std::optional<std::uint64_t> delay_left) {
+                std::optional<std::uint64_t> delay_left, written_jobs& written,
+                std::uint64_t& exported) {
   std::error_code ec;
   const proto::job_stats st = c.stats_job(j.id, ec);
-  check(ec, fmt::format("stats-job {}", j.id.value));
+  check_command(ec, fmt::format("stats-job {}", j.id.value));
   json line = {{"id", j.id.value},
                {"tube", st.tube},
                {"pri", st.pri},
@@ -75,13 +152,15 @@ bool export_one(client& c, const file_arg& out, const job& j, const char* state,
     }
     throw;
   }
+  written.add(j);
+  ++exported;  // counted now: the delete may be lost with the connection
   c.remove(j.id, ec);
   if (ec == condition::server_answer) {
     print_error(describe(
         ec, fmt::format("export: delete {} (exported, but still on the server)", j.id.value)));
     return false;
   }
-  check(ec, fmt::format("delete {}", j.id.value));
+  check_command(ec, fmt::format("delete {}", j.id.value));
   return true;
 }
 
@@ -90,6 +169,7 @@ int run_export(const context& ctx, const export_args& a) {
   for (const auto& t : a.tubes) tubes.push_back(parse_tube(t));
   if (a.all && !tubes.empty()) throw usage_error("export: --all and --tube exclude each other");
   if (!a.all && tubes.empty()) tubes.emplace_back();  // "default"
+  const unsigned retries = parse_u32(a.retries, "retries");
   ctx.validate();
   client c = ctx.connect();
   // Opened only once the server answers, so that a failed connection never truncates an
@@ -119,37 +199,63 @@ int run_export(const context& ctx, const export_args& a) {
   std::uint64_t exported = 0;
   bool all_deleted = true;
 
+  const endpoint ep = ctx.server();
+  written_jobs written;
+  // One job: false when the state has no job left. A job that was written already (its delete
+  // was lost) is deleted, not written again.
+  const auto export_next = [&](const tube_name& t, std::string_view which, const char* state) {
+    const auto found = which == "buried"    ? c.peek_buried(ec)
+                       : which == "delayed" ? c.peek_delayed(ec)
+                                            : c.peek_ready(ec);
+    check_command(ec, fmt::format("peek-{} in {}", state, t.str()));
+    if (!found) return false;
+    std::optional<std::uint64_t> delay_left;
+    std::chrono::steady_clock::time_point due;
+    if (which == "delayed") {
+      const auto st = c.stats_job(found->id, ec);
+      if (ec == errc::not_found) return true;  // gone meanwhile
+      check_command(ec, fmt::format("stats-job {}", found->id.value));
+      due = std::chrono::steady_clock::now() + std::chrono::seconds(st.time_left);
+    }
+    auto h = c.reserve_job(found->id, ec);
+    check_command(ec, fmt::format("reserve-job {}", found->id.value));
+    if (!h) return true;  // another worker took it between the peek and here
+    if (written.contains(h->job())) {
+      c.remove(found->id, ec);
+      if (ec != condition::server_answer) {
+        check_command(ec, fmt::format("delete {}", found->id.value));
+      }
+      return true;
+    }
+    if (which == "delayed") {
+      const auto left =
+          std::chrono::ceil<std::chrono::seconds>(due - std::chrono::steady_clock::now());
+      delay_left = static_cast<std::uint64_t>(std::max<std::int64_t>(left.count(), 0));
+    }
+    all_deleted = export_one(c, out, h->job(), state, delay_left, written, exported) && all_deleted;
+    bar.update(exported, exported);
+    return true;
+  };
+
   for (const auto& t : tubes) {
-    c.use(t, ec);
-    check(ec, "use " + t.str());
+    bool in_use = false;
     for (const char* state : {"buried", "delayed", "ready"}) {
       const std::string_view which(state);
       if ((which == "buried" && !a.buried) || (which == "delayed" && !a.delayed)) continue;
       while (signal_watch::stop_signal() == 0) {
-        const auto found = which == "buried"    ? c.peek_buried(ec)
-                           : which == "delayed" ? c.peek_delayed(ec)
-                                                : c.peek_ready(ec);
-        check(ec, fmt::format("peek-{} in {}", state, t.str()));
-        if (!found) break;
-        std::optional<std::uint64_t> delay_left;
-        std::chrono::steady_clock::time_point due;
-        if (which == "delayed") {
-          const auto st = c.stats_job(found->id, ec);
-          if (ec == errc::not_found) continue;  // gone meanwhile
-          check(ec, fmt::format("stats-job {}", found->id.value));
-          due = std::chrono::steady_clock::now() + std::chrono::seconds(st.time_left);
+        try {
+          if (!in_use) {
+            c.use(t, ec);
+            check_command(ec, "use " + t.str());
+            in_use = true;
+          }
+          if (!export_next(t, which, state)) break;
+        } catch (const connection_drop& drop) {
+          // The server took back the job this connection held; a new connection uses the
+          // default tube.
+          reconnect(c, ep, retries, drop.ec, exported, out.name());
+          in_use = false;
         }
-        auto h = c.reserve_job(found->id, ec);
-        check(ec, fmt::format("reserve-job {}", found->id.value));
-        if (!h) continue;  // another worker took it between the peek and here
-        if (which == "delayed") {
-          const auto left =
-              std::chrono::ceil<std::chrono::seconds>(due - std::chrono::steady_clock::now());
-          delay_left = static_cast<std::uint64_t>(std::max<std::int64_t>(left.count(), 0));
-        }
-        all_deleted = export_one(c, out, h->job(), state, delay_left) && all_deleted;
-        ++exported;
-        bar.update(exported, exported);
       }
     }
   }
@@ -256,6 +362,11 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
         "beanstalkd 1.12+), so that no worker can take them as they are moved.\n"
         "Ctrl-C stops after the current job: nothing is lost. A job whose delete fails (its\n"
         "TTR ran out and another worker took it) is reported, and the exit status is 1.\n"
+        "A lost connection is re-established (--retries attempts in a row, within --timeout)\n"
+        "and the export goes on: no job is written twice or lost (a job written whose delete\n"
+        "went unanswered is deleted when it comes back). If it cannot be, exit 3 with the\n"
+        "number of jobs written on stderr: the output is then incomplete, the rest is still\n"
+        "on the server.\n"
         "A progress bar with rate and ETA is drawn on stderr when it is a terminal.");
     cmd->add_option("-t,--tube", a->tubes, "Tube to export (repeatable; default: default)")
         ->type_name("TUBE")
@@ -265,6 +376,10 @@ void add_transfer_commands(CLI::App& app, context& ctx) {
     cmd->add_flag("--delayed", a->delayed,
                   "Export delayed jobs too (import gives them the delay they had left)");
     cmd->add_option("-o,--output", a->output, "Write to FILE instead of stdout")->type_name("FILE");
+    cmd->add_option("--retries", a->retries,
+                    "Reconnect attempts in a row after a lost connection (0: none)")
+        ->type_name("N")
+        ->capture_default_str();
     cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return run_export(ctx, *a); }; });
   }
   {

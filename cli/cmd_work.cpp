@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <beanpole/error.hpp>
 #include <beanpole/worker.hpp>
 
 #include "args.hpp"
@@ -129,6 +130,13 @@ void log_event(const worker_event& e, log_state& log) {
                               event_job(e), e.tube, e.attempt, e.delay.count()));
       break;
     case kind::buried:
+      if (e.error == errc::corrupt_job) {
+        print_error(fmt::format(
+            "work: job {} ({}) is corrupt (its body was torn by a server crash): buried without "
+            "running CMD; delete it with `beanpole delete {}`",
+            event_job(e), e.tube.empty() ? "?" : e.tube, event_job(e)));
+        break;
+      }
       print_error(fmt::format("work: job {} ({}) buried after {} attempts", event_job(e), e.tube,
                               e.attempt));
       break;
@@ -285,6 +293,8 @@ void add_work_command(CLI::App& app, context& ctx) {
       "              with a delay of --backoff seconds, doubling (with jitter) up to\n"
       "              --backoff-max; once the server has reserved it --max-attempts times (its\n"
       "              `reserves`, so restarts do not reset it), it is buried instead.\n"
+      "A corrupt job (its body torn by a server crash) is buried without running CMD and\n"
+      "logged with its id.\n"
       "SIGINT or SIGTERM stops it: no new job is reserved, running commands may finish within\n"
       "--grace seconds (CMD runs in a process group of its own, so a ^C does not reach it); the\n"
       "jobs of commands still running then are released and the commands get SIGTERM, SIGKILL\n"

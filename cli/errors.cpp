@@ -31,7 +31,7 @@ int exit_status_of(std::error_code ec) noexcept {
 std::string describe(std::error_code ec, std::string_view context) {
   std::string message = ec.message();
   std::string prefix = context.empty() ? std::string() : std::string(context) + ": ";
-  if (ec == condition::server_answer) {
+  if (ec == condition::server_answer && !status_word(ec).empty()) {
     const std::string word(status_word(ec));
     // The library's messages end in " (WORD)"; the word leads here instead, once.
     const std::string suffix = " (" + word + ")";

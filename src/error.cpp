@@ -38,6 +38,10 @@ errc_info info(errc e) noexcept {
     case errc::reserve_job_unsupported:
       return {"BAD_FORMAT",
               "this server does not support reserve-job (it needs beanstalkd 1.12 or later)"};
+    case errc::corrupt_job:
+      return {"",
+              "corrupt job: the server sent its body without the closing CRLF (a put torn by a "
+              "server crash and replayed from the binlog); bury or delete it by id"};
     case errc::reply_line_too_long:
       return {"", "protocol error: reply line too long"};
     case errc::body_too_large:

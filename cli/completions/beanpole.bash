@@ -58,7 +58,7 @@ _beanpole_options() {
     kick) echo "-t --tube -h --help" ;;
     peek-ready | peek-delayed | peek-buried) echo "-t --tube -h --help" ;;
     top) echo "-i --interval -n --iterations -t --tube -h --help" ;;
-    export) echo "-t --tube --all --buried --delayed -o --output -h --help" ;;
+    export) echo "-t --tube --all --buried --delayed -o --output --retries -h --help" ;;
     import) echo "-t --tube -h --help" ;;
     move) echo "--from --to --state --limit -h --help" ;;
     flush) echo "--state -y --yes -h --help" ;;

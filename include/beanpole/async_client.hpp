@@ -255,6 +255,12 @@ class async_client {
   // -------------------------------------------------------------------- worker commands
 
   /// `reserve` on a reserve connection (it may wait forever; no reply timeout).
+  ///
+  /// A job whose body the server sent torn completes every reserve, reserve-job and peek with
+  /// `errc::corrupt_job` AND the job (its id, an empty body); the connection stays usable. A
+  /// reserve holds that job like any other: bury or delete it by id (its actions go to the
+  /// connection that reserved it). With `use_awaitable` or `use_future` the error is thrown and
+  /// the job is lost to the caller (not to the server: it goes back when its TTR runs out).
   /// - Completion: `void(std::error_code, job)`.
   /// - Cancellation: terminal, partial and total, through the handler's cancellation slot (see the
   ///   class comment).

@@ -153,6 +153,11 @@ class client {
 
   /// `reserve`: waits without limit (and without reply timeout) for a job from a watched tube.
   /// `errc::deadline_soon` when a job this connection holds is in its last second of TTR.
+  ///
+  /// A job whose body the server sent torn (see `errc::corrupt_job`) is reserved all the same:
+  /// the throwing reserves, reserve-job and peeks throw `beanpole::error` with that code and the
+  /// job's id in `error::job()`; the `std::error_code&` overloads set the code and return the job
+  /// with its id and an empty body. The connection stays usable: bury or delete the job by id.
   /// @{
   job_handle reserve();
   job_handle reserve(std::error_code& ec);

@@ -35,6 +35,10 @@ enum class errc {
   buried,             ///< BURIED: put or release buried the job (the server ran out of memory).
   reserve_job_unsupported,  ///< The server answered reserve-job with BAD_FORMAT: it is older
                             ///< than 1.12.
+  corrupt_job,  ///< The server sent a job (RESERVED, FOUND) whose body is not followed by CRLF:
+                ///< beanstalkd 1.12 replays a put cut short by a crash from its binlog that
+                ///< way. The reply had the announced length, so the connection stays usable;
+                ///< the job's id is kept (its body is not) so that it can be buried or deleted.
 
   // --- protocol violations by the server ------------------------------------------------
   reply_line_too_long = 100,  ///< A reply line exceeded the parser's fixed bound.
@@ -92,7 +96,8 @@ std::error_code make_error_code(errc e) noexcept;
 std::error_condition make_error_condition(condition c) noexcept;
 
 /// The protocol's own word for a server answer ("NOT_FOUND", "JOB_TOO_BIG", ...), or an empty
-/// string when `ec` is not a server answer. The CLI prints it; scripts match on it.
+/// string when `ec` is not a server answer or has no word (`errc::corrupt_job`). The CLI prints it;
+/// scripts match on it.
 std::string_view status_word(std::error_code ec) noexcept;
 
 /// Why a client's connection last failed: the error that ended it and, when the server sent a
@@ -115,8 +120,8 @@ struct failure_info {
 
 /// The exception thrown by the throwing overloads. It is a `std::system_error`, so `code()`
 /// gives the `std::error_code`. When the failure concerns a job whose id is known (a put
-/// answered `BURIED <id>`, a put whose outcome is unknown), `job()` carries that id so that the
-/// job is never lost track of.
+/// answered `BURIED <id>`, a reserve or peek that got a corrupt job), `job()` carries that id so
+/// that the job is never lost track of.
 class error : public std::system_error {
  public:
   /// An error with the category's message.

@@ -614,7 +614,10 @@ class pool {
   void watch(const tube_name& tube);
   /// `ignore` on every server.
   void ignore(const tube_name& tube);
-  /// A job from whichever server has one; waits as long as it takes.
+  /// A job from whichever server has one; waits as long as it takes. A job whose body the
+  /// server sent torn (`errc::corrupt_job`; also from `reserve_with_timeout` and `peek`) throws
+  /// `beanpole::error` with the job's id in `job()` and "job ADDR/ID" in `what()`; the pool
+  /// holds it (bury or delete it by that id).
   pool_job reserve();
   /// A job within `timeout`, or an empty optional.
   std::optional<pool_job> reserve_with_timeout(std::chrono::seconds timeout);

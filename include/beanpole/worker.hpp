@@ -176,7 +176,8 @@ struct worker_event {
     deleted,         ///< the job was deleted
     failed,          ///< the handler failed (`message`: the exception's text or `fail`'s reason)
     retried,         ///< the failed job was released with `delay`
-    buried,          ///< the job was buried
+    buried,          ///< the job was buried (`error` is `errc::corrupt_job` for a job whose
+                     ///< body the server sent torn: buried at once, no handler runs; `message`)
     released,        ///< the job was released for another reason (`message` says which)
     lost,            ///< the worker no longer holds the job (`error` says why)
     abandoned,       ///< the handler outlived the grace period; its job is being released

@@ -182,6 +182,23 @@ error client::error_for(std::error_code ec) const {
   return beanpole::error_for(*impl_, ec);
 }
 
+namespace {
+
+/// The id of the job a reserve or peek returned, when it returned one.
+std::optional<std::uint64_t> job_in(const job& j) {
+  return j.id.value;
+}
+std::optional<std::uint64_t> job_in(const std::optional<job>& j) {
+  if (!j) return std::nullopt;
+  return j->id.value;
+}
+template <class T>
+std::optional<std::uint64_t> job_in(const T&) {
+  return std::nullopt;
+}
+
+}  // namespace
+
 template <class Command>
 auto client::run_or_throw(const Command& cmd) {
   std::error_code ec;
@@ -190,8 +207,14 @@ auto client::run_or_throw(const Command& cmd) {
     if (ec) throw error_for(ec);
   } else {
     auto value = run(cmd, ec);
-    if (ec) throw error_for(ec);
-    return value;
+    if (!ec) return value;
+    // A corrupt job is held by this connection (a reserve) or still on the server (a peek):
+    // its id goes with the exception, as a buried put's does, so that it can be buried or
+    // deleted.
+    if (const auto id = job_in(value); id && ec == errc::corrupt_job) {
+      throw error(ec, *id, "job " + std::to_string(*id));
+    }
+    throw error_for(ec);
   }
 }
 

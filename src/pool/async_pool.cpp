@@ -343,7 +343,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
     if (j) {
       if (pool_rules::release_on_arrival(!w->finished)) return release_now(i, j->id);
       w->finished = true;
-      w->done({}, pool_job{{members_[i]->name, j->id}, std::move(j->body)});
+      w->done(ec, pool_job{{members_[i]->name, j->id}, std::move(j->body)});
       return;
     }
     if (w->finished) return;

@@ -2,7 +2,9 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <future>
+#include <string>
 #include <thread>
+#include <type_traits>
 
 #include "beanpole/pool.hpp"
 
@@ -35,6 +37,21 @@ template <class T>
 T checked(std::pair<std::error_code, T> r, const char* what) {
   check(r.first, what);
   return std::move(r.second);
+}
+
+/// A reserve's result; a corrupt job's id goes with the exception (see errc::corrupt_job).
+template <class T>
+T checked_job(std::pair<std::error_code, T> r, const char* what) {
+  const pool_job* j = nullptr;
+  if constexpr (std::is_same_v<T, pool_job>) {
+    j = &r.second;
+  } else if (r.second) {
+    j = &*r.second;
+  }
+  if (r.first == errc::corrupt_job && j != nullptr) {
+    throw error(r.first, j->id.id.value, std::string(what) + ": job " + j->id.to_string());
+  }
+  return checked(std::move(r), what);
 }
 
 }  // namespace
@@ -97,15 +114,15 @@ void pool::ignore(const tube_name& tube) {
 }
 
 pool_job pool::reserve() {
-  return checked(wait_for<pool_job>([&](auto h) { impl_->async->async_reserve(std::move(h)); }),
-                 "reserve");
+  return checked_job(wait_for<pool_job>([&](auto h) { impl_->async->async_reserve(std::move(h)); }),
+                     "reserve");
 }
 
 std::optional<pool_job> pool::reserve_with_timeout(std::chrono::seconds timeout) {
-  return checked(wait_for<std::optional<pool_job>>([&](auto h) {
-                   impl_->async->async_reserve_with_timeout(timeout, std::move(h));
-                 }),
-                 "reserve-with-timeout");
+  return checked_job(wait_for<std::optional<pool_job>>([&](auto h) {
+                       impl_->async->async_reserve_with_timeout(timeout, std::move(h));
+                     }),
+                     "reserve-with-timeout");
 }
 
 void pool::remove(const pool_job_id& id) {
@@ -139,8 +156,7 @@ std::optional<pool_job> pool::peek(const pool_job_id& id) {
   auto [ec, j] = wait_for<std::optional<pool_job>>(
       [&](auto h) { impl_->async->async_peek(id, std::move(h)); });
   if (ec == errc::not_found) return std::nullopt;
-  check(ec, "peek");
-  return j;
+  return checked_job(std::pair{ec, std::move(j)}, "peek");
 }
 
 std::vector<server_reply<std::optional<job>>> pool::peek_state(const tube_name& tube,

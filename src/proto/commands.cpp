@@ -104,21 +104,26 @@ void expect_word(const reply& r, reply_kind success, std::error_code& ec) {
   ec = r.kind == reply_kind::not_found ? make_error_code(errc::not_found) : general_error(r.kind);
 }
 
-/// A job from RESERVED or FOUND.
-job take_job(reply&& r) {
+/// A job from RESERVED or FOUND. A torn one keeps its id, so that the caller can bury or delete
+/// it, and loses its body, which is not the one that was put.
+job take_job(reply&& r, std::error_code& ec) {
+  if (r.body_torn) {
+    ec = errc::corrupt_job;
+    return job{job_id{r.number}, {}};
+  }
   return job{job_id{r.number}, std::move(r.body)};
 }
 
 /// peek*: FOUND is a job, NOT_FOUND is nothing.
 std::optional<job> interpret_peek(reply&& r, std::error_code& ec) {
-  if (r.kind == reply_kind::found) return take_job(std::move(r));
+  if (r.kind == reply_kind::found) return take_job(std::move(r), ec);
   if (r.kind != reply_kind::not_found) ec = general_error(r.kind);
   return std::nullopt;
 }
 
 /// reserve*: RESERVED is a job, DEADLINE_SOON is an error every reserve shares.
 std::optional<job> interpret_reserved(reply&& r, std::error_code& ec) {
-  if (r.kind == reply_kind::reserved) return take_job(std::move(r));
+  if (r.kind == reply_kind::reserved) return take_job(std::move(r), ec);
   if (r.kind == reply_kind::deadline_soon) {
     ec = errc::deadline_soon;
   } else {

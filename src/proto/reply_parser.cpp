@@ -193,7 +193,7 @@ std::ostream& operator<<(std::ostream& os, const reply& r) {
   if (r.has_number) os << ' ' << r.number;
   if (r.kind == reply_kind::using_tube) os << ' ' << r.body;
   if (r.kind == reply_kind::reserved || r.kind == reply_kind::found || r.kind == reply_kind::ok) {
-    os << " [" << r.body.size() << " bytes]";
+    os << " [" << r.body.size() << (r.body_torn ? " bytes, torn]" : " bytes]");
   }
   return os;
 }
@@ -205,6 +205,7 @@ reply reply_parser::take() {
   out.kind = reply_.kind;
   out.has_number = reply_.has_number;
   out.number = reply_.number;
+  out.body_torn = reply_.body_torn;
   if (!reply_.body.empty()) {
     out.body = std::move(reply_.body);
     reply_.body.clear();
@@ -212,6 +213,7 @@ reply reply_parser::take() {
   reply_.kind = reply{}.kind;
   reply_.has_number = false;
   reply_.number = 0;
+  reply_.body_torn = false;
   state_ = state::line;
   return out;
 }
@@ -258,6 +260,7 @@ errc reply_parser::decode_line(std::string_view line) {
   reply_.kind = entry->kind;  // take() left reply_ empty; reset it without reallocating
   reply_.has_number = false;
   reply_.number = 0;
+  reply_.body_torn = false;
   reply_.body.clear();
   switch (entry->shape) {
     case args::none:
@@ -354,9 +357,15 @@ reply_parser::result reply_parser::parse(std::string_view input) {
     crlf_seen_ = 0;
   }
 
-  // state::body_crlf: the two bytes after the body must be exactly "\r\n".
+  // state::body_crlf: the two bytes after the body must be exactly "\r\n". A job's body
+  // without them is a job torn by a server crash (see reply::body_torn): beanstalkd still sends
+  // the announced length plus two bytes, so they are consumed and the stream stays in step. Any
+  // other body (OK: stats, lists) must be whole.
   while (crlf_seen_ < 2 && used < input.size()) {
-    if (input[used] != "\r\n"[crlf_seen_]) return fail(errc::missing_body_crlf, used);
+    if (input[used] != "\r\n"[crlf_seen_] && !reply_.body_torn) {
+      if (reply_.kind == reply_kind::ok) return fail(errc::missing_body_crlf, used);
+      reply_.body_torn = true;
+    }
     ++crlf_seen_;
     ++used;
   }

@@ -245,6 +245,13 @@ void worker_impl::pause_then_reserve(reserve_slot& s, std::chrono::milliseconds 
 void worker_impl::on_reserved(reserve_slot& s, std::error_code ec, std::optional<source_job> j) {
   s.reserving = false;
   if (state_ == run_state::finished) return;
+  if (ec == errc::corrupt_job && j) {
+    // Held by the reserve like any job: buried once stats-job tells its priority, so that the
+    // worker goes on with other jobs instead of getting this one back again and again.
+    last_activity_ = worker_clock::now();
+    take_job(s, std::move(*j), true);
+    return;
+  }
   if (ec) {
     if (state_ != run_state::running) {
       maybe_finish();
@@ -270,7 +277,7 @@ void worker_impl::on_reserved(reserve_slot& s, std::error_code ec, std::optional
   take_job(s, std::move(*j));
 }
 
-void worker_impl::take_job(reserve_slot& s, source_job j) {
+void worker_impl::take_job(reserve_slot& s, source_job j, bool corrupt) {
   if (auto it = entries_.find(job_key{j.server, j.j.id}); it != entries_.end()) {
     // A job this worker is still running came back (its first reservation was lost): the
     // running handler gets the new reservation; this slot goes on reserving.
@@ -282,6 +289,7 @@ void worker_impl::take_job(reserve_slot& s, source_job j) {
   e->shared =
       std::make_shared<job_shared>(std::move(j.j), j.server, source_->server_name(j.server), gate_);
   e->owner = &s;
+  e->corrupt = corrupt;
   e->ttr_base = worker_clock::now();
   if (state_ != run_state::running) e->shared->stopping_ = true;
   s.current = e;
@@ -331,7 +339,11 @@ void worker_impl::on_stats(const std::shared_ptr<job_entry>& e, std::error_code 
     }
     // Never lose a job: give it back. `release` needs a priority, which we could not learn.
     e->pause_after = identify_error_pause;
-    release_job(e, default_priority, "stats-job failed");
+    if (e->corrupt) {
+      bury_corrupt(e, default_priority);
+    } else {
+      release_job(e, default_priority, "stats-job failed");
+    }
     return;
   }
   auto& shared = *e->shared;
@@ -341,6 +353,14 @@ void worker_impl::on_stats(const std::shared_ptr<job_entry>& e, std::error_code 
   shared.stats_ = std::move(st);
   e->have_stats = true;
   e->ttr = std::chrono::seconds{std::max<std::uint64_t>(shared.stats_.ttr, 1)};
+  if (e->corrupt) {
+    if (e->lost) {
+      settle(e);
+    } else {
+      bury_corrupt(e, shared.stats_.pri);
+    }
+    return;
+  }
   metrics_.update(e->tube_key(), [](tube_metrics& m) { ++m.reserved; });
   {
     auto ev = event(worker_event::kind::reserved, e.get());

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "beanpole/backoff.hpp"
 #include "beanpole/types.hpp"
@@ -44,6 +45,8 @@ struct final_command {
   enum class counts : std::uint8_t { deleted, retried, buried, released };
   counts counter = counts::deleted;
   std::string reason;  ///< why a job is `released` (for its event)
+  /// The error that made the worker settle the job itself (`errc::corrupt_job`), for its event.
+  std::error_code cause;
 
   friend bool operator==(const final_command&, const final_command&) = default;
 };

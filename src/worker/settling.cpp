@@ -51,6 +51,18 @@ void worker_impl::release_job(const std::shared_ptr<job_entry>& e, priority pri,
   send_command(e, std::move(a));
 }
 
+void worker_impl::bury_corrupt(const std::shared_ptr<job_entry>& e, priority pri) {
+  final_command a;
+  a.what = final_command::kind::bury;
+  a.pri = pri;
+  a.counter = final_command::counts::buried;
+  a.reason =
+      "corrupt job: its body came without the closing CRLF (torn by a server crash); "
+      "buried without running a handler";
+  a.cause = errc::corrupt_job;
+  send_command(e, std::move(a));
+}
+
 void worker_impl::send_command(const std::shared_ptr<job_entry>& e, final_command a) {
   e->ph = job_entry::phase::settling;
   e->owed = a.what == final_command::kind::remove    ? "delete"
@@ -110,6 +122,7 @@ void worker_impl::on_command_done(const std::shared_ptr<job_entry>& e, const fin
       metrics_.update(tube, [counter](tube_metrics& m) { ++(m.*counter); });
       ev.delay = a.delay;
       ev.message = a.reason;
+      ev.error = a.cause;
     }
     emit(std::move(ev));
     settle(e);

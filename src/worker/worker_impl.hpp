@@ -151,6 +151,7 @@ struct job_entry {
   bool abandoned = false;
   bool handler_running = false;
   bool touch_in_flight = false;
+  bool corrupt = false;     ///< reserved with a torn body (errc::corrupt_job): to be buried
   unsigned generation = 1;  ///< reservations of this job seen by the worker (adoption bumps it)
   unsigned stats_attempts = 0;
   std::chrono::seconds ttr{1};
@@ -217,7 +218,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void reserve_next(reserve_slot& s);
   void pause_then_reserve(reserve_slot& s, std::chrono::milliseconds d);
   void on_reserved(reserve_slot& s, std::error_code ec, std::optional<source_job> j);
-  void take_job(reserve_slot& s, source_job j);
+  void take_job(reserve_slot& s, source_job j, bool corrupt = false);
   void adopt(const std::shared_ptr<job_entry>& e);
   void request_stats(const std::shared_ptr<job_entry>& e);
   void on_stats(const std::shared_ptr<job_entry>& e, std::error_code ec, proto::job_stats st);
@@ -231,6 +232,9 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void mark_lost(const std::shared_ptr<job_entry>& e, std::error_code why);
 
   void send_command(const std::shared_ptr<job_entry>& e, final_command a);
+  /// Buries a job the server sent torn (`errc::corrupt_job`): no handler can run it, and
+  /// released it would come straight back. Counted and reported as `buried`.
+  void bury_corrupt(const std::shared_ptr<job_entry>& e, priority pri);
   /// Gives the job back to the server (release), counted and reported as `released`.
   void release_job(const std::shared_ptr<job_entry>& e, priority pri, std::string reason,
                    std::chrono::seconds delay = std::chrono::seconds{0});

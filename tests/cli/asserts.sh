@@ -49,6 +49,25 @@ wait_exit() {
   RC=$?
 }
 
+# tear_job_in_binlog DIR BODY: zeroes BODY and the CRLF after it in the binlog in DIR, as a put
+# torn by a SIGKILL comes back from beanstalkd 1.12's binlog. Kill the server first, restart it
+# on DIR after.
+tear_job_in_binlog() {
+  python3 - "$1" "$2" <<'EOF' || fail "tearing the job '$2' in $1"
+import glob, os, sys
+needle = sys.argv[2].encode() + b"\r\n"
+for path in glob.glob(os.path.join(sys.argv[1], "binlog.*")):
+    data = bytearray(open(path, "rb").read())
+    at = data.find(needle)
+    if at >= 0:
+        os.chmod(path, 0o600)  # beanstalkd leaves it read-only
+        data[at:at + len(needle)] = bytes(len(needle))
+        open(path, "wb").write(data)
+        sys.exit(0)
+sys.exit("not in the binlog")
+EOF
+}
+
 # start_cut_proxy VAR UPSTREAM PREFIX: a loopback proxy to UPSTREAM (HOST:PORT) that forwards
 # the first client write starting with PREFIX to the server, then closes the connection before
 # the reply: the command took effect, the client never hears so. VAR gets its address.

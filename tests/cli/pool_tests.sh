@@ -49,6 +49,15 @@ stop_servers() {
   done
   SERVER_PIDS=()
 }
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most).
+wait_port() {
+  local i
+  for i in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "nothing listens on port $1"
+}
 three() { start_server A && start_server B && start_server C || fail "servers"; }
 dead_addr() { echo "127.0.0.1:$(free_port)"; }
 
@@ -152,6 +161,31 @@ test_reserve_takes_a_job_from_any_server_and_json_names_it() {
   run pbp reserve -w rsv --wait 3 --exec 'cat >/dev/null; echo "$BEANPOLE_JOB_ID" >&2'
   expect_rc 0
   expect_err_has "$B/"
+}
+
+# A job torn by a server crash on one server of the pool (killed, zeroed in its binlog,
+# restarted on it): reserve exits 1 naming the job ADDR/ID and how to delete it.
+test_reserve_names_a_torn_job_with_its_server() {
+  local port pid id
+  three
+  mkdir "$T/binlog"
+  port=$(free_port)
+  "$BEANSTALKD" -l 127.0.0.1 -p "$port" -b "$T/binlog" </dev/null >/dev/null 2>&1 &
+  pid=$!
+  wait_port "$port"
+  id=$("$BP" -a "127.0.0.1:$port" put -t torn "to be torn by the crash") || fail "put"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null
+  tear_job_in_binlog "$T/binlog" "to be torn by the crash"
+  "$BEANSTALKD" -l 127.0.0.1 -p "$port" -b "$T/binlog" </dev/null >/dev/null 2>&1 &
+  SERVER_PIDS+=("$!")
+  wait_port "$port"
+  run "$BP" -a "$A,127.0.0.1:$port" reserve -w torn --wait 3
+  expect_rc 1 "reserve of a torn job"
+  expect_err_has "job 127.0.0.1:$port/$id is corrupt"
+  expect_err_has "beanpole delete 127.0.0.1:$port/$id"
+  run "$BP" -a "$A,127.0.0.1:$port" delete "127.0.0.1:$port/$id"
+  expect_rc 0 "delete the torn job"
 }
 
 test_peeks_look_on_every_server() {

@@ -823,6 +823,44 @@ wait_deleted() {
   fail "job $1 still there"
 }
 
+# A job torn by a server crash (killed, the job zeroed in its binlog, restarted on it: what
+# beanstalkd 1.12 replays after a SIGKILL): reserve names it and how to delete it, and work buries
+# it, says so, and runs the next job instead of getting the torn one back forever.
+test_torn_job_reserve_and_work() {
+  local srv port pid id good
+  mkdir "$T/binlog" "$T/o"
+  start_server srv -b "$T/binlog" || fail "server"
+  port=${srv##*:}
+  id=$("$BP" -a "$srv" put -t torn -p 5 "to be torn by the crash") || fail "put"
+  good=$("$BP" -a "$srv" put -t torn -p 100 "good") || fail "put"
+  kill_server "${SERVER_PIDS[-1]}"
+  tear_job_in_binlog "$T/binlog" "to be torn by the crash"
+  start_server_on srv "$port" -b "$T/binlog" || fail "restart"
+  run "$BP" -a "$srv" reserve -w torn --delete
+  expect_rc 1 "reserve of a torn job"
+  expect_err_has "job $id is corrupt"
+  expect_err_has "beanpole delete $id"
+  assert_eq "$(job_field_at "$srv" "$id" state)" ready "the torn job, back"
+
+  "$BP" -a "$srv" work -w torn -- sh -c 'cat >"$1/$BEANPOLE_JOB_ID"' sh "$T/o" >"$T/out" \
+    2>"$T/err" &
+  pid=$!
+  WORK_PIDS+=("$pid")
+  wait_file "$T/o/$good"
+  stop_work "$pid"
+  expect_rc 0 "work after SIGTERM"
+  expect_err_has "work: job $id (torn) is corrupt"
+  expect_err_has "beanpole delete $id"
+  [[ ! -e "$T/o/$id" ]] || fail "CMD ran on the torn job"
+  assert_eq "$(cat "$T/o/$good")" good "the good job"
+  assert_eq "$(job_field_at "$srv" "$id" state)" buried "the torn job"
+  assert_eq "$(job_field_at "$srv" "$id" pri)" 5 "its priority"
+  assert_eq "$(job_field_at "$srv" "$id" reserves)" 2 "reserves (reserve, then work)"
+  run "$BP" -a "$srv" delete "$id"
+  expect_rc 0 "delete the torn job"
+  stop_servers
+}
+
 test_work_runs_cmd_per_job() {
   local id1 id2 pid
   id1=$(all_bytes | bp put -t t_work) || fail "put"
@@ -1425,6 +1463,53 @@ test_export_all_and_file_output() {
   "$BP" -a "$src" pause-tube merged 100
   run "$BP" -a "$src" export -t merged
   [[ $(wc -l <"$T/out") == 3 ]] || fail "paused tube not exported"
+  stop_servers
+}
+
+# export through a proxy that cuts its connection in the middle: it reconnects and goes on, and
+# the output holds every job exactly once. Cut after a delete reached the server (its reply
+# lost: the job is written and gone, unknown to export), then after a reserve-job (the job held
+# unwritten: the server gives it back), then with no retries (exit 3, a summary).
+test_export_survives_a_cut_connection() {
+  local srv proxy id cuts
+  start_server srv || fail "server"
+  start_fault_proxy proxy "$srv"
+  seq 1 3000 | sed 's/^/cut:/' | "$BP" -a "$srv" put -t exp_cut --lines >"$T/ids" || fail "put"
+  id=$(sed -n 1500p "$T/ids")
+  ((id >= 1000 && id <= 9999)) || fail "a four-digit id for the cut: $id"
+  fault_cut "delete $id"
+  run "$BP" -a "$proxy" --timeout 5 export -t exp_cut -o "$T/cut.ndjson"
+  expect_rc 0 "export through a cut"
+  expect_err_has "reconnected"
+  echo cuts >&"${FAULT_PROXY[1]}"
+  read -r -t 10 -u "${FAULT_PROXY[0]}" cuts
+  assert_eq "$cuts" 1 "cuts"
+
+  seq 1 1000 | sed 's/^/held:/' | "$BP" -a "$srv" put -t exp_held --lines >"$T/ids2" || fail "put"
+  id=$(sed -n 500p "$T/ids2")
+  fault_cut "stats-job $id"
+  run "$BP" -a "$proxy" --timeout 5 export -t exp_held -o "$T/held.ndjson"
+  expect_rc 0 "export through a cut after reserve-job"
+  expect_err_has "reconnected"
+  python3 - "$T/cut.ndjson" cut 3000 "$T/held.ndjson" held 1000 <<'EOF2' || fail "export output"
+import collections, json, sys
+for path, prefix, n in ((sys.argv[1], sys.argv[2], int(sys.argv[3])),
+                        (sys.argv[4], sys.argv[5], int(sys.argv[6]))):
+    bodies = collections.Counter(json.loads(l)["body"] for l in open(path))
+    want = {"%s:%d" % (prefix, i) for i in range(1, n + 1)}
+    assert set(bodies) == want, ("missing", sorted(want - set(bodies))[:5])
+    twice = [b for b, k in bodies.items() if k > 1]
+    assert not twice, ("written twice", twice[:5])
+EOF2
+  run "$BP" -a "$srv" peek-ready -t exp_cut
+  expect_rc 1 "a job left on the server"
+
+  seq 1 1000 | sed 's/^/once:/' | "$BP" -a "$srv" put -t exp_once --lines >"$T/ids3" || fail "put"
+  fault_cut "delete $(sed -n 300p "$T/ids3")"
+  run "$BP" -a "$proxy" --timeout 5 export -t exp_once --retries 0 -o "$T/once.ndjson"
+  expect_rc 3 "export without retries"
+  expect_err_has "300 jobs written to $T/once.ndjson: the output is incomplete"
+  [[ $(wc -l <"$T/once.ndjson") == 300 ]] || fail "lines written: $(wc -l <"$T/once.ndjson")"
   stop_servers
 }
 

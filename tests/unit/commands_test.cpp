@@ -283,6 +283,27 @@ TEST(Commands, ReserveJob) {
   EXPECT_EQ(interpret(cmd, make(k::unknown_command)).second, errc::reserve_job_unsupported);
 }
 
+TEST(Commands, TornJobIsCorruptWithItsId) {
+  // Every command that gets a job reports a torn one as corrupt, keeping its id (a reserve holds
+  // it) and dropping its body (not the one that was put).
+  reply r = make(k::reserved, 7, std::string(8, '\0'));
+  r.body_torn = true;
+  reply f = r;
+  f.kind = k::found;
+  const job want{{7}, ""};
+  EXPECT_EQ(interpret(reserve_command{}, r), std::pair(want, make_error_code(errc::corrupt_job)));
+  EXPECT_EQ(interpret(reserve_with_timeout_command{}, r),
+            std::pair(std::optional<job>(want), make_error_code(errc::corrupt_job)));
+  EXPECT_EQ(interpret(reserve_job_command{{7}}, r),
+            std::pair(std::optional<job>(want), make_error_code(errc::corrupt_job)));
+  EXPECT_EQ(interpret(peek_command{{7}}, f),
+            std::pair(std::optional<job>(want), make_error_code(errc::corrupt_job)));
+  EXPECT_EQ(interpret(peek_state_command{job_state::buried}, f),
+            std::pair(std::optional<job>(want), make_error_code(errc::corrupt_job)));
+  // The connection stays usable: not a protocol violation.
+  EXPECT_EQ(make_error_code(errc::corrupt_job), condition::server_answer);
+}
+
 TEST(Commands, DeleteReleaseBuryTouch) {
   const job_id id{5};
   EXPECT_EQ(interpret(delete_command{id}, make(k::deleted)), ok);

@@ -36,6 +36,7 @@ constexpr errc_case every_errc[] = {
     {errc::not_ignored, condition::server_answer, "NOT_IGNORED"},
     {errc::buried, condition::server_answer, "BURIED"},
     {errc::reserve_job_unsupported, condition::server_answer, "BAD_FORMAT"},
+    {errc::corrupt_job, condition::server_answer, ""},
     {errc::reply_line_too_long, condition::protocol_violation, ""},
     {errc::body_too_large, condition::protocol_violation, ""},
     {errc::bad_number, condition::protocol_violation, ""},

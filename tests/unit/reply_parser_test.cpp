@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -304,6 +305,87 @@ TEST(ReplyParser, EmptyInputInEveryState) {
   }
 }
 
+// ------------------------------------------------------------------------------- torn jobs
+
+/// A job as beanstalkd 1.12 sends one replayed torn from its binlog after a SIGKILL: the body
+/// announced, then that many bytes and two more, none of them the closing CRLF.
+struct torn_case {
+  const char* name;
+  std::string input;
+  reply want;
+};
+
+reply torn(reply_kind kind, std::uint64_t id, std::string body) {
+  reply r = make(kind, id, std::move(body));
+  r.body_torn = true;
+  return r;
+}
+
+std::vector<torn_case> torn_cases() {
+  using k = reply_kind;
+  const std::string zeros(8, '\0');
+  return {
+      {"RESERVED of zeros", "RESERVED 7 8\r\n" + zeros + "\0\0"s, torn(k::reserved, 7, zeros)},
+      {"FOUND of zeros", "FOUND 7 8\r\n" + zeros + "\0\0"s, torn(k::found, 7, zeros)},
+      {"empty body", "RESERVED 7 0\r\n\0\0"s, torn(k::reserved, 7, "")},
+      {"CR then garbage", "RESERVED 7 3\r\nabc\rX", torn(k::reserved, 7, "abc")},
+      {"garbage then LF", "RESERVED 7 3\r\nabcX\n", torn(k::reserved, 7, "abc")},
+      {"LF CR", "FOUND 7 3\r\nabc\n\r", torn(k::found, 7, "abc")},
+      {"max id", "RESERVED 18446744073709551615 1\r\nxyz", torn(k::reserved, max_u64, "x")},
+  };
+}
+
+TEST(ReplyParser, TornJobIsConsumedWholeAndMarked) {
+  // The stream stays in step: the torn reply takes exactly its announced length plus two, and
+  // the next reply parses.
+  for (const auto& c : torn_cases()) {
+    const std::string stream = c.input + second_reply;
+    for (const auto& [how, chunks] : splits(stream)) {
+      SCOPED_TRACE(std::string(c.name) + ", " + how + ": " + escaped(stream));
+      reply_parser parser;
+      const outcome got = feed(parser, chunks);
+      EXPECT_FALSE(got.error) << got.error.message();
+      ASSERT_EQ(got.replies.size(), 2U);
+      expect_reply(got.replies[0], c.want);
+      EXPECT_TRUE(got.replies[0].body_torn);
+      expect_reply(got.replies[1], make(reply_kind::touched));
+      EXPECT_FALSE(got.replies[1].body_torn);
+      EXPECT_EQ(got.consumed, stream.size());
+    }
+  }
+}
+
+TEST(ReplyParser, TornJobInRandomChunks) {
+  // Pipelined replies around torn jobs, cut at random: every chunking gives the same replies.
+  std::string stream;
+  std::vector<reply> want;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& c : torn_cases()) {
+      stream += c.input;
+      want.push_back(c.want);
+      stream += "RESERVED 9 3\r\nabc\r\n";
+      want.push_back(make(reply_kind::reserved, 9, "abc"));
+    }
+  }
+  std::mt19937 rng(20261130);
+  for (int run = 0; run < 500; ++run) {
+    std::vector<std::string_view> chunks;
+    for (std::size_t at = 0; at < stream.size();) {
+      const std::size_t n = std::uniform_int_distribution<std::size_t>(0, 24)(rng);
+      chunks.push_back(std::string_view(stream).substr(at, n));
+      at += n;
+    }
+    reply_parser parser;
+    const outcome got = feed(parser, chunks);
+    ASSERT_FALSE(got.error) << "run " << run << ": " << got.error.message();
+    ASSERT_EQ(got.replies.size(), want.size()) << "run " << run;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      SCOPED_TRACE("run " + std::to_string(run) + ", reply " + std::to_string(i));
+      expect_reply(got.replies[i], want[i]);
+    }
+  }
+}
+
 TEST(ReplyParser, ReplyPrintsReadably) {
   const auto text = [](const reply& r) {
     std::ostringstream os;
@@ -312,6 +394,7 @@ TEST(ReplyParser, ReplyPrintsReadably) {
   };
   EXPECT_EQ(text(make(reply_kind::reserved, 5, "abc")), "RESERVED 5 [3 bytes]");
   EXPECT_EQ(text(make(reply_kind::ok, std::nullopt, "")), "OK [0 bytes]");
+  EXPECT_EQ(text(torn(reply_kind::found, 5, "abc")), "FOUND 5 [3 bytes, torn]");
   EXPECT_EQ(text(make(reply_kind::using_tube, std::nullopt, "emails")), "USING emails");
   EXPECT_EQ(text(make(reply_kind::buried)), "BURIED");
   EXPECT_EQ(text(make(reply_kind::buried, 7)), "BURIED 7");
@@ -360,11 +443,12 @@ std::vector<bad_case> bad_cases() {
       {"bad RESERVED size", "RESERVED 1 -3\r\n", errc::bad_number},
       {"bad FOUND id", "FOUND 1x 3\r\n", errc::bad_number},
       {"overflowing body size", "OK 18446744073709551616\r\n", errc::bad_number},
-      // Bodies not followed by exactly CRLF.
-      {"body then garbage", "RESERVED 1 3\r\nabcXY", errc::missing_body_crlf},
-      {"body then LF CR", "RESERVED 1 3\r\nabc\n\r", errc::missing_body_crlf},
-      {"body then CR garbage", "RESERVED 1 3\r\nabc\rX", errc::missing_body_crlf},
-      {"body longer than announced", "FOUND 1 2\r\nabcd\r\n", errc::missing_body_crlf},
+      // Bodies of OK (stats, lists) not followed by exactly CRLF. (A job's is a torn job: see
+      // TornJobIsConsumedWholeAndMarked.)
+      {"body then garbage", "OK 3\r\nabcXY", errc::missing_body_crlf},
+      {"body then LF CR", "OK 3\r\nabc\n\r", errc::missing_body_crlf},
+      {"body then CR garbage", "OK 3\r\nabc\rX", errc::missing_body_crlf},
+      {"body longer than announced", "OK 2\r\nabcd\r\n", errc::missing_body_crlf},
       {"empty body then garbage", "OK 0\r\nX\r\n", errc::missing_body_crlf},
       // Lines not ended by CRLF.
       {"LF only", "DELETED\n", errc::malformed_reply},

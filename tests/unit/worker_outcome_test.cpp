@@ -61,7 +61,7 @@ handler_decision decided(handler_decision::kind what) {
 
 final_command command(final_command::kind what, priority pri, std::chrono::seconds delay,
                       final_command::counts counter, std::string reason = {}) {
-  return final_command{what, pri, delay, counter, std::move(reason)};
+  return final_command{what, pri, delay, counter, std::move(reason), {}};
 }
 
 handler_outcome outcome(bool failed, std::string failure, std::optional<final_command> c) {

@@ -12,6 +12,8 @@
 // tube names are already valid by construction (`tube_name`). `interpret` maps negative answers
 // to `errc` values (the connection stays usable) and any reply that does not belong to the
 // command to `errc::unexpected_reply` (a protocol violation: the connection must be closed).
+// A job whose body came without its CRLF (reserve*, peek*) yields `errc::corrupt_job` together
+// with the job, which has its id and an empty body: a reserve holds it all the same.
 #pragma once
 
 #include <chrono>

@@ -49,12 +49,16 @@ struct reply {
   std::uint64_t number = 0;
   /// The body of RESERVED, FOUND and OK (binary-safe), or the tube name of USING.
   std::string body;
+  /// A RESERVED or FOUND whose body was not followed by CRLF: beanstalkd 1.12 sends a job torn
+  /// by a crash (replayed from its binlog as zeros) that way, with the announced length, so the
+  /// stream is still in step. The commands report it as `errc::corrupt_job`.
+  bool body_torn = false;
 
   /// Same word, number and body (for tests).
   friend bool operator==(const reply&, const reply&) = default;
 };
 
-/// Writes a reply readably (for test failures): `RESERVED 5 [3 bytes]`.
+/// Writes a reply readably (for test failures): `RESERVED 5 [3 bytes]`, `[3 bytes, torn]`.
 std::ostream& operator<<(std::ostream& os, const reply& r);
 
 }  // namespace beanpole::proto
