@@ -207,18 +207,14 @@ struct sole_put_reply {
 
 /// A `reserve-with-timeout 0` sent straight to a one-server pool's client. As on the pool's own
 /// path, a server that fails to answer has simply had its look: no job, no error (only the pool
-/// closing is an error).
+/// closing is an error); a job comes with the error it came with (`errc::corrupt_job`).
 struct sole_look_reply {
-  // A reference, not a copy of the name: the handler is moved several times before it runs, and a
-  // string moves out of line (a copy here cost 100 instructions a put).
-  std::shared_ptr<const pool_core> core;  ///< keeps `*name` alive until the handler has run
+  std::shared_ptr<const pool_core> core;  ///< keeps `*name` alive (see `sole_put_reply`)
   const std::string* name;                ///< the server's
   /// Completes `h` with the pool's result.
   template <class Handler>
   void operator()(Handler&& h, std::error_code ec, std::optional<job> j) {
-    if (j) {
-      return std::move(h)(std::error_code{}, pool_job{{*name, j->id}, std::move(j->body)});
-    }
+    if (j) return std::move(h)(ec, pool_job{{*name, j->id}, std::move(j->body)});
     if (ec != asio::error::operation_aborted) ec = {};
     std::move(h)(ec, std::optional<pool_job>{});
   }

@@ -240,6 +240,16 @@ TEST_F(torn_job, pool_and_a_worker_over_a_pool_report_and_bury_it) {
       EXPECT_EQ(e.job(), torn_.value);
     }
     p.kick_job({name, torn_});
+    // A zero-second reserve on a pool of one goes straight to its client: the same report.
+    try {
+      (void)p.reserve_with_timeout(0s);
+      FAIL() << "a zero-second reserve did not throw";
+    } catch (const error& e) {
+      EXPECT_EQ(e.code(), errc::corrupt_job) << e.what();
+      EXPECT_EQ(e.job(), torn_.value);
+    }
+    p.bury({name, torn_}, torn_priority);
+    p.kick_job({name, torn_});
   }
 
   io_threads io;
@@ -262,7 +272,7 @@ TEST_F(torn_job, pool_and_a_worker_over_a_pool_report_and_bury_it) {
   const auto st = stats(torn_);
   EXPECT_EQ(st.state, "buried");
   EXPECT_EQ(st.pri, torn_priority);
-  EXPECT_EQ(st.reserves, 2U);
+  EXPECT_EQ(st.reserves, 3U);  // the pool's two reserves above, then the worker's one
 }
 
 }  // namespace
