@@ -573,9 +573,9 @@ class async_client {
     using signature = detail::signature_t<Command>;
     return asio::async_initiate<Token, signature>(
         [core = core_, is_put](auto handler, const tube_name& t, Command&& c) {
-          detail::submit<Command>(*core, std::move(c),
-                                  make_completion<signature>(std::move(handler), *core),
-                                  detail::op_route::main, {}, is_put, &t);
+          detail::submit_in_tube<Command>(*core, std::move(c),
+                                          make_completion<signature>(std::move(handler), *core),
+                                          is_put, t);
         },
         token, tube, std::move(cmd));
   }

@@ -93,7 +93,7 @@ class async_core final : public connection_listener,
   std::optional<proto::reply> record_tube_change(const op_base& op);
   /// Queues a command that must run in a tube, after the `use` that brings the client's record
   /// there when it is another tube. Called under `mu_`.
-  conn::submission submit_in_tube(op_base& op, conn::link_state link, clock::time_point now);
+  conn::submission queue_in_tube(op_base& op, conn::link_state link, clock::time_point now);
   /// Queues the client's own `use tube` (out of line: only a change of tube needs it).
   conn::submission submit_use(const tube_name& tube, conn::link_state link, clock::time_point now);
   /// Hands what was submitted to the main connection, unless a write is running (it will call

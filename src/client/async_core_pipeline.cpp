@@ -41,8 +41,8 @@ void submit_op(async_core& core, op_base* op) {
 
 // Under one hold of `mu_` with the `use` before it, so that no other command comes between the
 // two (another thread's `use` would send `op` to the wrong tube).
-inline conn::submission async_core::submit_in_tube(op_base& op, conn::link_state link,
-                                                   clock::time_point now) {
+inline conn::submission async_core::queue_in_tube(op_base& op, conn::link_state link,
+                                                  clock::time_point now) {
   const tube_name& tube = *op.tube;
   op.effect = tube_effect::none;
   op.tube = nullptr;
@@ -88,7 +88,7 @@ void async_core::submit_main(op_base* op) {
   // a pipelined put's instructions).
   const auto link = keeper_.current();
   const auto now = link == state::up ? clock::time_point{} : clock::now();
-  const auto s = op->effect == tube_effect::use_first ? submit_in_tube(*op, link, now)
+  const auto s = op->effect == tube_effect::use_first ? queue_in_tube(*op, link, now)
                                                       : pipeline_.submit(*op, link, now);
   if (s.refused) {
     lock.unlock();

@@ -8,15 +8,21 @@ namespace beanpole::detail {
 
 template <class Command>
 void submit(async_core& core, Command&& cmd, completion<signature_t<Command>>* done, op_route route,
-            job_id job, bool is_put, const tube_name* in_tube) {
+            job_id job, bool is_put) {
   auto* node = op<Command>::make(std::move(cmd), done);
   node->route = route;
   node->job = job;
   node->is_put = is_put;
-  if (in_tube != nullptr) {
-    node->effect = tube_effect::use_first;
-    node->tube = in_tube;
-  }
+  submit_op(core, node);
+}
+
+template <class Command>
+void submit_in_tube(async_core& core, Command&& cmd, completion<signature_t<Command>>* done,
+                    bool is_put, const tube_name& tube) {
+  auto* node = op<Command>::make(std::move(cmd), done);
+  node->is_put = is_put;
+  node->effect = tube_effect::use_first;
+  node->tube = &tube;
   submit_op(core, node);
 }
 
@@ -26,7 +32,7 @@ void connect(async_core& core, completion<void(std::error_code)>* done) {
 
 #define BEANPOLE_SUBMIT(Command)                                                           \
   template void submit<Command>(async_core&, Command&&, completion<signature_t<Command>>*, \
-                                op_route, job_id, bool, const tube_name*);
+                                op_route, job_id, bool);
 
 BEANPOLE_SUBMIT(owned_put_command)
 BEANPOLE_SUBMIT(proto::use_command)
@@ -52,5 +58,15 @@ BEANPOLE_SUBMIT(proto::list_tubes_watched_command)
 BEANPOLE_SUBMIT(proto::pause_tube_command)
 
 #undef BEANPOLE_SUBMIT
+
+#define BEANPOLE_SUBMIT_IN_TUBE(Command)                                                           \
+  template void submit_in_tube<Command>(async_core&, Command&&, completion<signature_t<Command>>*, \
+                                        bool, const tube_name&);
+
+BEANPOLE_SUBMIT_IN_TUBE(owned_put_command)
+BEANPOLE_SUBMIT_IN_TUBE(proto::kick_command)
+BEANPOLE_SUBMIT_IN_TUBE(proto::peek_state_command)
+
+#undef BEANPOLE_SUBMIT_IN_TUBE
 
 }  // namespace beanpole::detail

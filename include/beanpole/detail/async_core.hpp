@@ -32,14 +32,20 @@ std::shared_ptr<async_core> make_async_core(const asio::any_io_executor& ex, end
 const asio::any_io_executor& executor_of(const async_core& core) noexcept;
 
 /// Issues `cmd` (routed by `route`; `job` is the job a job action acts on; `is_put` when a lost
-/// reply means "outcome unknown"; `in_tube`, when set, the tube it must run in: a `use` goes out
-/// right before it when the client's used tube differs, read before `submit` returns); the core
-/// calls `done` exactly once. Safe from any thread. May block the calling thread for
-/// back-pressure (see `async_client_options::max_in_flight`). Defined in the library for every
-/// command the client issues (src/client/async_submit.cpp).
+/// reply means "outcome unknown"); the core calls `done` exactly once. Safe from any thread. May
+/// block the calling thread for back-pressure (see `async_client_options::max_in_flight`).
+/// Defined in the library for every command the client issues (src/client/async_submit.cpp).
 template <class Command>
 void submit(async_core& core, Command&& cmd, completion<signature_t<Command>>* done, op_route route,
-            job_id job, bool is_put, const tube_name* in_tube = nullptr);
+            job_id job, bool is_put);
+
+/// Issues `cmd` on the main connection in `tube`: a `use` goes out right before it when the
+/// client's used tube is another (`tube` is read before this returns). Otherwise as `submit`.
+/// A function of its own, so that a plain put's path has no branch for it. Defined for a put,
+/// kick and peek-ready/-delayed/-buried.
+template <class Command>
+void submit_in_tube(async_core& core, Command&& cmd, completion<signature_t<Command>>* done,
+                    bool is_put, const tube_name& tube);
 
 /// Starts connecting (if not connected or connecting) and calls `done` once connected or failed.
 void connect(async_core& core, completion<void(std::error_code)>* done);
