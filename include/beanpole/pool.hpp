@@ -392,7 +392,10 @@ class async_pool {
   auto async_reserve_with_timeout(std::chrono::seconds timeout, Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, std::optional<pool_job>)>(
         [this](auto handler, std::chrono::seconds t) {
-          if (t.count() == 0 && sole_.ready(false)) {  // a pool of one: straight to its client
+          // A pool of one: straight to its client, unless the look may be cancelled (the
+          // client's zero-second reserve cannot be; the pool's own path releases a late job).
+          if (t.count() == 0 && sole_.ready(false) &&
+              !asio::get_associated_cancellation_slot(handler).is_connected()) {
             sole_.client->async_reserve_with_timeout(
                 t, detail::pool_adapted<decltype(handler), detail::sole_look_reply>{
                        std::move(handler), {core_, sole_.name}});

@@ -101,6 +101,7 @@ void async_core::close_everything() {
   {
     std::lock_guard lock(mu_);
     stranded = pipeline_.take_all();
+    queued_from_ = tubes_.used();
   }
   fail_all(stranded, why);
   if (auto main = main_) main->close(why);

@@ -188,6 +188,11 @@ class async_core final : public connection_listener,
   std::condition_variable_any room_;  // producers waiting for room in the pipeline
   conn::reconnect_machine keeper_;
   conn::tube_state tubes_;
+  // The used tube before the first command still queued for the main connection: the record as
+  // of the last write, moved by any `use` that expired unwritten. A new main connection is
+  // brought to it, not to the record, whose later changes belong to `use` commands still queued
+  // (under mu_).
+  tube_name queued_from_;
   conn::pipeline<op_base> pipeline_;     // `answered` is called without mu_
   std::atomic<std::size_t> waiters_{0};  // producers blocked on a full pipeline
   // Set (for good) by the first waiting reserve, before it reaches the strand. Until then no

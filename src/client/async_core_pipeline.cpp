@@ -49,7 +49,7 @@ inline conn::submission async_core::queue_in_tube(op_base& op, conn::link_state 
   if (!tubes_.switch_use(tube)) return pipeline_.submit(op, link, now);
   auto s = submit_use(tube, link, now);
   const auto own = pipeline_.submit(op, link, now);
-  s.refused = own.refused;  // refused the same way as its `use`, if that was refused
+  s.refused = own.refused;
   s.flush |= own.flush;
   s.arm_deadline_timer |= own.arm_deadline_timer;
   return s;
@@ -71,17 +71,20 @@ void async_core::submit_main(op_base* op) {
     complete_later(op, ec);
     return;
   }
+  if (!pipeline_.has_room() && !on_executor_thread(user_executor_)) {
+    ++waiters_;
+    room_.wait(lock, [&] { return pipeline_.has_room() || !keeper_.may_wait(); });
+    --waiters_;
+  }
+  // The record changes in the same hold of the lock as the command is queued, never before a
+  // wait for room: another thread's command queued meanwhile would be compared with a record
+  // that its place in the queue does not match.
   if (op->effect != tube_effect::none && op->effect != tube_effect::use_first) {
     if (auto answer = record_tube_change(*op)) {  // nothing to send: answered from the record
       lock.unlock();
       answer_later(op, std::move(*answer));
       return;
     }
-  }
-  if (!pipeline_.has_room() && !on_executor_thread(user_executor_)) {
-    ++waiters_;
-    room_.wait(lock, [&] { return pipeline_.has_room() || !keeper_.may_wait(); });
-    --waiters_;
   }
   // Refused if closed, or dropped for good, while this producer waited for room. The time
   // matters only to a command that waits for a connection (reading the clock costs a tenth of
@@ -90,11 +93,9 @@ void async_core::submit_main(op_base* op) {
   const auto now = link == state::up ? clock::time_point{} : clock::now();
   const auto s = op->effect == tube_effect::use_first ? queue_in_tube(*op, link, now)
                                                       : pipeline_.submit(*op, link, now);
-  if (s.refused) {
-    lock.unlock();
-    complete_later(op, s.refused);
-    return;
-  }
+  // A command refused after its `use` was queued leaves that `use` to go out as usual: the flush
+  // or the timer it asked for must still come.
+  if (s.refused) complete_later(op, s.refused);
   if (s.arm_deadline_timer) {
     // Waiting for a connection: not past its deadline (issue 11.3).
     asio::post(strand_, [self = shared_from_this()] { self->arm_deadline_timer(); });
@@ -134,6 +135,7 @@ void async_core::flush() {
       return;  // whatever makes it writable flushes again
     }
     if (!pipeline_.take(bytes, ops)) return;
+    queued_from_ = tubes_.used();  // nothing queued now: the next command starts from the record
   }
   main_->send(bytes, ops);
   // `bytes` now holds an emptied buffer of the connection's: reuse it.

@@ -72,6 +72,10 @@ void async_core::expire_waiting() {  // strand
     std::lock_guard lock(mu_);
     if (keeper_.current() == state::up) return;
     expired = pipeline_.expire(clock::now());
+    // The commands after them were queued in the tube those `use`s switched to.
+    for (const op_base* op = expired.front(); op != nullptr; op = op->next) {
+      if (op->effect == tube_effect::use) queued_from_ = *op->tube;
+    }
   }
   fail_all(expired, errc::not_connected);
   arm_deadline_timer();
@@ -128,6 +132,7 @@ std::pair<op_queue, std::optional<conn::reconnect_machine::decision>> async_core
     // The commands that wait now wait for the next connection, each within its deadline.
     out.first = pipeline_.on_down(now, decision.wait.has_value(), arm_timer);
     if (decision.wait) out.second = decision;
+    if (pipeline_.empty()) queued_from_ = tubes_.used();
   }
   if (arm_timer) arm_deadline_timer();
   return out;
@@ -155,7 +160,7 @@ bool async_core::is_closed() {
 
 void async_core::send_tube_sync(async_connection& conn, bool with_use) {
   std::vector<conn::tube_command> cmds;
-  tubes_.sync(conn.tubes, with_use, cmds);
+  tubes_.sync(conn.tubes, with_use ? &queued_from_ : nullptr, cmds);
   if (cmds.empty()) return;
   std::string bytes;
   op_queue ops;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <variant>
 
 #include "beanpole/async_client.hpp"
 #include "beanpole/proto/commands.hpp"
@@ -22,7 +23,13 @@ namespace beanpole::detail {
 /// reply is read by the codec's own command; any error fails the connection.
 class tube_op final : public op_base {
  public:
-  explicit tube_op(conn::tube_command cmd) : cmd_(std::move(cmd)) { internal = true; }
+  explicit tube_op(conn::tube_command cmd) : cmd_(std::move(cmd)) {
+    internal = true;
+    if (const auto* use = std::get_if<proto::use_command>(&cmd_)) {  // see expire_waiting
+      effect = tube_effect::use;
+      tube = &use->tube;
+    }
+  }
   std::error_code encode_request(std::string& out, std::string_view& body) const override;
   asio::cancellation_slot cancellation_slot() const noexcept override { return {}; }
   std::error_code complete(std::error_code ec, proto::reply* reply) override;

@@ -61,7 +61,8 @@ class op_base {
   proto::server_wait wait;
   op_route route = op_route::main;
   bool is_put = false;    ///< a lost reply means "outcome unknown", never "failed"
-  bool internal = false;  ///< sent by the client itself (state restore): no user handler
+  bool internal = false;  ///< sent by the client itself (state restore, a `use` before a command
+                          ///< in a tube): no user handler, not counted in the window
   job_id job;             ///< for job actions: the job acted on
   /// Reply deadline, set when written; while the command waits unwritten for a connection, the
   /// time it stops waiting. Zero: none.

@@ -68,10 +68,10 @@ class pipeline {
   /// Whether a producer may submit now without exceeding the window.
   bool has_room() const noexcept { return outstanding() < max_in_flight_; }
 
-  /// Takes a user command: refused (closed, down for good, or its request is invalid), or queued
-  /// for the next write and counted in the window until `answered`. Always inlined: the driver
-  /// calls it from more than one place, and as a call it costs a pipelined put 40 more
-  /// instructions (bench/instructions.sh).
+  /// Takes a command: refused (closed, down for good, or its request is invalid), or queued for
+  /// the next write and, unless it is the driver's own, counted in the window until `answered`.
+  /// Always inlined: the driver calls it from more than one place, and as a call it costs a
+  /// pipelined put 40 more instructions (bench/instructions.sh).
   [[gnu::always_inline]] submission submit(Op& op, link_state link, time_point now) {
     submission s;
     if ((s.refused = refusal(link))) return s;
@@ -170,6 +170,9 @@ class pipeline {
   bool answered() noexcept {
     return outstanding_.fetch_sub(1, std::memory_order_relaxed) - 1 <= max_in_flight_ / 2;
   }
+
+  /// Whether no command is queued (unwritten).
+  bool empty() const noexcept { return ops_.empty(); }
 
   /// User commands queued or sent and not yet completed.
   std::size_t outstanding() const noexcept { return outstanding_.load(std::memory_order_relaxed); }

@@ -47,16 +47,17 @@ std::optional<proto::reply> tube_state::ignore(const tube_name& tube) {
   return std::nullopt;
 }
 
-void tube_state::sync(applied_tubes& conn, bool with_use, std::vector<tube_command>& out) const {
-  if (conn.version == version_ && (!with_use || conn.used == used_)) return;
-  if (with_use && conn.used != used_) out.emplace_back(proto::use_command{used_});
+void tube_state::sync(applied_tubes& conn, const tube_name* use,
+                      std::vector<tube_command>& out) const {
+  if (conn.version == version_ && (use == nullptr || conn.used == *use)) return;
+  if (use != nullptr && conn.used != *use) out.emplace_back(proto::use_command{*use});
   for (const auto& t : watched_) {
     if (!contains(conn.watched, t)) out.emplace_back(proto::watch_command{t});
   }
   for (const auto& t : conn.watched) {
     if (!contains(watched_, t)) out.emplace_back(proto::ignore_command{t});
   }
-  if (with_use) conn.used = used_;
+  if (use != nullptr) conn.used = *use;
   conn.watched = watched_;
   conn.version = version_;
 }

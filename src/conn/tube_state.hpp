@@ -45,9 +45,11 @@ class tube_state {
   /// the tube was not watched, NOT_IGNORED for the last watched tube (the server would refuse).
   std::optional<proto::reply> ignore(const tube_name& tube);
 
-  /// Appends the commands that bring `conn` to this record (watches before ignores, so its watch
-  /// list is never empty on the way; `use` only when `with_use`) and marks `conn` as matching.
-  void sync(applied_tubes& conn, bool with_use, std::vector<tube_command>& out) const;
+  /// Appends the commands that bring `conn` to this record's watch list (watches before ignores,
+  /// so its watch list is never empty on the way) and, when `use` is given, to that used tube,
+  /// and marks `conn` as matching. (A main connection's commands still queued were queued from
+  /// a used tube of their own, which the driver passes as `use`; see async_core `queued_from_`.)
+  void sync(applied_tubes& conn, const tube_name* use, std::vector<tube_command>& out) const;
 
   const tube_name& used() const noexcept { return used_; }
   const std::vector<tube_name>& watched() const noexcept { return watched_; }

@@ -141,6 +141,21 @@ TEST_F(async_errors, a_put_answered_draining_emits_draining_before_it_completes)
   EXPECT_EQ(to_string(client_event::kind::draining), "draining");
 }
 
+// A put into another tube whose own request is refused (a TTR beyond 32 bits) after its `use`
+// was queued: the `use` still goes out, and the client goes on. (The flush the `use` asked for
+// was dropped with the refused put, and the next commands waited for a write that never came.)
+TEST_F(async_errors, a_put_into_a_tube_refused_after_its_use_leaves_the_client_working) {
+  io_threads runner;
+  async_client c(runner.executor(), server().endpoint(), options());
+  value_of(c.async_connect(asio::use_future));
+  put_options bad;
+  bad.ttr = std::chrono::seconds{std::int64_t{1} << 33};
+  EXPECT_EQ(error_of(c.async_put(tube(), "x", bad, asio::use_future)), errc::value_out_of_range);
+  EXPECT_EQ(value_of(c.async_list_tube_used(asio::use_future), 5s), tube().str());
+  const job_id id = value_of(c.async_put(tube(), "y", {}, asio::use_future), 5s);
+  EXPECT_EQ(value_of(c.async_stats_job(id, asio::use_future)).tube, tube().str());
+}
+
 TEST_F(async_errors, invalid_arguments_are_refused_before_anything_is_sent) {
   io_threads runner;
   async_client c(runner.executor(), server().endpoint(), options());

@@ -88,6 +88,29 @@ class async_reconnect : public server_test {
   }
 };
 
+// Puts into two tubes queued while the server is down: a put into the used tube (no `use`
+// needed) queued before a put into another tube (whose `use` moves the client's record). The new
+// connection must start in the tube the first was queued in, not in the record's latest tube,
+// or the first job lands in the second tube.
+TEST_F(async_reconnect, puts_queued_while_down_reach_their_own_tubes) {
+  const tube_name a = unique_tube("qa");
+  const tube_name b = unique_tube("qb");
+  auto log = std::make_shared<event_log>();
+  io_threads runner;
+  async_client c(runner.executor(), server().endpoint(), options(log));
+  value_of(c.async_connect(asio::use_future));
+  value_of(c.async_put(a, "first", {}, asio::use_future));  // the used tube is now `a`
+  server().kill();
+  ASSERT_TRUE(eventually([&] { return log->count(client_event::kind::disconnected) >= 1; }, 3s));
+  auto in_a = c.async_put(a, "a", {}, asio::use_future);
+  auto in_b = c.async_put(b, "b", {}, asio::use_future);
+  server().restart();
+  const job_id id_a = value_of(std::move(in_a), 10s);
+  const job_id id_b = value_of(std::move(in_b), 10s);
+  EXPECT_EQ(value_of(c.async_stats_job(id_a, asio::use_future)).tube, a.str());
+  EXPECT_EQ(value_of(c.async_stats_job(id_b, asio::use_future)).tube, b.str());
+}
+
 TEST_F(async_reconnect, kill_and_restart_mid_stream) {
   constexpr std::size_t n = 3'000;
   const tube_name u = unique_tube("u");

@@ -41,18 +41,18 @@ TEST(TubeState, SyncWatchesBeforeIgnoringAndUsesOnlyWhenAsked) {
   s.ignore(tube_name());
   applied_tubes fresh;
   std::vector<tube_command> cmds;
-  s.sync(fresh, /*with_use=*/true, cmds);
+  s.sync(fresh, &s.used(), cmds);
   EXPECT_EQ(describe(cmds), "use jobs\r\nwatch w1\r\nignore default\r\n");
   cmds.clear();
-  s.sync(fresh, true, cmds);
+  s.sync(fresh, &s.used(), cmds);
   EXPECT_TRUE(cmds.empty());  // already in step
 
   applied_tubes lane;  // a reserve connection: the used tube does not matter there
-  s.sync(lane, /*with_use=*/false, cmds);
+  s.sync(lane, nullptr, cmds);
   EXPECT_EQ(describe(cmds), "watch w1\r\nignore default\r\n");
   s.watch(tube_name("w2"));
   cmds.clear();
-  s.sync(lane, false, cmds);
+  s.sync(lane, nullptr, cmds);
   EXPECT_EQ(describe(cmds), "watch w2\r\n");
 }
 
