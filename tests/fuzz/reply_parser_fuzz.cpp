@@ -52,9 +52,12 @@ void check_reply(const reply& r, const parser_limits& limits) {
     default:
       FUZZ_CHECK(r.body.empty());
   }
+  // Only a job's body may be torn (a stats or list body without its CRLF is an error).
+  if (r.body_torn) FUZZ_CHECK(r.kind == reply_kind::reserved || r.kind == reply_kind::found);
 }
 
-/// The reply as the server would have written it.
+/// The reply as the server would have written it. A torn job ends, as beanstalkd 1.12 sends one
+/// replayed from a torn binlog record, in two zero bytes where its CRLF should be.
 std::string wire_of(const reply& r) {
   std::string out(to_string(r.kind));
   if (r.kind == reply_kind::using_tube) out += ' ' + r.body;
@@ -63,7 +66,7 @@ std::string wire_of(const reply& r) {
       r.kind == reply_kind::reserved || r.kind == reply_kind::found || r.kind == reply_kind::ok;
   if (has_body) out += ' ' + std::to_string(r.body.size());
   out += "\r\n";
-  if (has_body) out += r.body + "\r\n";
+  if (has_body) out += r.body + (r.body_torn ? std::string(2, '\0') : std::string("\r\n"));
   return out;
 }
 
