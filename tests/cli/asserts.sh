@@ -1,5 +1,5 @@
 # Assertions and helpers shared by the CLI test scripts (run_tests.sh, pool_tests.sh). Sourced;
-# each test runs in a process of its own with $T its scratch directory. The scripts define
+# each test runs in a process of its own with $T its scratch directory. harness.sh defines
 # free_port and SERVER_PIDS (the processes stop_servers ends).
 
 fail() {

@@ -14,41 +14,9 @@ shift 2
 SELF=$(realpath "${BASH_SOURCE[0]}")
 TEST_TIMEOUT=60
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_port, start_server, stop_servers, SERVER_PIDS, run_test_functions
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-SERVER_PIDS=()
-# start_server VAR: a server on a free port; VAR gets its address.
-start_server() {
-  local var=$1 port pid attempt i
-  for attempt in 1 2 3 4 5; do
-    port=$(free_port)
-    "$BEANSTALKD" -l 127.0.0.1 -p "$port" </dev/null >/dev/null 2>&1 &
-    pid=$!
-    for i in $(seq 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        SERVER_PIDS+=("$pid")
-        printf -v "$var" '127.0.0.1:%s' "$port"
-        return 0
-      fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  echo "cannot start beanstalkd" >&2
-  return 1
-}
-stop_servers() {
-  local pid
-  for pid in "${SERVER_PIDS[@]}"; do
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  SERVER_PIDS=()
-}
 # wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most).
 wait_port() {
   local i
@@ -528,26 +496,4 @@ if [[ "${1:-}" == "--run-one" ]]; then
   exit $?
 fi
 
-if (($# > 0)); then
-  tests=("$@")
-else
-  mapfile -t tests < <(declare -F | awk '{print $3}' | grep '^test_')
-fi
-passed=0
-failed=0
-failures=()
-log="${TMPDIR:-/tmp}/beanpole-cli-pool-test.$$.log"
-for t in "${tests[@]}"; do
-  if timeout -k 5 "$TEST_TIMEOUT" bash "$SELF" "$BP" "$BEANSTALKD" --run-one "$t" 2>"$log"; then
-    passed=$((passed + 1))
-    printf 'PASS %s\n' "$t"
-  else
-    failed=$((failed + 1))
-    failures+=("$t")
-    printf 'FAIL %s\n' "$t"
-    sed 's/^/    /' "$log"
-  fi
-done
-rm -f "$log"
-echo "$passed passed, $failed failed"
-((failed == 0)) || { echo "failed: ${failures[*]}"; exit 1; }
+run_test_functions "$SELF" "$BP" "$BEANSTALKD" -- "$@"
