@@ -47,6 +47,24 @@ class torn_job : public server_test {
   /// The server's view of a job.
   proto::job_stats stats(job_id id) { return make_client().stats_job(id); }
 
+  /// Runs `w` on tube() until it has deleted a job (the good one, once the torn job is out of the
+  /// way), then stops it. Returns the bodies its handler saw; fails the test if none was deleted.
+  std::vector<std::string> run_until_a_job_is_deleted(worker& w) {
+    std::mutex mu;
+    std::vector<std::string> bodies;
+    w.handle(tube(), [&](job_context& ctx) {
+      std::lock_guard lock(mu);
+      bodies.emplace_back(ctx.body());
+    });
+    auto run = start_run(w);
+    const bool ran = eventually([&] { return w.metrics().total().deleted == 1; }, 10s);
+    w.stop();
+    EXPECT_TRUE(run_ends(run, 5s));
+    EXPECT_TRUE(ran) << "the good job never ran";
+    std::lock_guard lock(mu);
+    return bodies;
+  }
+
   job_id torn_{};
   job_id good_{};
 };
@@ -177,28 +195,12 @@ TEST_F(torn_job, worker_buries_it_and_goes_on_with_other_jobs) {
   // of the queue and came back on every reserve: the good job never ran.
   io_threads io;
   auto options = test_options();
-  std::mutex mu;
-  std::vector<worker_event> events;
-  std::vector<std::string> bodies;
-  options.on_event = [&](const worker_event& e) {
-    std::lock_guard lock(mu);
-    events.push_back(e);
-  };
+  worker_event_log log;
+  log.record_from(options);
   worker w(io.executor(), server().endpoint(), options);
-  w.handle(tube(), [&](job_context& ctx) {
-    std::lock_guard lock(mu);
-    bodies.emplace_back(ctx.body());
-  });
-  auto run = start_run(w);
-  const bool ran = eventually([&] { return w.metrics().total().deleted == 1; }, 10s);
-  w.stop();
-  EXPECT_TRUE(run_ends(run, 5s));
-  ASSERT_TRUE(ran) << "the good job never ran";
-
-  std::lock_guard lock(mu);
-  EXPECT_EQ(bodies, std::vector<std::string>{"good"});
+  EXPECT_EQ(run_until_a_job_is_deleted(w), std::vector<std::string>{"good"});
   bool reported = false;
-  for (const auto& e : events) {
+  for (const auto& e : log.events()) {
     if (e.what == worker_event::kind::buried && e.job == torn_) {
       reported = true;
       EXPECT_EQ(e.error, errc::corrupt_job);
@@ -253,21 +255,8 @@ TEST_F(torn_job, pool_and_a_worker_over_a_pool_report_and_bury_it) {
   }
 
   io_threads io;
-  auto options = test_options();
-  std::mutex mu;
-  std::vector<std::string> bodies;
-  worker w(io.executor(), std::vector<pool_server>{{server().endpoint(), {}, 1}}, options);
-  w.handle(tube(), [&](job_context& ctx) {
-    std::lock_guard lock(mu);
-    bodies.emplace_back(ctx.body());
-  });
-  auto run = start_run(w);
-  const bool ran = eventually([&] { return w.metrics().total().deleted == 1; }, 10s);
-  w.stop();
-  EXPECT_TRUE(run_ends(run, 5s));
-  ASSERT_TRUE(ran) << "the good job never ran";
-  std::lock_guard lock(mu);
-  EXPECT_EQ(bodies, std::vector<std::string>{"good"});
+  worker w(io.executor(), std::vector<pool_server>{{server().endpoint(), {}, 1}}, test_options());
+  EXPECT_EQ(run_until_a_job_is_deleted(w), std::vector<std::string>{"good"});
   EXPECT_EQ(w.metrics().total().buried, 1U);
   const auto st = stats(torn_);
   EXPECT_EQ(st.state, "buried");

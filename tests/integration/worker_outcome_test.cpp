@@ -57,11 +57,8 @@ TEST_F(worker_outcome, failing_job_is_retried_with_growing_delays_then_buried) {
   std::mutex mu;
   std::vector<std::chrono::steady_clock::time_point> attempts_at;
   std::vector<std::uint64_t> attempt_numbers;
-  std::vector<worker_event> events;
-  options.on_event = [&](const worker_event& e) {
-    std::lock_guard lock(mu);
-    events.push_back(e);
-  };
+  worker_event_log log;
+  log.record_from(options);
   worker w(io.executor(), server().endpoint(), options);
   w.handle(tube(), [&](job_context& ctx) {
     {
@@ -104,7 +101,7 @@ TEST_F(worker_outcome, failing_job_is_retried_with_growing_delays_then_buried) {
 
   std::vector<std::chrono::seconds> retry_delays;
   int failed_events = 0;
-  for (const auto& e : events) {
+  for (const auto& e : log.events()) {
     if (e.what == worker_event::kind::retried) retry_delays.push_back(e.delay);
     if (e.what == worker_event::kind::failed) {
       ++failed_events;

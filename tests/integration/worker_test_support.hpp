@@ -6,8 +6,10 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "beanpole/worker.hpp"
 
@@ -50,5 +52,26 @@ inline ::testing::AssertionResult run_ends(std::future<std::error_code>& f,
   }
   return ::testing::AssertionSuccess();
 }
+
+/// The events a worker reports, recorded from whichever thread reports them.
+class worker_event_log {
+ public:
+  /// Makes a worker built with `options` record its events here (the log must outlive it).
+  void record_from(worker_options& options) {
+    options.on_event = [this](const worker_event& e) {
+      std::lock_guard lock(mu_);
+      events_.push_back(e);
+    };
+  }
+  /// A copy of the events so far, in the order reported.
+  std::vector<worker_event> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<worker_event> events_;
+};
 
 }  // namespace beanpole::testing
