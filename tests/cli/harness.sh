@@ -46,8 +46,8 @@ stop_servers() {
 # returns non-zero when a test failed.
 #
 # With $BEANPOLE_CLI_SHARD=K/N and no names, only every Nth test from the Kth runs, so that CTest
-# can run the shards side by side; tests listed in $RUN_ALONE are left to a CTest entry of their
-# own (named explicitly).
+# can run the shards side by side; the shards leave out the tests listed in $RUN_ALONE, which have
+# a CTest entry of their own (naming them).
 run_test_functions() {
   local script=$1 run_one_args=() tests=() t start
   shift
@@ -62,7 +62,7 @@ run_test_functions() {
     [[ $k =~ ^[0-9]+$ && $n =~ ^[0-9]+$ ]] && ((k >= 1 && k <= n)) ||
       { echo "BEANPOLE_CLI_SHARD must be K/N with 1 <= K <= N, not '$shard'" >&2; return 2; }
     for t in "${all[@]}"; do
-      [[ " ${RUN_ALONE[*]:-} " == *" $t "* ]] && continue
+      [[ -n ${BEANPOLE_CLI_SHARD:-} && " ${RUN_ALONE[*]:-} " == *" $t "* ]] && continue
       ((i++ % n == k - 1)) && tests+=("$t")
     done
   fi
