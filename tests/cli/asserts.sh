@@ -1,6 +1,6 @@
 # Assertions and helpers shared by the CLI test scripts (run_tests.sh, pool_tests.sh). Sourced;
 # each test runs in a process of its own with $T its scratch directory. harness.sh defines
-# free_port and SERVER_PIDS (the processes stop_servers ends).
+# free_port, accepting and SERVER_PIDS (the processes stop_servers ends).
 
 fail() {
   echo "    FAIL: $*" >&2
@@ -98,10 +98,6 @@ while True:
             for x in (s, other): pairs.pop(x, None); x.close()
 EOF
   SERVER_PIDS+=("$!")
-  local i
-  for i in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.05
-  done
+  accepting "$port" 50
   printf -v "$var" '127.0.0.1:%s' "$port"
 }

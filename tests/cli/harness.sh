@@ -6,28 +6,65 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# accepting PORT TRIES [PID]: waits, in steps of 50 ms and TRIES of them at most, until something
+# accepts on 127.0.0.1:PORT. False if nothing does, or as soon as process PID (if given) ends.
+accepting() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    [[ -n ${3:-} ]] && ! kill -0 "$3" 2>/dev/null && return 1
+    sleep 0.05
+  done
+  return 1
+}
+
 SERVER_PIDS=()
-# start_server VAR [beanstalkd options...]: starts a server on a free port; VAR gets its address.
-start_server() {
-  local var=$1 port pid attempt i
-  shift
+# start_listener VAR SCHEME TRIES LAUNCH [ARGS...]: runs `LAUNCH PORT ARGS...` in the background,
+# which must exec a process that listens on 127.0.0.1:PORT, on a free port, until one accepts
+# within TRIES steps (5 ports at most: another process may take a free port first). VAR gets
+# SCHEME127.0.0.1:PORT; the process is stopped with the servers.
+start_listener() {
+  local var=$1 scheme=$2 tries=$3 launch=$4 port pid attempt
+  shift 4
   for attempt in 1 2 3 4 5; do
     port=$(free_port)
-    "$BEANSTALKD" -l 127.0.0.1 -p "$port" "$@" </dev/null >/dev/null 2>&1 &
+    "$launch" "$port" "$@" </dev/null &
     pid=$!
-    for i in $(seq 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        SERVER_PIDS+=("$pid")
-        printf -v "$var" '127.0.0.1:%s' "$port"
-        return 0
-      fi
-      kill -0 "$pid" 2>/dev/null || break  # the port was taken meanwhile: try another
-      sleep 0.05
-    done
+    if accepting "$port" "$tries" "$pid"; then
+      SERVER_PIDS+=("$pid")
+      printf -v "$var" '%s127.0.0.1:%s' "$scheme" "$port"
+      return 0
+    fi
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
-  echo "cannot start beanstalkd" >&2
+  return 1
+}
+
+# launch_beanstalkd PORT [beanstalkd options...]: becomes a server on that port.
+launch_beanstalkd() {
+  local port=$1
+  shift
+  exec "$BEANSTALKD" -l 127.0.0.1 -p "$port" "$@" >/dev/null 2>&1
+}
+
+# start_server VAR [beanstalkd options...]: starts a server on a free port; VAR gets its address.
+start_server() {
+  start_listener "$1" "" 50 launch_beanstalkd "${@:2}" || { echo "cannot start beanstalkd" >&2; return 1; }
+}
+
+# start_server_on VAR PORT [beanstalkd options...]: a server on that port (a restart of one
+# that was stopped); VAR gets its address.
+start_server_on() {
+  local var=$1 port=$2
+  shift 2
+  launch_beanstalkd "$port" "$@" </dev/null &
+  SERVER_PIDS+=("$!")
+  if accepting "$port" 100; then
+    printf -v "$var" '127.0.0.1:%s' "$port"
+    return 0
+  fi
+  echo "cannot start beanstalkd on port $port" >&2
   return 1
 }
 

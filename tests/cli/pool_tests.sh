@@ -14,18 +14,12 @@ shift 2
 SELF=$(realpath "${BASH_SOURCE[0]}")
 TEST_TIMEOUT=60
 
-# free_port, start_server, stop_servers, SERVER_PIDS, run_test_functions
+# free_port, accepting, start_server, start_server_on, stop_servers, SERVER_PIDS,
+# run_test_functions
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 # wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most).
-wait_port() {
-  local i
-  for i in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "nothing listens on port $1"
-}
+wait_port() { accepting "$1" 100 || fail "nothing listens on port $1"; }
 three() { start_server A && start_server B && start_server C || fail "servers"; }
 dead_addr() { echo "127.0.0.1:$(free_port)"; }
 
@@ -248,14 +242,8 @@ test_a_server_down() {
 
 # restart_on ADDR: a new server on ADDR's port (after the old one was killed); its PID is kept.
 restart_on() {
-  local port=${1##*:} i
-  "$BEANSTALKD" -l 127.0.0.1 -p "$port" </dev/null >/dev/null 2>&1 &
-  SERVER_PIDS+=("$!")
-  for i in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "cannot restart beanstalkd on $1"
+  local addr
+  start_server_on addr "${1##*:}" || fail "cannot restart beanstalkd on $1"
 }
 # wait_count FILE N: waits until FILE has at least N lines (20 s at most).
 wait_count() {

@@ -20,7 +20,7 @@ TEST_TIMEOUT=60
 
 # ------------------------------------------------------------------------------------ helpers
 
-# free_port, start_server, stop_servers, SERVER_PIDS, run_test_functions
+# free_port, accepting, start_server, start_server_on, stop_servers, SERVER_PIDS, run_test_functions
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 # start_unix_server VAR PATH: a server on a Unix socket.
@@ -33,25 +33,6 @@ start_unix_server() {
     [[ -S "$path" ]] && { printf -v "$var" 'unix:%s' "$path"; return 0; }
     sleep 0.05
   done
-  return 1
-}
-
-# start_server_on VAR PORT [beanstalkd options...]: a server on that port (a restart of one
-# that was stopped); VAR gets its address.
-start_server_on() {
-  local var=$1 port=$2 pid i
-  shift 2
-  "$BEANSTALKD" -l 127.0.0.1 -p "$port" "$@" </dev/null >/dev/null 2>&1 &
-  pid=$!
-  SERVER_PIDS+=("$pid")
-  for i in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      printf -v "$var" '127.0.0.1:%s' "$port"
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "cannot start beanstalkd on port $port" >&2
   return 1
 }
 
@@ -2015,29 +1996,18 @@ make_certs() {
 # loopback port and forwarding to TARGET_PORT; with "require", only clients with a certificate of
 # CERT_DIR/ca.pem get through. VAR gets tls://127.0.0.1:PORT. Stopped by pid with the servers.
 start_stunnel() {
-  local var=$1 target=$2 dir=$3 require=${4:-} port pid attempt i
-  for attempt in 1 2 3 4 5; do
-    port=$(free_port)
-    {
-      printf 'foreground = yes\npid =\n[beanstalkd]\naccept = 127.0.0.1:%s\n' "$port"
-      printf 'connect = 127.0.0.1:%s\ncert = %s/server.pem\nkey = %s/server.key\n' "$target" "$dir" "$dir"
-      [[ -n "$require" ]] && printf 'CAfile = %s/ca.pem\nverifyChain = yes\nrequireCert = yes\n' "$dir"
-    } >"$T/stunnel-$port.conf"
-    stunnel4 "$T/stunnel-$port.conf" </dev/null >"$T/stunnel-$port.log" 2>&1 &
-    pid=$!
-    for i in $(seq 100); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        SERVER_PIDS+=("$pid")
-        printf -v "$var" 'tls://127.0.0.1:%s' "$port"
-        return 0
-      fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  fail "cannot start stunnel4: $(cat "$T"/stunnel-*.log)"
+  start_listener "$1" tls:// 100 launch_stunnel "${@:2}" ||
+    fail "cannot start stunnel4: $(cat "$T"/stunnel-*.log)"
+}
+# launch_stunnel PORT TARGET_PORT CERT_DIR [require]: becomes start_stunnel's stunnel4 on PORT.
+launch_stunnel() {
+  local port=$1 target=$2 dir=$3 require=${4:-}
+  {
+    printf 'foreground = yes\npid =\n[beanstalkd]\naccept = 127.0.0.1:%s\n' "$port"
+    printf 'connect = 127.0.0.1:%s\ncert = %s/server.pem\nkey = %s/server.key\n' "$target" "$dir" "$dir"
+    [[ -n "$require" ]] && printf 'CAfile = %s/ca.pem\nverifyChain = yes\nrequireCert = yes\n' "$dir"
+  } >"$T/stunnel-$port.conf"
+  exec stunnel4 "$T/stunnel-$port.conf" >"$T/stunnel-$port.log" 2>&1
 }
 
 # expect_one_line_err TEXT: stderr is exactly one line and holds TEXT.

@@ -312,15 +312,14 @@ TEST(ReplyParser, EmptyInputInEveryState) {
 
 // ------------------------------------------------------------------------------- torn jobs
 
-/// A job as beanstalkd 1.12 sends one replayed torn from its binlog after a SIGKILL: the body
-/// announced, then that many bytes and two more, none of them the closing CRLF.
-
 reply torn(reply_kind kind, std::uint64_t id, std::string body) {
   reply r = make(kind, id, std::move(body));
   r.body_torn = true;
   return r;
 }
 
+/// Jobs as beanstalkd 1.12 sends one replayed torn from its binlog after a SIGKILL: the body
+/// announced, then that many bytes and two more, none of them the closing CRLF.
 std::vector<good_case> torn_cases() {
   using k = reply_kind;
   const std::string zeros(8, '\0');
